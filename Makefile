@@ -1,0 +1,38 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Both install Debian/npm dependencies first (scripts/setup.sh is idempotent).
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+CONFIG ?=
+JOBS ?= $(shell nproc)
+
+.PHONY: all setup build run test test-fast asan bench clean
+
+all: build
+
+setup:
+	./scripts/setup.sh
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: setup build
+	./$(BUILD)/parley serve $(if $(CONFIG),--config $(CONFIG),)
+
+# Everything: the suite on the normal build, then again under ASan+UBSan.
+test: setup build asan
+	cd $(BUILD) && ctest --output-on-failure -j 2
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j 2
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j 2
+
+asan:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPARLEY_SANITIZE=ON >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+bench: build
+	node bench/latency.mjs --parley ./$(BUILD)/parley
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,344 @@
+/* The engine-independent half of ASR: the process-wide model, and per-session
+ * streams whose commands (begin, audio, end, abort) run in order on the
+ * worker pool, one job at a time per stream. */
+#include "asr/asr.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/audio.h"
+#include "core/clock.h"
+
+/* A stream that has this much audio waiting is not keeping up; refuse more. */
+#define MAX_QUEUED_SAMPLES (16000 * 60)
+
+struct asr_model {
+    const struct asr_engine *engine;
+    void *state;
+};
+
+struct asr_params asr_default_params(void)
+{
+    return (struct asr_params){.engine = "pocketsphinx", .model_dir = "/usr/share/pocketsphinx/model", .max_decoders = 4};
+}
+
+static const struct asr_engine *const engines[] = {&asr_engine_pocketsphinx};
+
+asr_model *asr_model_new(const struct asr_params *p, char *err, size_t errlen)
+{
+    const struct asr_engine *e = NULL;
+    for (size_t i = 0; i < sizeof engines / sizeof *engines; i++)
+        if (!strcmp(engines[i]->name, p->engine))
+            e = engines[i];
+    if (!e) {
+        snprintf(err, errlen, "unknown ASR engine '%s'", p->engine);
+        return NULL;
+    }
+    void *state = e->load(p, err, errlen);
+    if (!state)
+        return NULL;
+    asr_model *m = malloc(sizeof *m);
+    m->engine = e;
+    m->state = state;
+    return m;
+}
+
+void asr_model_free(asr_model *m)
+{
+    if (!m)
+        return;
+    m->engine->unload(m->state);
+    free(m);
+}
+
+const char *asr_model_engine_name(const asr_model *m) { return m->engine->name; }
+
+static int64_t thread_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+enum cmd_kind { CMD_BEGIN, CMD_AUDIO, CMD_END, CMD_ABORT };
+
+struct asr_cmd {
+    struct asr_cmd *next;
+    enum cmd_kind kind;
+    uint64_t utterance;
+    struct pcm_buf pcm;
+};
+
+struct asr_stream {
+    asr_model *m;
+    workers *pool;
+    struct asr_callbacks cb;
+    void *ud;
+    int64_t interval_us;
+
+    pthread_mutex_t lock; /* guards the fields below and every callback */
+    struct asr_cmd *head, *tail;
+    size_t queued_samples;
+    uint64_t utterance; /* the latest begun, as seen by the loop */
+    int job_running, closed;
+
+    /* Touched only by the one running job. */
+    void *utt;
+    uint64_t utt_id;
+    char last_partial[1024];
+    int64_t last_partial_us, cpu_us, samples;
+};
+
+asr_stream *asr_stream_new(asr_model *m, workers *pool, const struct asr_callbacks *cb, void *ud,
+                           int partial_interval_ms)
+{
+    asr_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->m = m;
+    s->pool = pool;
+    s->cb = *cb;
+    s->ud = ud;
+    s->interval_us = (int64_t)partial_interval_ms * 1000;
+    pthread_mutex_init(&s->lock, NULL);
+    return s;
+}
+
+static void free_cmds(struct asr_cmd *c)
+{
+    while (c) {
+        struct asr_cmd *next = c->next;
+        pcm_free(&c->pcm);
+        free(c);
+        c = next;
+    }
+}
+
+static void stream_destroy(asr_stream *s)
+{
+    if (s->utt)
+        s->m->engine->release(s->m->state, s->utt);
+    free_cmds(s->head);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* Callbacks run under the stream lock so that asr_stream_free, which takes
+ * it, knows none is in flight once it returns. */
+static void report_error(asr_stream *s, uint64_t utt, const char *msg)
+{
+    pthread_mutex_lock(&s->lock);
+    if (!s->closed && s->cb.error)
+        s->cb.error(s->ud, utt, msg);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void run_cmd(asr_stream *s, struct asr_cmd *c)
+{
+    const struct asr_engine *e = s->m->engine;
+    char err[256];
+    switch (c->kind) {
+    case CMD_BEGIN:
+        if (s->utt)
+            e->release(s->m->state, s->utt);
+        s->utt_id = c->utterance;
+        s->last_partial[0] = 0;
+        s->last_partial_us = clock_now_us();
+        s->cpu_us = s->samples = 0;
+        s->utt = e->begin(s->m->state, err, sizeof err);
+        if (!s->utt)
+            report_error(s, c->utterance, err);
+        break;
+    case CMD_AUDIO: {
+        if (!s->utt || c->utterance != s->utt_id)
+            break;
+        int64_t t0 = thread_cpu_us();
+        int rc = e->feed(s->utt, c->pcm.samples, c->pcm.len);
+        s->samples += (int64_t)c->pcm.len;
+        int64_t now = clock_now_us();
+        if (rc == 0 && now - s->last_partial_us >= s->interval_us) {
+            s->last_partial_us = now;
+            const char *hyp = e->hypothesis(s->utt);
+            s->cpu_us += thread_cpu_us() - t0;
+            if (asr_transcript_changed(s->last_partial, hyp)) {
+                snprintf(s->last_partial, sizeof s->last_partial, "%s", hyp);
+                pthread_mutex_lock(&s->lock);
+                if (!s->closed && s->cb.partial)
+                    s->cb.partial(s->ud, s->utt_id, hyp);
+                pthread_mutex_unlock(&s->lock);
+            }
+        } else {
+            s->cpu_us += thread_cpu_us() - t0;
+        }
+        if (rc)
+            report_error(s, s->utt_id, "the recogniser rejected audio");
+        break;
+    }
+    case CMD_END: {
+        if (!s->utt || c->utterance != s->utt_id)
+            break;
+        int64_t t0 = thread_cpu_us();
+        const char *text = e->finish(s->utt);
+        s->cpu_us += thread_cpu_us() - t0;
+        pthread_mutex_lock(&s->lock);
+        if (!s->closed && s->cb.final)
+            s->cb.final(s->ud, s->utt_id, text, s->samples / 16, s->cpu_us);
+        pthread_mutex_unlock(&s->lock);
+        e->release(s->m->state, s->utt);
+        s->utt = NULL;
+        break;
+    }
+    case CMD_ABORT:
+        if (s->utt && c->utterance == s->utt_id) {
+            e->release(s->m->state, s->utt);
+            s->utt = NULL;
+        }
+        break;
+    }
+}
+
+static void stream_job(void *arg)
+{
+    asr_stream *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        struct asr_cmd *c = s->closed ? NULL : s->head;
+        if (!c) {
+            s->job_running = 0;
+            int closed = s->closed;
+            pthread_mutex_unlock(&s->lock);
+            if (closed)
+                stream_destroy(s);
+            return;
+        }
+        s->head = c->next;
+        if (!s->head)
+            s->tail = NULL;
+        if (c->kind == CMD_AUDIO)
+            s->queued_samples -= c->pcm.len;
+        pthread_mutex_unlock(&s->lock);
+        run_cmd(s, c);
+        c->next = NULL;
+        free_cmds(c);
+    }
+}
+
+/* Appends a command (merging audio into a trailing audio command) and makes
+ * sure a job is scheduled. Called on the loop thread. */
+static int enqueue(asr_stream *s, enum cmd_kind kind, const int16_t *pcm, size_t n)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->lock);
+    if (kind == CMD_AUDIO && s->queued_samples + n > MAX_QUEUED_SAMPLES) {
+        pthread_mutex_unlock(&s->lock);
+        return -1;
+    }
+    if (kind == CMD_AUDIO && s->tail && s->tail->kind == CMD_AUDIO && s->tail->utterance == s->utterance) {
+        rc = pcm_append(&s->tail->pcm, pcm, n);
+    } else {
+        struct asr_cmd *c = calloc(1, sizeof *c);
+        if (!c || (kind == CMD_AUDIO && pcm_append(&c->pcm, pcm, n))) {
+            free(c);
+            pthread_mutex_unlock(&s->lock);
+            return -1;
+        }
+        c->kind = kind;
+        c->utterance = s->utterance;
+        if (s->tail)
+            s->tail->next = c;
+        else
+            s->head = c;
+        s->tail = c;
+    }
+    if (kind == CMD_AUDIO && rc == 0)
+        s->queued_samples += n;
+    if (!s->job_running) {
+        if (workers_submit(s->pool, stream_job, s) == 0)
+            s->job_running = 1;
+        else
+            rc = -1;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int asr_stream_begin(asr_stream *s, uint64_t utterance)
+{
+    pthread_mutex_lock(&s->lock);
+    s->utterance = utterance;
+    pthread_mutex_unlock(&s->lock);
+    return enqueue(s, CMD_BEGIN, NULL, 0);
+}
+
+int asr_stream_push(asr_stream *s, const int16_t *pcm, size_t n) { return enqueue(s, CMD_AUDIO, pcm, n); }
+int asr_stream_end(asr_stream *s) { return enqueue(s, CMD_END, NULL, 0); }
+int asr_stream_abort(asr_stream *s) { return enqueue(s, CMD_ABORT, NULL, 0); }
+
+void asr_stream_free(asr_stream *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->closed = 1;
+    int running = s->job_running;
+    pthread_mutex_unlock(&s->lock);
+    if (!running)
+        stream_destroy(s); /* else the job frees it when it sees closed */
+}
+
+int asr_transcribe(asr_model *m, const int16_t *pcm, size_t n, char *out, size_t outlen, char *err, size_t errlen)
+{
+    const struct asr_engine *e = m->engine;
+    void *utt = e->begin(m->state, err, errlen);
+    if (!utt)
+        return -1;
+    int rc = 0;
+    for (size_t off = 0; off < n && rc == 0; off += 4096)
+        rc = e->feed(utt, pcm + off, n - off < 4096 ? n - off : 4096);
+    if (rc == 0)
+        snprintf(out, outlen, "%s", e->finish(utt));
+    else
+        snprintf(err, errlen, "the recogniser rejected the audio");
+    e->release(m->state, utt);
+    return rc;
+}
+
+static const char *next_word(const char *p, const char **end)
+{
+    while (*p && isspace((unsigned char)*p))
+        p++;
+    const char *q = p;
+    while (*q && !isspace((unsigned char)*q))
+        q++;
+    *end = q;
+    return p;
+}
+
+int asr_transcript_changed(const char *prev, const char *next)
+{
+    const char *a = prev, *b = next, *ae, *be;
+    for (;;) {
+        a = next_word(a, &ae);
+        b = next_word(b, &be);
+        if (a == ae || b == be)
+            return (a == ae) != (b == be);
+        if (ae - a != be - b || strncasecmp(a, b, (size_t)(ae - a)))
+            return 1;
+        a = ae;
+        b = be;
+    }
+}
+
+int asr_count_words(const char *text)
+{
+    int n = 0;
+    const char *end;
+    for (const char *p = next_word(text, &end); p != end; p = next_word(end, &end))
+        n++;
+    return n;
+}

@@ -1,0 +1,66 @@
+/* Streaming speech recognition. An engine (vtable) loads its model once per
+ * process; an asr_stream feeds one session's utterances to it on the worker
+ * pool, in order, and reports partial and final transcripts by callback. */
+#ifndef PARLEY_ASR_H
+#define PARLEY_ASR_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/workers.h"
+
+struct asr_params {
+    const char *engine;    /* "pocketsphinx" */
+    const char *model_dir; /* pocketsphinx: folder holding en-us/ */
+    int max_decoders;      /* concurrent utterances across all sessions */
+};
+struct asr_params asr_default_params(void);
+
+/* One utterance's decoder. A new engine is one file that fills this in. */
+struct asr_engine {
+    const char *name;
+    void *(*load)(const struct asr_params *p, char *err, size_t errlen);
+    void (*unload)(void *model);
+    /* Returns NULL with err set when no decoder can be had. */
+    void *(*begin)(void *model, char *err, size_t errlen);
+    int (*feed)(void *utt, const int16_t *pcm, size_t n);
+    /* Current best hypothesis; "" when none yet. */
+    const char *(*hypothesis)(void *utt);
+    /* Ends the utterance and returns the final text (valid until release). */
+    const char *(*finish)(void *utt);
+    void (*release)(void *model, void *utt);
+};
+extern const struct asr_engine asr_engine_pocketsphinx;
+
+typedef struct asr_model asr_model;
+asr_model *asr_model_new(const struct asr_params *p, char *err, size_t errlen);
+void asr_model_free(asr_model *m);
+const char *asr_model_engine_name(const asr_model *m);
+
+/* Called on a worker thread. */
+struct asr_callbacks {
+    void (*partial)(void *ud, uint64_t utterance, const char *text);
+    void (*final)(void *ud, uint64_t utterance, const char *text, int64_t audio_ms, int64_t cpu_us);
+    void (*error)(void *ud, uint64_t utterance, const char *message);
+};
+
+typedef struct asr_stream asr_stream;
+asr_stream *asr_stream_new(asr_model *m, workers *pool, const struct asr_callbacks *cb, void *ud,
+                           int partial_interval_ms);
+/* Cancels pending work; the stream is freed once its running job returns,
+ * and no callback fires after this call returns. */
+void asr_stream_free(asr_stream *s);
+int asr_stream_begin(asr_stream *s, uint64_t utterance);
+int asr_stream_push(asr_stream *s, const int16_t *pcm, size_t n);
+/* Finalize: the final callback fires once the queued audio is decoded. */
+int asr_stream_end(asr_stream *s);
+/* Drop the current utterance without a final. */
+int asr_stream_abort(asr_stream *s);
+
+/* Synchronous whole-buffer transcription (the CLI). Writes the text to out. */
+int asr_transcribe(asr_model *m, const int16_t *pcm, size_t n, char *out, size_t outlen, char *err, size_t errlen);
+
+/* 1 when next differs from prev once case and spacing are ignored. */
+int asr_transcript_changed(const char *prev, const char *next);
+int asr_count_words(const char *text);
+
+#endif

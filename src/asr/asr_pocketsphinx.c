@@ -1,0 +1,163 @@
+/* pocketsphinx engine (Debian's en-us model). Decoders are created lazily up
+ * to max_decoders and reused across sessions, so the model files are read
+ * once per decoder per process rather than once per session. */
+#include <pocketsphinx.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "asr/asr.h"
+
+struct ps_model {
+    cmd_ln_t *config;
+    pthread_mutex_t lock;
+    ps_decoder_t **decoders;
+    int *in_use;
+    int count, max;
+};
+
+struct ps_utt {
+    ps_decoder_t *ps;
+    int slot;
+    int ended;
+};
+
+static int file_exists(const char *path) { return access(path, R_OK) == 0; }
+
+static void *ps_load(const struct asr_params *p, char *err, size_t errlen)
+{
+    char hmm[1024], lm[1024], dict[1024];
+    snprintf(hmm, sizeof hmm, "%s/en-us/en-us", p->model_dir);
+    snprintf(lm, sizeof lm, "%s/en-us/en-us.lm.bin", p->model_dir);
+    snprintf(dict, sizeof dict, "%s/en-us/cmudict-en-us.dict", p->model_dir);
+    if (!file_exists(lm) || !file_exists(dict)) {
+        snprintf(err, errlen, "pocketsphinx model not found under %s/en-us (apt-get install pocketsphinx-en-us)",
+                 p->model_dir);
+        return NULL;
+    }
+    cmd_ln_t *config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-lm", lm, "-dict", dict, "-logfn",
+                                   "/dev/null", NULL);
+    if (!config) {
+        snprintf(err, errlen, "pocketsphinx: bad configuration for %s", hmm);
+        return NULL;
+    }
+    struct ps_model *m = calloc(1, sizeof *m);
+    m->max = p->max_decoders > 0 ? p->max_decoders : 1;
+    m->decoders = calloc((size_t)m->max, sizeof *m->decoders);
+    m->in_use = calloc((size_t)m->max, sizeof *m->in_use);
+    m->config = config;
+    pthread_mutex_init(&m->lock, NULL);
+    /* Load the first decoder now: a broken model is a start-up error, and the
+     * first utterance does not pay the load time. */
+    m->decoders[0] = ps_init(config);
+    if (!m->decoders[0]) {
+        snprintf(err, errlen, "pocketsphinx: cannot load the model in %s", hmm);
+        free(m->decoders);
+        free(m->in_use);
+        cmd_ln_free_r(config);
+        free(m);
+        return NULL;
+    }
+    m->count = 1;
+    return m;
+}
+
+static void ps_unload(void *model)
+{
+    struct ps_model *m = model;
+    for (int i = 0; i < m->count; i++)
+        ps_free(m->decoders[i]);
+    cmd_ln_free_r(m->config);
+    pthread_mutex_destroy(&m->lock);
+    free(m->decoders);
+    free(m->in_use);
+    free(m);
+}
+
+static void *ps_begin(void *model, char *err, size_t errlen)
+{
+    struct ps_model *m = model;
+    int slot = -1;
+    pthread_mutex_lock(&m->lock);
+    for (int i = 0; i < m->count; i++)
+        if (!m->in_use[i]) {
+            slot = i;
+            break;
+        }
+    if (slot < 0 && m->count < m->max) {
+        /* Loading takes ~100 ms; it happens on a worker, not the network thread. */
+        ps_decoder_t *ps = ps_init(m->config);
+        if (ps) {
+            slot = m->count++;
+            m->decoders[slot] = ps;
+        }
+    }
+    if (slot >= 0)
+        m->in_use[slot] = 1;
+    pthread_mutex_unlock(&m->lock);
+    if (slot < 0) {
+        snprintf(err, errlen, "all %d speech recognisers are busy (asr.decoders)", m->max);
+        return NULL;
+    }
+    struct ps_utt *u = malloc(sizeof *u);
+    u->ps = m->decoders[slot];
+    u->slot = slot;
+    u->ended = 0;
+    if (ps_start_utt(u->ps) < 0) {
+        snprintf(err, errlen, "pocketsphinx: cannot start an utterance");
+        pthread_mutex_lock(&m->lock);
+        m->in_use[slot] = 0;
+        pthread_mutex_unlock(&m->lock);
+        free(u);
+        return NULL;
+    }
+    return u;
+}
+
+static int ps_feed(void *utt, const int16_t *pcm, size_t n)
+{
+    struct ps_utt *u = utt;
+    return ps_process_raw(u->ps, pcm, n, FALSE, FALSE) < 0 ? -1 : 0;
+}
+
+static const char *ps_hypothesis(void *utt)
+{
+    struct ps_utt *u = utt;
+    int32 score;
+    const char *h = ps_get_hyp(u->ps, &score);
+    return h ? h : "";
+}
+
+static const char *ps_finish(void *utt)
+{
+    struct ps_utt *u = utt;
+    if (!u->ended)
+        ps_end_utt(u->ps);
+    u->ended = 1;
+    return ps_hypothesis(utt);
+}
+
+static void ps_release(void *model, void *utt)
+{
+    struct ps_model *m = model;
+    struct ps_utt *u = utt;
+    if (!u->ended)
+        ps_end_utt(u->ps); /* an aborted utterance: leave the decoder idle for the next */
+    pthread_mutex_lock(&m->lock);
+    m->in_use[u->slot] = 0;
+    pthread_mutex_unlock(&m->lock);
+    free(u);
+}
+
+const struct asr_engine asr_engine_pocketsphinx = {
+    .name = "pocketsphinx",
+    .load = ps_load,
+    .unload = ps_unload,
+    .begin = ps_begin,
+    .feed = ps_feed,
+    .hypothesis = ps_hypothesis,
+    .finish = ps_finish,
+    .release = ps_release,
+};

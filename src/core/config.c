@@ -1,0 +1,404 @@
+/* Config keys live in one table (name, env alias, type, range, help), so the
+ * YAML loader, the environment overrides, validation and --help all agree. */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+enum key_type { T_STR, T_INT, T_DOUBLE, T_BOOL };
+
+struct key_def {
+    const char *name;
+    const char *alias_env; /* from the user's spec, besides PARLEY_<NAME> */
+    enum key_type type;
+    size_t off, size;
+    double min, max;
+    const char *choices; /* for strings: allowed values, '|'-separated */
+    const char *help;
+};
+
+#define F(field) offsetof(struct parley_config, field), sizeof(((struct parley_config *)0)->field)
+
+static const struct key_def keys[] = {
+    {"listen", "PARLEY_LISTEN", T_STR, F(listen), 0, 0, NULL, "host:port to listen on"},
+    {"web_root", NULL, T_STR, F(web_root), 0, 0, NULL, "folder of the browser client served at /"},
+    {"workers", NULL, T_INT, F(workers), 1, 64, NULL, "worker threads for ASR and TTS"},
+    {"max_sessions", NULL, T_INT, F(max_sessions), 1, 10000, NULL, "concurrent WebSocket sessions"},
+    {"limits.send_queue_kib", NULL, T_INT, F(send_queue_kib), 64, 1 << 20, NULL,
+     "per-session outgoing queue bound; past half, partials are skipped; past it, the client is dropped"},
+    {"log.level", NULL, T_STR, F(log_level), 0, 0, "error|warn|info|debug", "log verbosity"},
+    {"log.latency", "STREAM_LOG_LATENCY", T_BOOL, F(log_latency), 0, 1, NULL,
+     "one JSON latency line per turn on stderr"},
+
+    {"llm.provider", "PARLEY_LLM_PROVIDER", T_STR, F(llm_provider), 0, 0, "ollama|openai", "LLM wire format"},
+    {"llm.url", "PARLEY_LLM_URL", T_STR, F(llm_url), 0, 0, NULL,
+     "base URL (Ollama: http://127.0.0.1:11434, OpenAI-compatible: http://HOST:PORT/v1)"},
+    {"llm.model", "PARLEY_LLM_MODEL", T_STR, F(llm_model), 0, 0, NULL, "model name"},
+    {"llm.api_key", "PARLEY_LLM_API_KEY", T_STR, F(llm_api_key), 0, 0, NULL, "bearer token (OpenAI-compatible)"},
+    {"llm.system_prompt", NULL, T_STR, F(llm_system_prompt), 0, 0, NULL, "system prompt"},
+    {"llm.first_token_timeout_ms", NULL, T_INT, F(llm_first_token_timeout_ms), 100, 600000, NULL,
+     "no first token within this → LLM_TIMEOUT"},
+    {"llm.timeout_s", "STREAM_LLM_TIMEOUT_S", T_INT, F(llm_timeout_s), 1, 3600, NULL, "bound on a whole reply"},
+    {"llm.context_tokens", NULL, T_INT, F(llm_context_tokens), 256, 1 << 20, NULL,
+     "context budget (estimated at 4 characters a token); oldest turns drop first"},
+    {"llm.max_reply_chars", NULL, T_INT, F(llm_max_reply_chars), 64, 1 << 20, NULL, "longest reply kept"},
+
+    {"vad.aggressiveness", NULL, T_INT, F(vad_aggressiveness), 0, 3, NULL, "WebRTC VAD mode while listening"},
+    {"vad.frame_ms", NULL, T_INT, F(vad_frame_ms), 10, 30, NULL, "VAD frame: 10, 20 or 30 ms"},
+    {"vad.min_speech_ms", NULL, T_INT, F(vad_min_speech_ms), 0, 5000, NULL, "voiced audio that confirms speech start"},
+    {"vad.silence_ms", "STREAM_VAD_SILENCE_MS", T_INT, F(vad_silence_ms), 100, 10000, NULL,
+     "silence that ends an utterance"},
+    {"vad.preroll_ms", NULL, T_INT, F(vad_preroll_ms), 0, 2000, NULL, "audio kept before speech start for the ASR"},
+
+    {"asr.engine", "PARLEY_ASR", T_STR, F(asr_engine), 0, 0, "pocketsphinx", "speech recogniser"},
+    {"asr.model_dir", NULL, T_STR, F(asr_model_dir), 0, 0, NULL, "pocketsphinx model folder (holds en-us/)"},
+    {"asr.partial_interval_ms", "STREAM_PARTIAL_INTERVAL_MS", T_INT, F(asr_partial_interval_ms), 50, 10000, NULL,
+     "minimum gap between partial transcripts"},
+    {"asr.max_utterance_ms", "STREAM_MAX_UTTERANCE_MS", T_INT, F(asr_max_utterance_ms), 1000, 600000, NULL,
+     "longest utterance; past it → MAX_DURATION_EXCEEDED and it is answered"},
+    {"asr.decoders", NULL, T_INT, F(asr_decoders), 1, 256, NULL, "recogniser instances (concurrent utterances)"},
+
+    {"tts.chain", "PARLEY_TTS", T_STR, F(tts_chain), 0, 0, NULL, "comma-separated fallback chain: flite, espeak"},
+    {"tts.timeout_s", "STREAM_TTS_TIMEOUT_S", T_DOUBLE, F(tts_timeout_s), 0.001, 600, NULL,
+     "per-phrase synthesis limit before the next engine takes over"},
+    {"tts.max_pending_phrases", "STREAM_MAX_PENDING_PHRASES", T_INT, F(tts_max_pending_phrases), 1, 100, NULL,
+     "phrases waiting for synthesis/sending before the LLM stream is paused"},
+    {"tts.sample_rate", NULL, T_INT, F(tts_sample_rate), 8000, 48000, NULL, "audio_out sample rate"},
+    {"tts.flite_voice", NULL, T_STR, F(tts_flite_voice), 0, 0, "slt", "flite voice"},
+    {"tts.espeak_voice", NULL, T_STR, F(tts_espeak_voice), 0, 0, NULL, "espeak-ng voice name"},
+
+    {"phrase.max_chars", NULL, T_INT, F(phrase_max_chars), 10, 1000, NULL, "phrase length cap (cut on a word boundary)"},
+    {"phrase.gap_ms", NULL, T_INT, F(phrase_gap_ms), 50, 10000, NULL, "token gap that flushes a phrase"},
+    {"phrase.first_min_words", NULL, T_INT, F(phrase_first_min_words), 0, 50, NULL,
+     "first phrase of a reply may end at a comma after this many words (0: off)"},
+
+    {"barge_in.enabled", NULL, T_BOOL, F(barge_in_enabled), 0, 1, NULL, "user speech interrupts the assistant"},
+    {"barge_in.min_speech_ms", NULL, T_INT, F(barge_in_min_speech_ms), 0, 5000, NULL,
+     "voiced audio that confirms a barge-in"},
+    {"barge_in.min_words", NULL, T_INT, F(barge_in_min_words), 0, 20, NULL,
+     "also wait for a partial with this many words (0: VAD alone)"},
+    {"barge_in.aggressiveness", NULL, T_INT, F(barge_in_aggressiveness), 0, 3, NULL,
+     "stricter VAD mode while the assistant is thinking or speaking"},
+    {"barge_in.half_duplex", NULL, T_BOOL, F(barge_in_half_duplex), 0, 1, NULL,
+     "ignore the microphone while the assistant speaks"},
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+void config_defaults(struct parley_config *c)
+{
+    memset(c, 0, sizeof *c);
+    strcpy(c->listen, "127.0.0.1:8080");
+    snprintf(c->web_root, sizeof c->web_root, "%s", PARLEY_WEB_DIR);
+    c->workers = 2;
+    c->max_sessions = 64;
+    c->send_queue_kib = 2048;
+    strcpy(c->log_level, "info");
+    strcpy(c->llm_provider, "ollama");
+    strcpy(c->llm_model, "mistral");
+    snprintf(c->llm_system_prompt, sizeof c->llm_system_prompt, "%s",
+             "You are a helpful voice assistant. Answer briefly, in plain spoken sentences, "
+             "without lists, markdown or emoji.");
+    c->llm_first_token_timeout_ms = 5000;
+    c->llm_timeout_s = 30;
+    c->llm_context_tokens = 4096;
+    c->llm_max_reply_chars = 8000;
+    c->vad_aggressiveness = 2;
+    c->vad_frame_ms = 20;
+    c->vad_min_speech_ms = 100;
+    c->vad_silence_ms = 500;
+    c->vad_preroll_ms = 300;
+    strcpy(c->asr_engine, "pocketsphinx");
+    snprintf(c->asr_model_dir, sizeof c->asr_model_dir, "%s", PARLEY_PS_MODELDIR);
+    c->asr_partial_interval_ms = 300;
+    c->asr_max_utterance_ms = 30000;
+    c->asr_decoders = 4;
+    strcpy(c->tts_chain, "flite,espeak");
+    c->tts_timeout_s = 10;
+    c->tts_max_pending_phrases = 5;
+    c->tts_sample_rate = 16000;
+    strcpy(c->tts_flite_voice, "slt");
+    strcpy(c->tts_espeak_voice, "en-us");
+    c->phrase_max_chars = 60;
+    c->phrase_gap_ms = 700;
+    c->phrase_first_min_words = 4;
+    c->barge_in_enabled = 1;
+    c->barge_in_min_speech_ms = 60;
+    c->barge_in_min_words = 0;
+    c->barge_in_aggressiveness = 3;
+    c->barge_in_half_duplex = 0;
+}
+
+static const struct key_def *find_key(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (!strcmp(keys[i].name, name))
+            return &keys[i];
+    return NULL;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
+    for (int i = 0; i < 4; i++) {
+        if (!strcasecmp(v, yes[i])) {
+            *out = 1;
+            return 0;
+        }
+        if (!strcasecmp(v, no[i])) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int in_choices(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = choices; p && *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, v, n))
+            return 1;
+        p = bar ? bar + 1 : NULL;
+    }
+    return 0;
+}
+
+/* origin says where the value came from, so the error can point at it. */
+static int set_value(struct parley_config *c, const struct key_def *k, const char *v, const char *origin,
+                     char *err, size_t errlen)
+{
+    char *base = (char *)c + k->off;
+    char *end = NULL;
+    errno = 0;
+    switch (k->type) {
+    case T_STR:
+        if (strlen(v) >= k->size) {
+            snprintf(err, errlen, "%s (%s): value longer than %zu characters", k->name, origin, k->size - 1);
+            return -1;
+        }
+        if (k->choices && !in_choices(k->choices, v)) {
+            snprintf(err, errlen, "%s (%s): '%s' is not one of %s", k->name, origin, v, k->choices);
+            return -1;
+        }
+        memcpy(base, v, strlen(v) + 1);
+        return 0;
+    case T_INT: {
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end || n < k->min || n > k->max) {
+            snprintf(err, errlen, "%s (%s): '%s' is not an integer in [%g, %g]", k->name, origin, v, k->min, k->max);
+            return -1;
+        }
+        *(int *)base = (int)n;
+        return 0;
+    }
+    case T_DOUBLE: {
+        double d = strtod(v, &end);
+        if (errno || end == v || *end || d < k->min || d > k->max) {
+            snprintf(err, errlen, "%s (%s): '%s' is not a number in [%g, %g]", k->name, origin, v, k->min, k->max);
+            return -1;
+        }
+        *(double *)base = d;
+        return 0;
+    }
+    case T_BOOL:
+        if (parse_bool(v, (int *)base)) {
+            snprintf(err, errlen, "%s (%s): '%s' is not a boolean (true/false)", k->name, origin, v);
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+int config_set(struct parley_config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    const struct key_def *k = find_key(key);
+    if (!k) {
+        snprintf(err, errlen, "unknown config key '%s' (see parley --help-config)", key);
+        return -1;
+    }
+    return set_value(c, k, value, "command line", err, errlen);
+}
+
+static void env_name(const char *key, char *out, size_t outlen)
+{
+    size_t n = (size_t)snprintf(out, outlen, "PARLEY_");
+    for (const char *p = key; *p && n + 1 < outlen; p++)
+        out[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+    out[n] = 0;
+}
+
+int config_apply_env(struct parley_config *c, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        char name[96];
+        env_name(keys[i].name, name, sizeof name);
+        const char *names[2] = {name, keys[i].alias_env};
+        for (int j = 0; j < 2; j++) {
+            const char *v = names[j] ? getenv(names[j]) : NULL;
+            if (v && set_value(c, &keys[i], v, names[j], err, errlen))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* The YAML walker keeps the path of mapping keys ("llm" → "llm.url"); a
+ * sequence value becomes a comma-joined string (tts.chain: [flite, espeak]). */
+int config_load_file(struct parley_config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open config file %s", path);
+        return -1;
+    }
+    yaml_parser_t parser;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+
+    char stack[8][64];
+    int depth = 0;        /* open mappings */
+    int expect_key[9] = {1};
+    char seqbuf[512] = "";
+    int in_seq = 0, rc = -1, done = 0;
+    char origin[600];
+    snprintf(origin, sizeof origin, "%s", path);
+
+    while (!done) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            snprintf(err, errlen, "%s:%zu: YAML error: %s", path, parser.problem_mark.line + 1,
+                     parser.problem ? parser.problem : "?");
+            goto out;
+        }
+        char full[600] = "";
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT: done = 1; break;
+        case YAML_MAPPING_START_EVENT:
+            if (depth > 0 && expect_key[depth]) {
+                snprintf(err, errlen, "%s:%zu: a mapping cannot be a key", path, ev.start_mark.line + 1);
+                yaml_event_delete(&ev);
+                goto out;
+            }
+            if (depth >= 8 || in_seq) {
+                snprintf(err, errlen, "%s:%zu: nesting too deep", path, ev.start_mark.line + 1);
+                yaml_event_delete(&ev);
+                goto out;
+            }
+            depth++;
+            expect_key[depth] = 1;
+            break;
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            if (depth > 0)
+                expect_key[depth] = 1;
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            in_seq = 1;
+            seqbuf[0] = 0;
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+            in_seq = 0;
+            goto have_value;
+        case YAML_SCALAR_EVENT: {
+            const char *v = (const char *)ev.data.scalar.value;
+            if (in_seq) {
+                if (strlen(seqbuf) + strlen(v) + 2 < sizeof seqbuf) {
+                    if (seqbuf[0])
+                        strcat(seqbuf, ",");
+                    strcat(seqbuf, v);
+                }
+                break;
+            }
+            if (depth > 0 && expect_key[depth]) {
+                snprintf(stack[depth - 1], sizeof stack[0], "%s", v);
+                expect_key[depth] = 0;
+                break;
+            }
+            snprintf(seqbuf, sizeof seqbuf, "%s", v);
+        have_value:
+            for (int i = 0; i < depth; i++)
+                snprintf(full + strlen(full), sizeof full - strlen(full), "%s%s", i ? "." : "", stack[i]);
+            const struct key_def *k = find_key(full);
+            if (!k) {
+                snprintf(err, errlen, "%s:%zu: unknown config key '%s'", path, ev.start_mark.line + 1, full);
+                yaml_event_delete(&ev);
+                goto out;
+            }
+            if (set_value(c, k, seqbuf, origin, err, errlen)) {
+                yaml_event_delete(&ev);
+                goto out;
+            }
+            expect_key[depth] = 1;
+            break;
+        }
+        default: break;
+        }
+        yaml_event_delete(&ev);
+    }
+    rc = 0;
+out:
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
+
+int config_finish(struct parley_config *c, char *err, size_t errlen)
+{
+    const char *colon = strrchr(c->listen, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == c->listen || !end || *end || port < 1 || port > 65535 ||
+        (size_t)(colon - c->listen) >= sizeof c->listen_host) {
+        snprintf(err, errlen, "listen: '%s' is not host:port", c->listen);
+        return -1;
+    }
+    memcpy(c->listen_host, c->listen, (size_t)(colon - c->listen));
+    c->listen_host[colon - c->listen] = 0;
+    c->listen_port = (int)port;
+    if (c->vad_frame_ms != 10 && c->vad_frame_ms != 20 && c->vad_frame_ms != 30) {
+        snprintf(err, errlen, "vad.frame_ms: %d is not 10, 20 or 30", c->vad_frame_ms);
+        return -1;
+    }
+    if (!c->llm_url[0])
+        strcpy(c->llm_url, !strcmp(c->llm_provider, "ollama") ? "http://127.0.0.1:11434" : "http://127.0.0.1:8000/v1");
+    size_t n = strlen(c->llm_url);
+    while (n > 0 && c->llm_url[n - 1] == '/')
+        c->llm_url[--n] = 0;
+    if (strncmp(c->llm_url, "http://", 7) && strncmp(c->llm_url, "https://", 8)) {
+        snprintf(err, errlen, "llm.url: '%s' must start with http:// or https://", c->llm_url);
+        return -1;
+    }
+    if (!c->tts_chain[0]) {
+        snprintf(err, errlen, "tts.chain: empty (name at least one of flite, espeak)");
+        return -1;
+    }
+    return 0;
+}
+
+void config_print_keys(FILE *out)
+{
+    struct parley_config d;
+    config_defaults(&d);
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct key_def *k = &keys[i];
+        char env[96], def[160];
+        env_name(k->name, env, sizeof env);
+        const char *base = (const char *)&d + k->off;
+        switch (k->type) {
+        case T_STR: snprintf(def, sizeof def, "%.60s%s", base, strlen(base) > 60 ? "…" : ""); break;
+        case T_INT: snprintf(def, sizeof def, "%d", *(const int *)base); break;
+        case T_DOUBLE: snprintf(def, sizeof def, "%g", *(const double *)base); break;
+        case T_BOOL: snprintf(def, sizeof def, "%s", *(const int *)base ? "true" : "false"); break;
+        }
+        fprintf(out, "  %-26s %s%s%s\n      default: %s\n      %s\n", k->name, env, k->alias_env ? ", " : "",
+                k->alias_env ? k->alias_env : "", def[0] ? def : "(empty)", k->help);
+    }
+}

@@ -1,0 +1,77 @@
+/* parley's configuration: defaults, then a YAML file, then environment
+ * variables, then --set on the command line. Parsed once at start-up and
+ * read-only afterwards; every module gets what it needs from here. */
+#ifndef PARLEY_CONFIG_H
+#define PARLEY_CONFIG_H
+#include <stddef.h>
+#include <stdio.h>
+
+struct parley_config {
+    /* server */
+    char listen[160]; /* host:port */
+    char listen_host[128];
+    int listen_port;
+    char web_root[512];
+    int workers;
+    int max_sessions;
+    int send_queue_kib;
+    char log_level[16];
+    int log_latency;
+
+    /* llm */
+    char llm_provider[16]; /* ollama | openai */
+    char llm_url[512];
+    char llm_model[128];
+    char llm_api_key[256];
+    char llm_system_prompt[4096];
+    int llm_first_token_timeout_ms;
+    int llm_timeout_s;
+    int llm_context_tokens;
+    int llm_max_reply_chars;
+
+    /* vad */
+    int vad_aggressiveness;
+    int vad_frame_ms;
+    int vad_min_speech_ms;
+    int vad_silence_ms;
+    int vad_preroll_ms;
+
+    /* asr */
+    char asr_engine[32];
+    char asr_model_dir[512];
+    int asr_partial_interval_ms;
+    int asr_max_utterance_ms;
+    int asr_decoders;
+
+    /* tts */
+    char tts_chain[128];
+    double tts_timeout_s;
+    int tts_max_pending_phrases;
+    int tts_sample_rate;
+    char tts_flite_voice[32];
+    char tts_espeak_voice[64];
+
+    /* phrase */
+    int phrase_max_chars;
+    int phrase_gap_ms;
+    int phrase_first_min_words;
+
+    /* barge-in */
+    int barge_in_enabled;
+    int barge_in_min_speech_ms;
+    int barge_in_min_words;
+    int barge_in_aggressiveness;
+    int barge_in_half_duplex;
+};
+
+void config_defaults(struct parley_config *cfg);
+/* Each returns 0, or -1 with a message naming the offending key in err. */
+int config_load_file(struct parley_config *cfg, const char *path, char *err, size_t errlen);
+int config_apply_env(struct parley_config *cfg, char *err, size_t errlen);
+int config_set(struct parley_config *cfg, const char *key, const char *value, char *err, size_t errlen);
+/* Checks cross-key rules and fills derived fields (listen_host, default URL). */
+int config_finish(struct parley_config *cfg, char *err, size_t errlen);
+/* Prints every key with its environment names, default and meaning. */
+void config_print_keys(FILE *out);
+
+#endif

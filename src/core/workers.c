@@ -1,0 +1,119 @@
+/* Worker pool: one mutex-protected FIFO, N threads. Jobs are expected to poll
+ * their own cancellation, so the pool itself never kills work. */
+#include "core/workers.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+struct job {
+    struct job *next;
+    job_fn fn;
+    void *arg;
+};
+
+struct workers {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct job *head, *tail;
+    int queued, max_queued;
+    int stopping;
+    int nthreads;
+    pthread_t *threads;
+};
+
+struct workers_params workers_default_params(void)
+{
+    return (struct workers_params){.threads = 2, .max_queued = 4096};
+}
+
+static void *worker_main(void *p)
+{
+    workers *w = p;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (!w->head && !w->stopping)
+            pthread_cond_wait(&w->cond, &w->lock);
+        struct job *j = w->head;
+        if (!j)
+            break;
+        w->head = j->next;
+        if (!w->head)
+            w->tail = NULL;
+        w->queued--;
+        pthread_mutex_unlock(&w->lock);
+        j->fn(j->arg);
+        free(j);
+        pthread_mutex_lock(&w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+workers *workers_new(const struct workers_params *params)
+{
+    struct workers_params p = params ? *params : workers_default_params();
+    if (p.threads < 1)
+        p.threads = 1;
+    workers *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->threads = calloc((size_t)p.threads, sizeof *w->threads);
+    if (!w->threads) {
+        free(w);
+        return NULL;
+    }
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    w->max_queued = p.max_queued;
+    for (int i = 0; i < p.threads; i++) {
+        if (pthread_create(&w->threads[i], NULL, worker_main, w))
+            break;
+        w->nthreads++;
+    }
+    if (!w->nthreads) {
+        workers_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+int workers_submit(workers *w, job_fn fn, void *arg)
+{
+    struct job *j = malloc(sizeof *j);
+    if (!j)
+        return -1;
+    j->next = NULL;
+    j->fn = fn;
+    j->arg = arg;
+    pthread_mutex_lock(&w->lock);
+    if (w->stopping || w->queued >= w->max_queued) {
+        pthread_mutex_unlock(&w->lock);
+        free(j);
+        return -1;
+    }
+    if (w->tail)
+        w->tail->next = j;
+    else
+        w->head = j;
+    w->tail = j;
+    w->queued++;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+void workers_free(workers *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = 1;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    for (int i = 0; i < w->nthreads; i++)
+        pthread_join(w->threads[i], NULL);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    free(w->threads);
+    free(w);
+}

@@ -1,0 +1,22 @@
+/* A fixed pool of threads for CPU-heavy work (ASR decoding, synthesis), so the
+ * network thread never blocks. Jobs report back through a mailbox, not here. */
+#ifndef PARLEY_WORKERS_H
+#define PARLEY_WORKERS_H
+
+typedef struct workers workers;
+typedef void (*job_fn)(void *arg);
+
+struct workers_params {
+    int threads;     /* worker threads */
+    int max_queued;  /* jobs waiting beyond this are refused */
+};
+struct workers_params workers_default_params(void);
+
+workers *workers_new(const struct workers_params *params);
+/* Queues fn(arg). Returns -1 when the queue is full or the pool is stopping;
+ * the caller still owns arg then. */
+int workers_submit(workers *w, job_fn fn, void *arg);
+/* Runs every queued job to completion, then joins the threads. */
+void workers_free(workers *w);
+
+#endif

@@ -1,0 +1,324 @@
+/* The request runner: one detached thread per reply drives libcurl, splits
+ * the body into lines for the wire format, enforces the time limits, and
+ * holds the stream while the session asks it to (pause). */
+#include "llm/llm.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+
+#define MAX_LINE (1 << 20)
+
+struct llm_params llm_default_params(void)
+{
+    return (struct llm_params){
+        .provider = "ollama",
+        .url = "http://127.0.0.1:11434",
+        .model = "mistral",
+        .api_key = "",
+        .first_token_timeout_ms = 5000,
+        .timeout_s = 30,
+        .max_reply_chars = 8000,
+    };
+}
+
+const struct llm_wire *llm_wire_find(const char *provider)
+{
+    if (!strcmp(provider, "ollama"))
+        return &llm_wire_ollama;
+    if (!strcmp(provider, "openai"))
+        return &llm_wire_openai;
+    return NULL;
+}
+
+char *llm_json_chat_body(const struct llm_params *p, const struct llm_message *msgs, int n)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "model", p->model);
+    cJSON_AddBoolToObject(root, "stream", 1);
+    cJSON *arr = cJSON_AddArrayToObject(root, "messages");
+    for (int i = 0; i < n; i++) {
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "role", msgs[i].role);
+        cJSON_AddStringToObject(m, "content", msgs[i].content);
+        cJSON_AddItemToArray(arr, m);
+    }
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+int llm_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1; }
+void llm_global_cleanup(void) { curl_global_cleanup(); }
+
+struct llm_request {
+    const struct llm_wire *wire;
+    char url[600], model[128], api_key[256];
+    int first_token_timeout_ms, timeout_s, max_reply_chars;
+    char *body;
+    struct llm_callbacks cb;
+    void *ud;
+
+    pthread_mutex_t lock; /* guards the four below and every callback */
+    pthread_cond_t cond;
+    int cancelled, paused, refs;
+
+    /* Touched only by the request's thread. */
+    char *line;
+    size_t line_len;
+    int64_t start_us;
+    int got_token, finished, first_token_timeout;
+    long http_status;
+    char err[512];
+    char errbody[1024];
+    size_t errbody_len;
+    size_t reply_chars;
+};
+
+static void release(llm_request *r)
+{
+    pthread_mutex_lock(&r->lock);
+    int left = --r->refs;
+    pthread_mutex_unlock(&r->lock);
+    if (left)
+        return;
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->cond);
+    free(r->body);
+    free(r->line);
+    free(r);
+}
+
+static void emit_token(void *ud, const char *text, size_t len)
+{
+    llm_request *r = ud;
+    r->got_token = 1;
+    r->reply_chars += len;
+    pthread_mutex_lock(&r->lock);
+    if (!r->cancelled)
+        r->cb.token(r->ud, text, len);
+    pthread_mutex_unlock(&r->lock);
+    if (r->reply_chars >= (size_t)r->max_reply_chars)
+        r->finished = 1; /* keep what was said; stop reading */
+}
+
+static int handle_line(llm_request *r, const char *line, size_t len)
+{
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    int rc = r->wire->parse_line(line, len, emit_token, r, r->err, sizeof r->err);
+    if (rc > 0)
+        r->finished = 1;
+    return rc < 0 ? -1 : 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    llm_request *r = ud;
+    size_t n = size * nmemb;
+    /* Backpressure: hold here while the session has enough phrases queued. */
+    pthread_mutex_lock(&r->lock);
+    while (r->paused && !r->cancelled)
+        pthread_cond_wait(&r->cond, &r->lock);
+    int cancelled = r->cancelled;
+    pthread_mutex_unlock(&r->lock);
+    if (cancelled || r->finished)
+        return 0; /* aborts the transfer */
+    if (r->http_status >= 400) {
+        size_t room = sizeof r->errbody - 1 - r->errbody_len;
+        size_t take = n < room ? n : room;
+        memcpy(r->errbody + r->errbody_len, data, take);
+        r->errbody_len += take;
+        r->errbody[r->errbody_len] = 0;
+        return n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (data[i] == '\n') {
+            if (handle_line(r, r->line ? r->line : "", r->line_len))
+                return 0;
+            r->line_len = 0;
+            if (r->finished)
+                return n;
+            continue;
+        }
+        if (r->line_len + 1 >= MAX_LINE) {
+            snprintf(r->err, sizeof r->err, "a line of the stream exceeds %d bytes", MAX_LINE);
+            return 0;
+        }
+        if (!r->line)
+            r->line = malloc(MAX_LINE);
+        r->line[r->line_len++] = data[i];
+    }
+    return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    llm_request *r = ud;
+    size_t n = size * nmemb;
+    int code;
+    /* The status line of the final response (after any 100 Continue). */
+    if (n > 9 && !strncmp(data, "HTTP/", 5) && sscanf(strchr(data, ' ') ? strchr(data, ' ') : data, " %d", &code) == 1)
+        r->http_status = code;
+    return n;
+}
+
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    llm_request *r = ud;
+    pthread_mutex_lock(&r->lock);
+    int cancelled = r->cancelled, paused = r->paused;
+    pthread_mutex_unlock(&r->lock);
+    if (cancelled)
+        return 1;
+    if (!r->got_token && !paused && clock_now_us() - r->start_us > (int64_t)r->first_token_timeout_ms * 1000) {
+        r->first_token_timeout = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void finish(llm_request *r, enum llm_status st, const char *msg)
+{
+    pthread_mutex_lock(&r->lock);
+    if (!r->cancelled)
+        r->cb.done(r->ud, st, msg);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Pulls the "error" message out of a JSON error body, whatever its shape. */
+static void error_body_message(const char *body, char *out, size_t outlen)
+{
+    cJSON *j = cJSON_Parse(body);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    const cJSON *m = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message") : e;
+    snprintf(out, outlen, "%.300s", cJSON_IsString(m) ? m->valuestring : body);
+    cJSON_Delete(j);
+}
+
+static void *request_thread(void *arg)
+{
+    llm_request *r = arg;
+    CURL *c = curl_easy_init();
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    char auth[300];
+    if (r->api_key[0]) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", r->api_key);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
+    char curl_err[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_URL, r->url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)r->first_token_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)r->timeout_s);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+    r->start_us = clock_now_us();
+    CURLcode res = curl_easy_perform(c);
+    if (r->line_len > 0 && !r->finished && res == CURLE_OK)
+        handle_line(r, r->line, r->line_len); /* a last line without '\n' */
+
+    char msg[1200];
+    if (r->first_token_timeout) {
+        snprintf(msg, sizeof msg, "no reply from the LLM at %s within %d ms", r->url, r->first_token_timeout_ms);
+        finish(r, LLM_ERR_TIMEOUT, msg);
+    } else if (res == CURLE_OPERATION_TIMEDOUT && !r->finished) {
+        snprintf(msg, sizeof msg, "the LLM at %s did not finish its reply within %d s", r->url, r->timeout_s);
+        finish(r, LLM_ERR_TIMEOUT, msg);
+    } else if (r->http_status >= 400) {
+        char detail[400];
+        error_body_message(r->errbody, detail, sizeof detail);
+        snprintf(msg, sizeof msg, "the LLM at %s answered HTTP %ld: %s", r->url, r->http_status, detail);
+        finish(r, LLM_ERR_FAIL, msg);
+    } else if (r->err[0]) {
+        snprintf(msg, sizeof msg, "the LLM at %s: %s", r->url, r->err);
+        finish(r, LLM_ERR_FAIL, msg);
+    } else if (res != CURLE_OK && !r->finished) {
+        if (r->http_status)
+            snprintf(msg, sizeof msg, "the stream from the LLM at %s broke off: %s", r->url,
+                     curl_err[0] ? curl_err : curl_easy_strerror(res));
+        else
+            snprintf(msg, sizeof msg, "cannot reach the LLM at %s: %s", r->url,
+                     curl_err[0] ? curl_err : curl_easy_strerror(res));
+        finish(r, LLM_ERR_FAIL, msg);
+    } else {
+        finish(r, LLM_OK, "");
+    }
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    release(r);
+    return NULL;
+}
+
+llm_request *llm_request_start(const struct llm_params *p, const struct llm_message *msgs, int n,
+                               const struct llm_callbacks *cb, void *ud, char *err, size_t errlen)
+{
+    const struct llm_wire *wire = llm_wire_find(p->provider);
+    if (!wire) {
+        snprintf(err, errlen, "unknown LLM provider '%s'", p->provider);
+        return NULL;
+    }
+    llm_request *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->wire = wire;
+    snprintf(r->url, sizeof r->url, "%s%s", p->url, wire->path);
+    snprintf(r->model, sizeof r->model, "%s", p->model);
+    snprintf(r->api_key, sizeof r->api_key, "%s", p->api_key ? p->api_key : "");
+    r->first_token_timeout_ms = p->first_token_timeout_ms;
+    r->timeout_s = p->timeout_s;
+    r->max_reply_chars = p->max_reply_chars;
+    r->body = wire->build_body(p, msgs, n);
+    r->cb = *cb;
+    r->ud = ud;
+    r->refs = 2;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    int rc = pthread_create(&th, &attr, request_thread, r);
+    pthread_attr_destroy(&attr);
+    if (rc || !r->body) {
+        snprintf(err, errlen, "cannot start the LLM request");
+        free(r->body);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void llm_request_free(llm_request *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->lock);
+    r->cancelled = 1;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    release(r);
+}
+
+void llm_request_pause(llm_request *r, int paused)
+{
+    pthread_mutex_lock(&r->lock);
+    r->paused = paused;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}

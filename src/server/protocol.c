@@ -1,0 +1,217 @@
+/* Protocol v1 messages. Validation is strict about types and ranges so that
+ * a bad client gets a precise reason instead of a misbehaving session. */
+#include "server/protocol.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int copy_opt_string(const cJSON *obj, const char *key, char *out, size_t outlen, char *err, size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsString(v) || strlen(v->valuestring) >= outlen) {
+        snprintf(err, errlen, "'%s' must be a string of at most %zu characters", key, outlen - 1);
+        return -1;
+    }
+    memcpy(out, v->valuestring, strlen(v->valuestring) + 1);
+    return 0;
+}
+
+static int parse_start(const cJSON *j, struct proto_client_msg *m, char *err, size_t errlen)
+{
+    const cJSON *rate = cJSON_GetObjectItemCaseSensitive(j, "sample_rate");
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
+    m->sample_rate = 16000;
+    m->format = FMT_S16LE;
+    if (rate) {
+        if (!cJSON_IsNumber(rate) || rate->valuedouble != (int)rate->valuedouble || rate->valueint < 8000 ||
+            rate->valueint > 96000) {
+            snprintf(err, errlen, "'sample_rate' must be an integer between 8000 and 96000");
+            return -1;
+        }
+        m->sample_rate = rate->valueint;
+    }
+    if (fmt) {
+        if (cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "pcm_s16le"))
+            m->format = FMT_S16LE;
+        else if (cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "pcm_f32le"))
+            m->format = FMT_F32LE;
+        else {
+            snprintf(err, errlen, "'format' must be \"pcm_s16le\" or \"pcm_f32le\"");
+            return -1;
+        }
+    }
+    if (copy_opt_string(j, "session_id", m->session_id, sizeof m->session_id, err, errlen) ||
+        copy_opt_string(j, "tts", m->tts, sizeof m->tts, err, errlen) ||
+        copy_opt_string(j, "llm_model", m->llm_model, sizeof m->llm_model, err, errlen))
+        return -1;
+    return 0;
+}
+
+int proto_parse(const char *data, size_t len, struct proto_client_msg *m, int *fatal, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    *fatal = 1;
+    cJSON *j = cJSON_ParseWithLength(data, len);
+    if (!j || !cJSON_IsObject(j)) {
+        snprintf(err, errlen, "a text frame must be a JSON object");
+        cJSON_Delete(j);
+        return -1;
+    }
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
+    int rc = -1;
+    if (!cJSON_IsString(type)) {
+        snprintf(err, errlen, "the message has no string 'type'");
+        goto out;
+    }
+    const char *t = type->valuestring;
+    *fatal = 0;
+    if (!strcmp(t, "start")) {
+        m->type = MSG_START;
+        rc = parse_start(j, m, err, errlen);
+    } else if (!strcmp(t, "text")) {
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(j, "text");
+        m->type = MSG_TEXT;
+        if (!cJSON_IsString(text) || !text->valuestring[0]) {
+            snprintf(err, errlen, "'text' must be a non-empty string");
+            goto out;
+        }
+        m->text = strdup(text->valuestring);
+        rc = m->text ? 0 : -1;
+    } else if (!strcmp(t, "stop")) {
+        m->type = MSG_STOP;
+        rc = 0;
+    } else if (!strcmp(t, "cancel")) {
+        m->type = MSG_CANCEL;
+        rc = 0;
+    } else if (!strcmp(t, "played")) {
+        const cJSON *turn = cJSON_GetObjectItemCaseSensitive(j, "turn");
+        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "ms");
+        m->type = MSG_PLAYED;
+        if (!cJSON_IsNumber(turn) || turn->valuedouble < 0 || !cJSON_IsNumber(ms) || ms->valuedouble < 0) {
+            snprintf(err, errlen, "'played' needs non-negative numbers 'turn' and 'ms'");
+            goto out;
+        }
+        m->turn = (uint64_t)turn->valuedouble;
+        m->ms = (int64_t)ms->valuedouble;
+        rc = 0;
+    } else {
+        *fatal = 1;
+        snprintf(err, errlen, "unknown message type '%.40s'", t);
+    }
+out:
+    cJSON_Delete(j);
+    if (rc)
+        proto_client_msg_clear(m);
+    return rc;
+}
+
+void proto_client_msg_clear(struct proto_client_msg *m)
+{
+    free(m->text);
+    m->text = NULL;
+}
+
+static char *finish(cJSON *o)
+{
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static cJSON *typed(const char *type)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", type);
+    return o;
+}
+
+char *proto_ready(const char *session_id, int out_rate)
+{
+    cJSON *o = typed("ready");
+    cJSON_AddStringToObject(o, "session_id", session_id);
+    cJSON_AddNumberToObject(o, "protocol", 1);
+    cJSON *a = cJSON_AddObjectToObject(o, "audio_out");
+    cJSON_AddStringToObject(a, "format", "pcm_s16le");
+    cJSON_AddNumberToObject(a, "sample_rate", out_rate);
+    return finish(o);
+}
+
+char *proto_state(const char *state)
+{
+    cJSON *o = typed("state");
+    cJSON_AddStringToObject(o, "state", state);
+    return finish(o);
+}
+
+char *proto_simple(const char *type) { return finish(typed(type)); }
+
+char *proto_transcript(int final, uint64_t turn, const char *text)
+{
+    cJSON *o = typed(final ? "transcript_final" : "transcript_partial");
+    cJSON_AddNumberToObject(o, "turn", (double)turn);
+    cJSON_AddStringToObject(o, "text", text);
+    return finish(o);
+}
+
+char *proto_assistant_text(uint64_t turn, const char *status, const char *text)
+{
+    cJSON *o = typed("assistant_text");
+    cJSON_AddNumberToObject(o, "turn", (double)turn);
+    cJSON_AddStringToObject(o, "status", status);
+    cJSON_AddStringToObject(o, "text", text);
+    return finish(o);
+}
+
+char *proto_tts_start(uint64_t turn, int phrase, const char *text, int rate)
+{
+    cJSON *o = typed("tts_start");
+    cJSON_AddNumberToObject(o, "turn", (double)turn);
+    cJSON_AddNumberToObject(o, "phrase", phrase);
+    cJSON_AddStringToObject(o, "text", text);
+    cJSON_AddNumberToObject(o, "sample_rate", rate);
+    return finish(o);
+}
+
+char *proto_tts_phrase_done(uint64_t turn, int phrase)
+{
+    cJSON *o = typed("tts_phrase_done");
+    cJSON_AddNumberToObject(o, "turn", (double)turn);
+    cJSON_AddNumberToObject(o, "phrase", phrase);
+    return finish(o);
+}
+
+char *proto_interrupted(uint64_t turn)
+{
+    cJSON *o = typed("agent_interrupted");
+    cJSON_AddNumberToObject(o, "turn", (double)turn);
+    return finish(o);
+}
+
+char *proto_error(const char *code, const char *message, int recoverable)
+{
+    cJSON *o = typed("error");
+    cJSON_AddStringToObject(o, "code", code);
+    cJSON_AddStringToObject(o, "message", message);
+    cJSON_AddBoolToObject(o, "recoverable", recoverable);
+    return finish(o);
+}
+
+char *proto_info(const char *message)
+{
+    cJSON *o = typed("info");
+    cJSON_AddStringToObject(o, "message", message);
+    return finish(o);
+}
+
+char *proto_done(uint64_t turn, const char *metrics_json)
+{
+    cJSON *o = typed("done");
+    cJSON_AddNumberToObject(o, "turn", (double)turn);
+    cJSON *m = cJSON_Parse(metrics_json);
+    cJSON_AddItemToObject(o, "metrics", m ? m : cJSON_CreateObject());
+    return finish(o);
+}

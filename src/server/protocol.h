@@ -1,0 +1,57 @@
+/* Protocol v1 (docs/protocol.md): parsing and validating client messages,
+ * and building server messages. No I/O; the session decides what to do. */
+#ifndef PARLEY_PROTOCOL_H
+#define PARLEY_PROTOCOL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_MAX_FRAME (64 * 1024)
+
+enum proto_client_type { MSG_START, MSG_TEXT, MSG_STOP, MSG_CANCEL, MSG_PLAYED };
+enum proto_format { FMT_S16LE, FMT_F32LE };
+
+struct proto_client_msg {
+    enum proto_client_type type;
+    /* start */
+    int sample_rate;
+    enum proto_format format;
+    char session_id[64];
+    char tts[128];
+    char llm_model[128];
+    /* text */
+    char *text; /* malloc'd; free with proto_client_msg_clear */
+    /* played */
+    uint64_t turn;
+    int64_t ms;
+};
+
+/* Error codes of the protocol. */
+#define ERR_ASR_TIMEOUT "ASR_TIMEOUT"
+#define ERR_ASR_FAIL "ASR_FAIL"
+#define ERR_LLM_TIMEOUT "LLM_TIMEOUT"
+#define ERR_LLM_FAIL "LLM_FAIL"
+#define ERR_TTS_FAIL "TTS_FAIL"
+#define ERR_PROTOCOL "PROTOCOL_VIOLATION"
+#define ERR_MAX_DURATION "MAX_DURATION_EXCEEDED"
+#define ERR_INTERNAL "INTERNAL"
+
+/* Parses one text frame. Returns 0, or -1 with a client-facing reason in err;
+ * *fatal says whether the connection must close (not JSON, no or unknown type). */
+int proto_parse(const char *data, size_t len, struct proto_client_msg *out, int *fatal, char *err, size_t errlen);
+void proto_client_msg_clear(struct proto_client_msg *m);
+
+/* Builders return malloc'd JSON text. */
+char *proto_ready(const char *session_id, int out_rate);
+char *proto_state(const char *state);
+char *proto_simple(const char *type); /* speech_started, speech_stopped */
+char *proto_transcript(int final, uint64_t turn, const char *text);
+char *proto_assistant_text(uint64_t turn, const char *status, const char *text);
+char *proto_tts_start(uint64_t turn, int phrase, const char *text, int rate);
+char *proto_tts_phrase_done(uint64_t turn, int phrase);
+char *proto_interrupted(uint64_t turn);
+char *proto_error(const char *code, const char *message, int recoverable);
+char *proto_info(const char *message);
+/* metrics_json is an object's text, embedded as is. */
+char *proto_done(uint64_t turn, const char *metrics_json);
+
+#endif

@@ -1,0 +1,361 @@
+/* Server: the libwebsockets context, one conn per WebSocket with its bounded
+ * outgoing queue, and routing of mail to sessions by id. Nothing here blocks:
+ * slow work is already on workers or LLM threads by the time it reaches us. */
+#include "server/server.h"
+
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mailbox.h"
+#include "core/workers.h"
+#include "llm/llm.h"
+#include "server/outq.h"
+#include "server/protocol.h"
+#include "session/session.h"
+
+#define SHUTDOWN_GRACE_US (3 * 1000000)
+
+struct conn {
+    struct lws *wsi;
+    server *srv;
+    session *sess;
+    outq *q;
+    unsigned char *rx;
+    size_t rx_len;
+    int rx_oversized;
+    int close_requested;
+    lws_sorted_usec_list_t timer;
+    struct conn *next;
+};
+
+struct server {
+    const struct parley_config *cfg;
+    struct lws_context *ctx;
+    struct session_env env;
+    struct conn *conns;
+    int nconns;
+    uint64_t next_session_id;
+    volatile sig_atomic_t stop_requested;
+    int stopping;
+    int64_t stop_deadline;
+    struct lws_http_mount mount;
+    struct lws_protocols protocols[2];
+};
+
+/* ---- session_io: how a session reaches its connection ---- */
+
+static enum outq_result conn_send(void *ud, int binary, enum out_class cls, uint64_t turn, int phrase,
+                                  const void *data, size_t len, size_t samples)
+{
+    struct conn *c = ud;
+    if (c->close_requested == 2)
+        return OUTQ_FULL;
+    enum outq_result r = outq_push(c->q, binary, cls, turn, phrase, data, len, samples);
+    if (r == OUTQ_FULL) {
+        /* The client stopped reading: memory stays bounded by dropping it. */
+        log_warn("a client is not reading (%zu bytes queued): closing it", outq_bytes(c->q));
+        c->close_requested = 2;
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return r;
+    }
+    if (r == OUTQ_OK)
+        lws_callback_on_writable(c->wsi);
+    return r;
+}
+
+static void conn_purge(void *ud, uint64_t turn)
+{
+    struct conn *c = ud;
+    outq_purge_turn(c->q, turn);
+}
+
+static void conn_timer_fired(lws_sorted_usec_list_t *sul)
+{
+    struct conn *c = lws_container_of(sul, struct conn, timer);
+    if (c->sess)
+        session_on_timer(c->sess);
+}
+
+static void conn_set_timer(void *ud, int64_t delay_us)
+{
+    struct conn *c = ud;
+    lws_sul_schedule(c->srv->ctx, 0, &c->timer, conn_timer_fired, delay_us);
+}
+
+static void conn_close(void *ud)
+{
+    struct conn *c = ud;
+    if (!c->close_requested)
+        c->close_requested = 1;
+    lws_callback_on_writable(c->wsi);
+    /* A client that never reads again must not keep the socket forever. */
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 5);
+}
+
+static const struct session_io conn_io = {conn_send, conn_purge, conn_set_timer, conn_close};
+
+/* ---- mailbox ---- */
+
+static void wake_loop(void *ud)
+{
+    server *srv = ud;
+    lws_cancel_service(srv->ctx);
+}
+
+static void deliver_mail(server *srv)
+{
+    struct mail *m = mailbox_take_all(srv->env.mail);
+    while (m) {
+        struct mail *next = m->next;
+        struct session_mail *sm = (struct session_mail *)m;
+        for (struct conn *c = srv->conns; c; c = c->next)
+            if (c->sess && session_id(c->sess) == sm->session_id) {
+                session_on_mail(c->sess, sm);
+                break;
+            }
+        session_mail_free(m);
+        m = next;
+    }
+}
+
+static void begin_shutdown(server *srv)
+{
+    if (srv->stopping)
+        return;
+    srv->stopping = 1;
+    srv->stop_deadline = clock_now_us() + SHUTDOWN_GRACE_US;
+    log_info("shutting down: closing %d session(s)", srv->nconns);
+    for (struct conn *c = srv->conns; c; c = c->next)
+        if (c->sess)
+            session_shutdown(c->sess, "the server is shutting down");
+}
+
+/* ---- the WebSocket protocol ---- */
+
+static int on_receive(struct conn *c, const void *in, size_t len)
+{
+    struct lws *wsi = c->wsi;
+    if (lws_is_first_fragment(wsi)) {
+        c->rx_len = 0;
+        c->rx_oversized = 0;
+    }
+    if (!c->rx_oversized) {
+        if (c->rx_len + len > PROTO_MAX_FRAME) {
+            c->rx_oversized = 1;
+        } else {
+            memcpy(c->rx + c->rx_len, in, len);
+            c->rx_len += len;
+        }
+    }
+    if (c->rx_oversized)
+        c->rx_len += len; /* count only, for the error message */
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
+        return 0;
+    int binary = lws_frame_is_binary(wsi);
+    int rc = 0;
+    if (c->rx_oversized)
+        session_on_oversized(c->sess, binary, c->rx_len);
+    else if (binary)
+        rc = session_on_audio(c->sess, c->rx, c->rx_len);
+    else
+        rc = session_on_text(c->sess, (const char *)c->rx, c->rx_len);
+    c->rx_len = 0;
+    c->rx_oversized = 0;
+    if (rc)
+        conn_close(c);
+    return 0;
+}
+
+static int on_writable(struct conn *c)
+{
+    struct out_msg *m = outq_peek(c->q);
+    if (!m) {
+        if (c->close_requested) {
+            lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+            return -1;
+        }
+        return 0;
+    }
+    int n = lws_write(c->wsi, m->data, m->len, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+    if (n < (int)m->len)
+        return -1;
+    if (m->binary && c->sess)
+        session_on_written(c->sess, m->turn, m->phrase, m->samples);
+    outq_pop(c->q);
+    if (outq_peek(c->q) || c->close_requested)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+static int is_ws_path(struct lws *wsi)
+{
+    char uri[64];
+    int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+    return n > 0 && (!strcmp(uri, "/ws") || !strcmp(uri, "/ws/"));
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    struct conn *c = user;
+    server *srv = lws_context_user(lws_get_context(wsi));
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        if (!is_ws_path(wsi))
+            return 1;
+        if (srv->nconns >= srv->cfg->max_sessions || srv->stopping) {
+            log_warn("refusing a session: %s", srv->stopping ? "shutting down" : "max_sessions reached");
+            return 1;
+        }
+        return 0;
+    case LWS_CALLBACK_ESTABLISHED:
+        memset(c, 0, sizeof *c);
+        c->wsi = wsi;
+        c->srv = srv;
+        c->q = outq_new((size_t)srv->cfg->send_queue_kib * 1024, LWS_PRE);
+        c->rx = malloc(PROTO_MAX_FRAME);
+        c->sess = session_new(&srv->env, &conn_io, c, ++srv->next_session_id);
+        if (!c->q || !c->rx || !c->sess)
+            return -1;
+        c->next = srv->conns;
+        srv->conns = c;
+        srv->nconns++;
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        return c->sess ? on_receive(c, in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return c->q ? on_writable(c) : -1;
+    case LWS_CALLBACK_CLOSED:
+        for (struct conn **pp = &srv->conns; *pp; pp = &(*pp)->next)
+            if (*pp == c) {
+                *pp = c->next;
+                srv->nconns--;
+                break;
+            }
+        lws_sul_cancel(&c->timer);
+        session_free(c->sess);
+        outq_free(c->q);
+        free(c->rx);
+        c->sess = NULL;
+        c->q = NULL;
+        c->rx = NULL;
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (!srv)
+            return 0;
+        deliver_mail(srv);
+        if (srv->stop_requested)
+            begin_shutdown(srv);
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+/* ---- life cycle ---- */
+
+server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
+{
+    server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return NULL;
+    srv->cfg = cfg;
+    srv->env.cfg = cfg;
+    lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
+    if (llm_global_init()) {
+        snprintf(err, errlen, "cannot initialise libcurl");
+        goto fail;
+    }
+    struct asr_params ap = {cfg->asr_engine, cfg->asr_model_dir, cfg->asr_decoders};
+    srv->env.asr = asr_model_new(&ap, err, errlen);
+    if (!srv->env.asr)
+        goto fail;
+    struct tts_params tp = {cfg->tts_chain, cfg->tts_timeout_s, cfg->tts_sample_rate, cfg->tts_flite_voice,
+                            cfg->tts_espeak_voice};
+    srv->env.tts = tts_new(&tp, err, errlen);
+    if (!srv->env.tts)
+        goto fail;
+    struct workers_params wp = workers_default_params();
+    wp.threads = cfg->workers;
+    srv->env.pool = workers_new(&wp);
+    srv->env.mail = mailbox_new(wake_loop, srv);
+    if (!srv->env.pool || !srv->env.mail) {
+        snprintf(err, errlen, "cannot start the worker pool");
+        goto fail;
+    }
+
+    srv->mount = (struct lws_http_mount){
+        .mountpoint = "/",
+        .mountpoint_len = 1,
+        .origin = cfg->web_root,
+        .def = "index.html",
+        .origin_protocol = LWSMPRO_FILE,
+        .cache_max_age = 0,
+        .cache_revalidate = 1,
+        .cache_reusable = 1,
+    };
+    srv->protocols[0] = (struct lws_protocols){
+        .name = "parley",
+        .callback = callback,
+        .per_session_data_size = sizeof(struct conn),
+        .rx_buffer_size = 16384,
+    };
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = cfg->listen_port;
+    info.iface = strcmp(cfg->listen_host, "0.0.0.0") ? cfg->listen_host : NULL;
+    info.protocols = srv->protocols;
+    info.mounts = &srv->mount;
+    info.user = srv;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.ka_time = 0;
+    srv->ctx = lws_create_context(&info);
+    if (!srv->ctx) {
+        snprintf(err, errlen, "cannot listen on %s (address in use, or not a local address?)", cfg->listen);
+        goto fail;
+    }
+    return srv;
+fail:
+    server_free(srv);
+    return NULL;
+}
+
+void server_request_stop(server *srv)
+{
+    srv->stop_requested = 1;
+    if (srv->ctx)
+        lws_cancel_service(srv->ctx);
+}
+
+int server_run(server *srv)
+{
+    log_info("listening on http://%s:%d/ (WebSocket: /ws), LLM: %s %s model %s", srv->cfg->listen_host,
+             srv->cfg->listen_port, srv->cfg->llm_provider, srv->cfg->llm_url, srv->cfg->llm_model);
+    while (!(srv->stopping && (srv->nconns == 0 || clock_now_us() > srv->stop_deadline))) {
+        if (lws_service(srv->ctx, 100) < 0)
+            break;
+        if (srv->stop_requested && !srv->stopping)
+            begin_shutdown(srv);
+    }
+    return 0;
+}
+
+void server_free(server *srv)
+{
+    if (!srv)
+        return;
+    /* Workers first: their last mail still finds a live context to wake.
+     * Then the context, whose teardown frees the remaining sessions. */
+    workers_free(srv->env.pool);
+    if (srv->ctx)
+        lws_context_destroy(srv->ctx);
+    mailbox_free(srv->env.mail, session_mail_free);
+    tts_free(srv->env.tts);
+    asr_model_free(srv->env.asr);
+    llm_global_cleanup();
+    free(srv);
+}

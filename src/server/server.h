@@ -1,0 +1,21 @@
+/* The network thread: libwebsockets serves the browser client over HTTP and
+ * sessions over WebSocket at /ws, and drains the mailbox that workers and
+ * LLM threads post to. */
+#ifndef PARLEY_SERVER_H
+#define PARLEY_SERVER_H
+#include <stddef.h>
+
+#include "core/config.h"
+
+typedef struct server server;
+
+/* Loads the engines (ASR model, TTS chain) and binds the listening socket.
+ * Returns NULL with a message in err. */
+server *server_new(const struct parley_config *cfg, char *err, size_t errlen);
+/* Serves until server_request_stop; then tells every session and closes them. */
+int server_run(server *srv);
+/* Async-signal-safe. */
+void server_request_stop(server *srv);
+void server_free(server *srv);
+
+#endif

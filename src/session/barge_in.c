@@ -1,0 +1,112 @@
+/* Barge-in: when user speech over the assistant counts as an interruption
+ * (VAD confirmation, min_words, half duplex), and what an interruption does:
+ * bump the turn, abort the LLM, drop pending synthesis and queued audio, tell
+ * the client, and keep in history only what the user heard. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "session/session_internal.h"
+
+enum { BARGE_NONE, BARGE_WAIT_WORDS, BARGE_NEVER };
+
+int barge_in_mic_open(const session *s)
+{
+    /* Half duplex closes the microphone while the assistant's audio plays,
+     * but never in the middle of an utterance that already started. */
+    return !(s->cfg->barge_in_half_duplex && s->state == ST_SPEAKING && !s->utt.turn);
+}
+
+void barge_in_on_speech_start(session *s)
+{
+    if (!s->cfg->barge_in_enabled)
+        s->utt.barge_pending = BARGE_NEVER;
+    else if (s->cfg->barge_in_min_words > 0)
+        s->utt.barge_pending = BARGE_WAIT_WORDS;
+    else
+        barge_in_interrupt(s);
+}
+
+void barge_in_on_partial(session *s, const char *text)
+{
+    if (s->utt.barge_pending != BARGE_WAIT_WORDS || asr_count_words(text) < s->cfg->barge_in_min_words)
+        return;
+    s->utt.barge_pending = BARGE_NONE;
+    barge_in_interrupt(s);
+}
+
+int barge_in_is_false_start(session *s, const struct utterance *u, const char *final_text)
+{
+    if (u->barge_pending == BARGE_NONE || !s->reply.turn)
+        return 0; /* the assistant has finished meanwhile: answer it */
+    if (u->barge_pending == BARGE_NEVER)
+        return 1;
+    return asr_count_words(final_text) < s->cfg->barge_in_min_words;
+}
+
+static void keep_heard_record(session *s, const struct reply *r)
+{
+    struct heard_record *h = &s->heard;
+    for (int i = 0; i < h->n; i++)
+        free(h->texts[i]);
+    free(h->texts);
+    free(h->samples);
+    memset(h, 0, sizeof *h);
+    h->texts = calloc((size_t)r->nphrases + 1, sizeof *h->texts);
+    h->samples = calloc((size_t)r->nphrases + 1, sizeof *h->samples);
+    if (!h->texts || !h->samples)
+        return;
+    h->turn = r->turn;
+    for (int i = 0; i < r->nphrases; i++) {
+        const struct phrase_slot *p = &r->phrases[i];
+        if (!p->enqueued || p->samples_total == 0)
+            continue;
+        h->texts[h->n] = strdup(p->text);
+        h->samples[h->n] = p->samples_total;
+        if (h->texts[h->n])
+            h->n++;
+    }
+}
+
+void barge_in_interrupt(session *s)
+{
+    struct reply *r = &s->reply;
+    if (!r->turn)
+        return;
+    uint64_t turn = r->turn;
+    /* Order matters: stale work is fenced off first, then queued audio is
+     * purged, and only then is agent_interrupted queued, so no audio of the
+     * old turn can follow it. */
+    atomic_store(&s->gate->current, 0);
+    llm_request_free(r->llm);
+    r->llm = NULL;
+    s->io.purge_turn(s->io_ud, turn);
+    session_send_json(s, proto_interrupted(turn), OUT_CONTROL, 0);
+
+    keep_heard_record(s, r);
+    size_t cap = (size_t)s->cfg->llm_max_reply_chars + 1;
+    char *heard = malloc(cap);
+    if (heard) {
+        heard_text(s->heard.texts, s->heard.samples, s->heard.n, r->written_samples, heard, cap);
+        if (r->finished)
+            history_set_assistant(s->hist, turn, heard);
+        else if (heard[0])
+            history_add(s->hist, "assistant", heard, turn);
+        free(heard);
+    }
+    session_end_reply(s);
+}
+
+void barge_in_on_played(session *s, uint64_t turn, int64_t ms)
+{
+    struct heard_record *h = &s->heard;
+    if (!turn || turn != h->turn)
+        return;
+    size_t cap = (size_t)s->cfg->llm_max_reply_chars + 1;
+    char *heard = malloc(cap);
+    if (!heard)
+        return;
+    size_t budget = (size_t)ms * (size_t)s->cfg->tts_sample_rate / 1000;
+    heard_text(h->texts, h->samples, h->n, budget, heard, cap);
+    history_set_assistant(s->hist, turn, heard);
+    free(heard);
+}

@@ -1,0 +1,865 @@
+/* The session: protocol handling and the pipeline from microphone frames to
+ * reply audio. Everything here runs on the network thread; ASR, TTS and the
+ * LLM report back through mail tagged with the turn they belong to. */
+#include "session/session.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "session/session_internal.h"
+
+#define AUDIO_CHUNK_MS 100 /* reply audio goes out in frames this long */
+
+static const char *const state_names[] = {"listening", "thinking", "speaking"};
+
+/* ---- small helpers ---- */
+
+void session_send_json(session *s, char *json, enum out_class cls, uint64_t turn)
+{
+    if (!json)
+        return;
+    enum outq_result r = s->io.send(s->io_ud, 0, cls, turn, -1, json, strlen(json), 0);
+    if (r == OUTQ_SKIPPED && !s->partial_skip_noted) {
+        s->partial_skip_noted = 1;
+        char *info = proto_info("the client is reading slowly: partial transcripts are being skipped");
+        s->io.send(s->io_ud, 0, OUT_CONTROL, 0, -1, info, strlen(info), 0);
+        free(info);
+    } else if (r == OUTQ_OK && cls == OUT_PARTIAL) {
+        s->partial_skip_noted = 0;
+    }
+    free(json);
+}
+
+static void send_error(session *s, const char *code, const char *message, int recoverable)
+{
+    log_info("session %s: %s: %s", s->sid, code, message);
+    session_send_json(s, proto_error(code, message, recoverable), OUT_CONTROL, 0);
+}
+
+static void post(session *s, enum session_mail_kind kind, uint64_t turn, const char *text, size_t len)
+{
+    struct session_mail *m = calloc(1, sizeof *m);
+    if (!m)
+        return;
+    m->session_id = s->id;
+    m->kind = kind;
+    m->turn = turn;
+    if (text) {
+        m->text = malloc(len + 1);
+        if (m->text) {
+            memcpy(m->text, text, len);
+            m->text[len] = 0;
+        }
+    }
+    mailbox_post(s->env->mail, &m->node);
+}
+
+void session_mail_free(struct mail *node)
+{
+    struct session_mail *m = (struct session_mail *)node;
+    free(m->text);
+    tts_result_free(&m->tts);
+    free(m);
+}
+
+void session_set_state(session *s, enum assistant_state st)
+{
+    if (s->state == st)
+        return;
+    s->state = st;
+    /* A stricter start confirmation while the assistant talks keeps coughs
+     * and its own echo from cutting it off. */
+    if (st == ST_LISTENING)
+        vad_set_confirmation(s->vad, s->cfg->vad_aggressiveness, s->cfg->vad_min_speech_ms);
+    else
+        vad_set_confirmation(s->vad, s->cfg->barge_in_aggressiveness, s->cfg->barge_in_min_speech_ms);
+    session_send_json(s, proto_state(state_names[st]), OUT_CONTROL, 0);
+}
+
+static void gate_release(struct turn_gate *g)
+{
+    if (g && atomic_fetch_sub(&g->refs, 1) == 1)
+        free(g);
+}
+
+static void arm_timer(session *s)
+{
+    int64_t next = 0;
+    if (s->reply.turn && s->reply.gap_deadline)
+        next = s->reply.gap_deadline;
+    if (s->speaking_until && (!next || s->speaking_until < next))
+        next = s->speaking_until;
+    if (next) {
+        int64_t delay = next - clock_now_us();
+        s->io.set_timer(s->io_ud, delay > 0 ? delay : 0);
+    }
+}
+
+/* ---- worker and LLM-thread callbacks: they only post mail ---- */
+
+static void on_asr_partial(void *ud, uint64_t utt, const char *text)
+{
+    post(ud, MAIL_ASR_PARTIAL, utt, text, strlen(text));
+}
+
+static void on_asr_final(void *ud, uint64_t utt, const char *text, int64_t audio_ms, int64_t cpu_us)
+{
+    session *s = ud;
+    struct session_mail *m = calloc(1, sizeof *m);
+    if (!m)
+        return;
+    m->session_id = s->id;
+    m->kind = MAIL_ASR_FINAL;
+    m->turn = utt;
+    m->text = strdup(text);
+    m->audio_ms = audio_ms;
+    m->cpu_us = cpu_us;
+    mailbox_post(s->env->mail, &m->node);
+}
+
+static void on_asr_error(void *ud, uint64_t utt, const char *message)
+{
+    post(ud, MAIL_ASR_ERROR, utt, message, strlen(message));
+}
+
+struct llm_ctx {
+    session *s;
+    uint64_t turn;
+};
+
+static void on_llm_token(void *ud, const char *text, size_t len)
+{
+    struct llm_ctx *c = ud;
+    post(c->s, MAIL_LLM_TOKEN, c->turn, text, len);
+}
+
+static void on_llm_done(void *ud, enum llm_status status, const char *message)
+{
+    struct llm_ctx *c = ud;
+    struct session_mail *m = calloc(1, sizeof *m);
+    if (m) {
+        m->session_id = c->s->id;
+        m->kind = MAIL_LLM_DONE;
+        m->turn = c->turn;
+        m->status = (int)status;
+        m->text = strdup(message);
+        mailbox_post(c->s->env->mail, &m->node);
+    }
+    free(c); /* done is the last callback of a request */
+}
+
+struct tts_job {
+    struct turn_gate *gate;
+    uint64_t turn, session_id;
+    int phrase;
+    char *text;
+    int order[TTS_MAX_ENGINES], n;
+    tts *engine;
+    mailbox *mail;
+};
+
+static int tts_job_stale(void *ud)
+{
+    struct tts_job *j = ud;
+    return atomic_load(&j->gate->current) != j->turn;
+}
+
+static void tts_job_run(void *arg)
+{
+    struct tts_job *j = arg;
+    struct session_mail *m = calloc(1, sizeof *m);
+    int rc = m ? tts_speak(j->engine, j->order, j->n, j->text, tts_job_stale, j, &m->tts) : 1;
+    if (m && rc != 1) {
+        m->session_id = j->session_id;
+        m->kind = MAIL_TTS_DONE;
+        m->turn = j->turn;
+        m->phrase = j->phrase;
+        m->status = rc;
+        mailbox_post(j->mail, &m->node);
+    } else if (m) {
+        session_mail_free(&m->node); /* barge-in made it stale: nobody waits for it */
+    }
+    gate_release(j->gate);
+    free(j->text);
+    free(j);
+}
+
+/* ---- the reply: LLM tokens → phrases → synthesis → audio ---- */
+
+static int pending_phrases(const session *s) { return s->reply.nphrases - s->reply.next_enqueue; }
+
+static void update_pause(session *s)
+{
+    struct reply *r = &s->reply;
+    int want = pending_phrases(s) >= s->cfg->tts_max_pending_phrases;
+    if (r->llm && !r->llm_done && want != r->paused) {
+        r->paused = want;
+        llm_request_pause(r->llm, want);
+    }
+}
+
+static void on_phrase(void *ud, const char *text, size_t len)
+{
+    session *s = ud;
+    struct reply *r = &s->reply;
+    if (r->nphrases == r->cap_phrases) {
+        int cap = r->cap_phrases ? r->cap_phrases * 2 : 8;
+        struct phrase_slot *p = realloc(r->phrases, (size_t)cap * sizeof *p);
+        if (!p)
+            return;
+        r->phrases = p;
+        r->cap_phrases = cap;
+    }
+    struct phrase_slot *slot = &r->phrases[r->nphrases];
+    memset(slot, 0, sizeof *slot);
+    slot->text = strndup(text, len);
+    if (!r->marks.first_phrase)
+        r->marks.first_phrase = clock_now_us();
+
+    struct tts_job *j = calloc(1, sizeof *j);
+    if (!slot->text || !j) {
+        free(j);
+        free(slot->text);
+        return;
+    }
+    j->gate = s->gate;
+    atomic_fetch_add(&s->gate->refs, 1);
+    j->turn = r->turn;
+    j->session_id = s->id;
+    j->phrase = r->nphrases;
+    j->text = strdup(slot->text);
+    memcpy(j->order, s->tts_order, sizeof j->order);
+    j->n = s->tts_n;
+    j->engine = s->env->tts;
+    j->mail = s->env->mail;
+    r->nphrases++;
+    if (!j->text || workers_submit(s->env->pool, tts_job_run, j)) {
+        gate_release(j->gate);
+        free(j->text);
+        free(j);
+        slot->synthesized = slot->failed = 1;
+        send_error(s, ERR_TTS_FAIL, "the synthesis queue is full; a phrase was skipped", 1);
+    }
+    update_pause(s);
+}
+
+static void metrics_json(const struct turn_marks *m, char *out, size_t outlen)
+{
+    cJSON *o = cJSON_CreateObject();
+    int64_t ref = m->speech_end;
+#define MARK(name, t)                                                   \
+    if ((t) && ref)                                                     \
+        cJSON_AddNumberToObject(o, name, (double)((t) - ref) / 1000.0); \
+    else                                                                \
+        cJSON_AddNullToObject(o, name);
+    MARK("endpoint_ms", m->endpoint);
+    MARK("final_transcript_ms", m->final);
+    MARK("llm_request_ms", m->llm_request);
+    MARK("first_token_ms", m->first_token);
+    MARK("first_phrase_ms", m->first_phrase);
+    MARK("first_audio_ms", m->first_audio);
+    MARK("total_ms", m->done);
+#undef MARK
+    if (m->first_partial && m->speech_start)
+        cJSON_AddNumberToObject(o, "first_partial_ms", (double)(m->first_partial - m->speech_start) / 1000.0);
+    else
+        cJSON_AddNullToObject(o, "first_partial_ms");
+    cJSON_AddStringToObject(o, "input", m->spoken ? "speech" : "text");
+    if (m->asr_audio_ms > 0) {
+        cJSON_AddNumberToObject(o, "asr_audio_ms", (double)m->asr_audio_ms);
+        cJSON_AddNumberToObject(o, "asr_rtf", (double)m->asr_cpu_us / 1000.0 / (double)m->asr_audio_ms);
+    }
+    char *txt = cJSON_PrintUnformatted(o);
+    snprintf(out, outlen, "%s", txt ? txt : "{}");
+    free(txt);
+    cJSON_Delete(o);
+}
+
+static void spoken_text(const struct reply *r, char *out, size_t outlen)
+{
+    size_t n = 0;
+    out[0] = 0;
+    for (int i = 0; i < r->nphrases; i++) {
+        if (!r->phrases[i].enqueued || r->phrases[i].failed)
+            continue;
+        n += (size_t)snprintf(out + n, n < outlen ? outlen - n : 0, "%s%s", n ? " " : "", r->phrases[i].text);
+        if (n >= outlen)
+            break;
+    }
+}
+
+static void free_reply(session *s)
+{
+    struct reply *r = &s->reply;
+    llm_request_free(r->llm);
+    for (int i = 0; i < r->nphrases; i++) {
+        free(r->phrases[i].text);
+        pcm_free(&r->phrases[i].pcm);
+    }
+    free(r->phrases);
+    free(r->text);
+    memset(r, 0, sizeof *r);
+}
+
+/* Called when nothing of the reply is left to produce: send done. The reply
+ * stays "speaking" until its audio has had time to play. */
+static void maybe_finish_reply(session *s)
+{
+    struct reply *r = &s->reply;
+    if (!r->turn || r->finished || !r->llm_done || r->next_enqueue < r->nphrases || phrase_buffered(s->splitter))
+        return;
+    r->finished = 1;
+    r->marks.done = clock_now_us();
+    char metrics[1024];
+    metrics_json(&r->marks, metrics, sizeof metrics);
+    session_send_json(s, proto_done(r->turn, metrics), OUT_CONTROL, 0);
+    if (s->cfg->log_latency) {
+        char line[1400];
+        snprintf(line, sizeof line, "{\"event\":\"latency\",\"session_id\":\"%s\",\"turn\":%" PRIu64 ",\"metrics\":%s}",
+                 s->sid, r->turn, metrics);
+        log_line(line);
+    }
+    char *said = malloc(s->cfg->llm_max_reply_chars + 1u);
+    if (said) {
+        spoken_text(r, said, s->cfg->llm_max_reply_chars + 1u);
+        if (said[0])
+            history_add(s->hist, "assistant", said, r->turn);
+        free(said);
+    }
+    if (r->enqueued_samples == 0)
+        session_end_reply(s); /* nothing to play */
+    else
+        arm_timer(s);
+}
+
+/* Leaves the speaking state once the reply is over (or was interrupted). */
+void session_end_reply(session *s)
+{
+    free_reply(s);
+    s->speaking_until = 0;
+    atomic_store(&s->gate->current, 0);
+    session_set_state(s, ST_LISTENING);
+}
+
+/* Queues every phrase whose synthesis is done, in order. */
+static void enqueue_ready_phrases(session *s)
+{
+    struct reply *r = &s->reply;
+    const int rate = s->cfg->tts_sample_rate;
+    const size_t chunk = (size_t)rate * AUDIO_CHUNK_MS / 1000;
+    while (r->next_enqueue < r->nphrases && r->phrases[r->next_enqueue].synthesized) {
+        int k = r->next_enqueue++;
+        struct phrase_slot *p = &r->phrases[k];
+        p->enqueued = 1;
+        if (p->failed || p->pcm.len == 0)
+            continue;
+        if (s->state != ST_SPEAKING)
+            session_set_state(s, ST_SPEAKING);
+        session_send_json(s, proto_tts_start(r->turn, k, p->text, rate), OUT_TURN_AUDIO, r->turn);
+        for (size_t off = 0; off < p->pcm.len; off += chunk) {
+            size_t n = p->pcm.len - off < chunk ? p->pcm.len - off : chunk;
+            if (s->io.send(s->io_ud, 1, OUT_TURN_AUDIO, r->turn, k, p->pcm.samples + off, n * 2, n) != OUTQ_OK)
+                break; /* the transport drops a client this far behind */
+            p->samples_total += n;
+            r->enqueued_samples += n;
+        }
+        session_send_json(s, proto_tts_phrase_done(r->turn, k), OUT_TURN_AUDIO, r->turn);
+        pcm_free(&p->pcm);
+    }
+    update_pause(s);
+    maybe_finish_reply(s);
+}
+
+static void start_reply(session *s, uint64_t turn, const char *user_text, const struct turn_marks *marks)
+{
+    if (s->reply.turn)
+        barge_in_interrupt(s); /* a newer turn supersedes the reply in flight */
+    history_add(s->hist, "user", user_text, turn);
+    struct reply *r = &s->reply;
+    memset(r, 0, sizeof *r);
+    r->turn = turn;
+    r->marks = *marks;
+    r->marks.llm_request = clock_now_us();
+    atomic_store(&s->gate->current, turn);
+    phrase_reset(s->splitter);
+
+    struct llm_message msgs[HISTORY_MAX_MESSAGES + 1];
+    int n = history_context(s->hist, s->cfg->llm_system_prompt, (size_t)s->cfg->llm_context_tokens * 4, msgs,
+                            HISTORY_MAX_MESSAGES + 1);
+    struct llm_params p = {
+        .provider = s->cfg->llm_provider,
+        .url = s->cfg->llm_url,
+        .model = s->llm_model,
+        .api_key = s->cfg->llm_api_key,
+        .first_token_timeout_ms = s->cfg->llm_first_token_timeout_ms,
+        .timeout_s = s->cfg->llm_timeout_s,
+        .max_reply_chars = s->cfg->llm_max_reply_chars,
+    };
+    struct llm_callbacks cb = {on_llm_token, on_llm_done};
+    struct llm_ctx *ctx = malloc(sizeof *ctx);
+    char err[256] = "";
+    if (ctx) {
+        ctx->s = s;
+        ctx->turn = turn;
+        r->llm = llm_request_start(&p, msgs, n, &cb, ctx, err, sizeof err);
+    }
+    session_set_state(s, ST_THINKING);
+    session_send_json(s, proto_assistant_text(turn, "start", ""), OUT_CONTROL, 0);
+    if (!r->llm) {
+        free(ctx);
+        send_error(s, ERR_LLM_FAIL, err[0] ? err : "cannot start the LLM request", 1);
+        r->llm_done = 1;
+        session_send_json(s, proto_assistant_text(turn, "end", ""), OUT_CONTROL, 0);
+        maybe_finish_reply(s);
+    }
+}
+
+static void on_llm_token_mail(session *s, struct session_mail *m)
+{
+    struct reply *r = &s->reply;
+    if (m->turn != r->turn || !r->llm || r->llm_done || !m->text)
+        return;
+    size_t len = strlen(m->text);
+    if (!r->marks.first_token)
+        r->marks.first_token = clock_now_us();
+    char *t = realloc(r->text, r->text_len + len + 1);
+    if (!t)
+        return;
+    r->text = t;
+    memcpy(r->text + r->text_len, m->text, len + 1);
+    r->text_len += len;
+    session_send_json(s, proto_assistant_text(r->turn, "chunk", m->text), OUT_CONTROL, 0);
+    phrase_push(s->splitter, m->text, len, on_phrase, s);
+    r->gap_deadline = phrase_buffered(s->splitter) ? clock_now_us() + (int64_t)s->cfg->phrase_gap_ms * 1000 : 0;
+    arm_timer(s);
+}
+
+static void on_llm_done_mail(session *s, struct session_mail *m)
+{
+    struct reply *r = &s->reply;
+    if (m->turn != r->turn || r->llm_done)
+        return;
+    r->llm_done = 1;
+    r->gap_deadline = 0;
+    phrase_flush(s->splitter, on_phrase, s);
+    if (m->status == LLM_ERR_TIMEOUT)
+        send_error(s, ERR_LLM_TIMEOUT, m->text ? m->text : "LLM timeout", 1);
+    else if (m->status == LLM_ERR_FAIL)
+        send_error(s, ERR_LLM_FAIL, m->text ? m->text : "LLM failure", 1);
+    session_send_json(s, proto_assistant_text(r->turn, "end", r->text ? r->text : ""), OUT_CONTROL, 0);
+    enqueue_ready_phrases(s);
+}
+
+static void on_tts_mail(session *s, struct session_mail *m)
+{
+    struct reply *r = &s->reply;
+    if (m->turn != r->turn || m->phrase < 0 || m->phrase >= r->nphrases)
+        return;
+    struct phrase_slot *p = &r->phrases[m->phrase];
+    p->synthesized = 1;
+    char msg[700];
+    if (m->status == 0) {
+        p->pcm = m->tts.pcm;
+        memset(&m->tts.pcm, 0, sizeof m->tts.pcm);
+        if (m->tts.failures[0]) {
+            snprintf(msg, sizeof msg, "%s; spoken by %s instead", m->tts.failures,
+                     tts_engine_name(s->env->tts, m->tts.engine));
+            send_error(s, ERR_TTS_FAIL, msg, 1);
+        }
+    } else {
+        p->failed = 1;
+        snprintf(msg, sizeof msg, "phrase %d not spoken: %s", m->phrase, m->tts.failures);
+        send_error(s, ERR_TTS_FAIL, msg, 1);
+    }
+    enqueue_ready_phrases(s);
+}
+
+/* ---- the utterance: VAD events → ASR ---- */
+
+static void end_utterance(session *s)
+{
+    struct utterance *u = &s->utt;
+    if (!u->turn)
+        return;
+    u->marks.endpoint = clock_now_us();
+    if (!u->marks.speech_end)
+        u->marks.speech_end = u->marks.endpoint;
+    vad_reset_utterance(s->vad);
+    session_send_json(s, proto_simple("speech_stopped"), OUT_CONTROL, 0);
+    if (asr_stream_end(s->asr))
+        send_error(s, ERR_ASR_FAIL, "the recogniser queue is full", 1);
+    int slot = 0;
+    for (int i = 0; i < MAX_FINISHING; i++) {
+        if (!s->finishing[i].turn) {
+            slot = i;
+            break;
+        }
+        if (s->finishing[i].turn < s->finishing[slot].turn)
+            slot = i; /* all busy: the oldest is given up */
+    }
+    s->finishing[slot] = *u;
+    memset(u, 0, sizeof *u);
+}
+
+static void on_vad_event(void *ud, const struct vad_event *ev)
+{
+    session *s = ud;
+    struct utterance *u = &s->utt;
+    int64_t now = clock_now_us();
+    switch (ev->kind) {
+    case VAD_EVENT_START: {
+        memset(u, 0, sizeof *u);
+        u->turn = ++s->last_turn;
+        u->marks.spoken = 1;
+        int64_t candidate_ms = (int64_t)ev->n / 16 - s->cfg->vad_preroll_ms;
+        u->marks.speech_start = now - (candidate_ms > 0 ? candidate_ms : 0) * 1000;
+        u->marks.speech_end = now;
+        u->samples = ev->n;
+        session_send_json(s, proto_simple("speech_started"), OUT_CONTROL, 0);
+        if (asr_stream_begin(s->asr, u->turn) || asr_stream_push(s->asr, ev->audio, ev->n))
+            send_error(s, ERR_ASR_FAIL, "the recogniser queue is full", 1);
+        if (s->reply.turn)
+            barge_in_on_speech_start(s);
+        break;
+    }
+    case VAD_EVENT_AUDIO:
+        if (!u->turn)
+            return;
+        u->samples += ev->n;
+        if (ev->voiced)
+            u->marks.speech_end = now;
+        if (asr_stream_push(s->asr, ev->audio, ev->n))
+            send_error(s, ERR_ASR_FAIL, "the recogniser is not keeping up; audio was dropped", 1);
+        if ((int64_t)u->samples / 16 > s->cfg->asr_max_utterance_ms) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "speech longer than %d ms; answering what was said so far",
+                     s->cfg->asr_max_utterance_ms);
+            send_error(s, ERR_MAX_DURATION, msg, 1);
+            end_utterance(s);
+        }
+        break;
+    case VAD_EVENT_END:
+        end_utterance(s);
+        break;
+    }
+}
+
+static void on_final_mail(session *s, struct session_mail *m)
+{
+    struct utterance *u = NULL;
+    for (int i = 0; i < MAX_FINISHING; i++)
+        if (s->finishing[i].turn && s->finishing[i].turn == m->turn)
+            u = &s->finishing[i];
+    if (!u)
+        return;
+    const char *text = m->text ? m->text : "";
+    struct turn_marks marks = u->marks;
+    marks.final = clock_now_us();
+    marks.asr_audio_ms = m->audio_ms;
+    marks.asr_cpu_us = m->cpu_us;
+    int false_start = barge_in_is_false_start(s, u, text);
+    memset(u, 0, sizeof *u);
+    if (false_start) {
+        session_send_json(s, proto_info("speech over the assistant was too short to interrupt it; ignored"),
+                          OUT_CONTROL, 0);
+        return;
+    }
+    session_send_json(s, proto_transcript(1, m->turn, text), OUT_CONTROL, 0);
+    if (!text[0]) {
+        session_send_json(s, proto_info("no words recognised"), OUT_CONTROL, 0);
+        return;
+    }
+    start_reply(s, m->turn, text, &marks);
+}
+
+/* ---- client input ---- */
+
+static int handle_start(session *s, struct proto_client_msg *msg)
+{
+    if (s->started) {
+        send_error(s, ERR_PROTOCOL, "'start' was already received", 1);
+        return 0;
+    }
+    if (msg->tts[0]) {
+        char err[256];
+        int n = tts_parse_chain(s->env->tts, msg->tts, s->tts_order, TTS_MAX_ENGINES, err, sizeof err);
+        if (n < 0) {
+            send_error(s, ERR_PROTOCOL, err, 1);
+            return 0;
+        }
+        s->tts_n = n;
+    }
+    if (msg->llm_model[0])
+        snprintf(s->llm_model, sizeof s->llm_model, "%s", msg->llm_model);
+    if (msg->session_id[0])
+        snprintf(s->sid, sizeof s->sid, "%s", msg->session_id);
+    s->in_rate = msg->sample_rate;
+    s->in_format = msg->format;
+    s->rs = resampler_new(s->in_rate, 16000);
+    if (!s->rs) {
+        send_error(s, ERR_INTERNAL, "cannot create a resampler", 0);
+        return -1;
+    }
+    s->started = 1;
+    session_send_json(s, proto_ready(s->sid, s->cfg->tts_sample_rate), OUT_CONTROL, 0);
+    session_send_json(s, proto_state(state_names[s->state]), OUT_CONTROL, 0);
+    return 0;
+}
+
+int session_on_text(session *s, const char *data, size_t len)
+{
+    struct proto_client_msg msg;
+    int fatal = 0;
+    char err[256];
+    if (proto_parse(data, len, &msg, &fatal, err, sizeof err)) {
+        send_error(s, ERR_PROTOCOL, err, !fatal);
+        return fatal ? -1 : 0;
+    }
+    int rc = 0;
+    if (msg.type != MSG_START && !s->started) {
+        send_error(s, ERR_PROTOCOL, "send 'start' first", 1);
+        proto_client_msg_clear(&msg);
+        return 0;
+    }
+    switch (msg.type) {
+    case MSG_START: rc = handle_start(s, &msg); break;
+    case MSG_TEXT: {
+        uint64_t turn = ++s->last_turn;
+        struct turn_marks marks = {0};
+        marks.speech_end = marks.final = clock_now_us();
+        start_reply(s, turn, msg.text, &marks);
+        break;
+    }
+    case MSG_STOP: end_utterance(s); break;
+    case MSG_CANCEL:
+        if (s->reply.turn)
+            barge_in_interrupt(s);
+        break;
+    case MSG_PLAYED: barge_in_on_played(s, msg.turn, msg.ms); break;
+    }
+    proto_client_msg_clear(&msg);
+    return rc;
+}
+
+int session_on_audio(session *s, const void *data, size_t len)
+{
+    if (!s->started) {
+        send_error(s, ERR_PROTOCOL, "audio before 'start'", 1);
+        return 0;
+    }
+    size_t width = s->in_format == FMT_F32LE ? 4 : 2;
+    if (len % width) {
+        send_error(s, ERR_PROTOCOL, "an audio frame must hold whole samples", 1);
+        return 0;
+    }
+    if (!barge_in_mic_open(s))
+        return 0;
+    size_t n = len / width;
+    int16_t *pcm = (int16_t *)data;
+    int16_t *converted = NULL;
+    if (s->in_format == FMT_F32LE) {
+        converted = malloc(n * sizeof *converted);
+        if (!converted)
+            return 0;
+        for (size_t i = 0; i < n; i++) {
+            float f;
+            memcpy(&f, (const char *)data + i * 4, 4);
+            f = f > 1 ? 1 : f < -1 ? -1 : f;
+            converted[i] = (int16_t)(f * 32767);
+        }
+        pcm = converted;
+    } else if ((uintptr_t)data % 2) {
+        converted = malloc(len);
+        if (!converted)
+            return 0;
+        memcpy(converted, data, len);
+        pcm = converted;
+    }
+    s->scratch.len = 0;
+    if (resampler_process(s->rs, pcm, n, &s->scratch) == 0 &&
+        vad_process(s->vad, s->scratch.samples, s->scratch.len, on_vad_event, s))
+        send_error(s, ERR_INTERNAL, "voice activity detection failed", 1);
+    free(converted);
+    return 0;
+}
+
+void session_on_oversized(session *s, int binary, size_t len)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s frame of %zu bytes dropped: frames are limited to %d bytes",
+             binary ? "an audio" : "a text", len, PROTO_MAX_FRAME);
+    send_error(s, ERR_PROTOCOL, msg, 1);
+}
+
+void session_on_written(session *s, uint64_t turn, int phrase, size_t samples)
+{
+    struct reply *r = &s->reply;
+    if (turn != r->turn || phrase < 0 || phrase >= r->nphrases)
+        return;
+    int64_t now = clock_now_us();
+    if (!r->marks.first_audio)
+        r->marks.first_audio = now;
+    r->phrases[phrase].samples_written += samples;
+    r->written_samples += samples;
+    /* The client plays in real time from its first frame. */
+    s->speaking_until = r->marks.first_audio + (int64_t)(r->written_samples * 1000000 / (size_t)s->cfg->tts_sample_rate);
+    if (r->finished)
+        arm_timer(s);
+}
+
+void session_on_timer(session *s)
+{
+    int64_t now = clock_now_us();
+    struct reply *r = &s->reply;
+    if (r->turn && r->gap_deadline && now >= r->gap_deadline) {
+        r->gap_deadline = 0;
+        phrase_flush(s->splitter, on_phrase, s); /* the LLM paused mid-sentence: speak what we have */
+    }
+    if (r->turn && r->finished && r->written_samples == r->enqueued_samples && now >= s->speaking_until)
+        session_end_reply(s);
+    arm_timer(s);
+}
+
+void session_on_mail(session *s, struct session_mail *m)
+{
+    switch (m->kind) {
+    case MAIL_ASR_PARTIAL:
+        if (m->turn != s->utt.turn || !m->text)
+            break;
+        if (!s->utt.marks.first_partial)
+            s->utt.marks.first_partial = clock_now_us();
+        session_send_json(s, proto_transcript(0, m->turn, m->text), OUT_PARTIAL, 0);
+        barge_in_on_partial(s, m->text);
+        break;
+    case MAIL_ASR_FINAL: on_final_mail(s, m); break;
+    case MAIL_ASR_ERROR:
+        send_error(s, ERR_ASR_FAIL, m->text ? m->text : "recogniser failure", 1);
+        if (m->turn == s->utt.turn) {
+            memset(&s->utt, 0, sizeof s->utt);
+            vad_reset_utterance(s->vad);
+        }
+        for (int i = 0; i < MAX_FINISHING; i++)
+            if (s->finishing[i].turn == m->turn)
+                memset(&s->finishing[i], 0, sizeof s->finishing[i]);
+        break;
+    case MAIL_LLM_TOKEN: on_llm_token_mail(s, m); break;
+    case MAIL_LLM_DONE: on_llm_done_mail(s, m); break;
+    case MAIL_TTS_DONE: on_tts_mail(s, m); break;
+    }
+}
+
+void session_shutdown(session *s, const char *why)
+{
+    if (s->closing)
+        return;
+    s->closing = 1;
+    session_send_json(s, proto_info(why), OUT_CONTROL, 0);
+    s->io.close(s->io_ud);
+}
+
+/* ---- life cycle ---- */
+
+session *session_new(const struct session_env *env, const struct session_io *io, void *io_ud, uint64_t id)
+{
+    session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    const struct parley_config *c = env->cfg;
+    s->id = id;
+    s->env = env;
+    s->cfg = c;
+    s->io = *io;
+    s->io_ud = io_ud;
+    unsigned char rnd[8] = {0};
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        memcpy(rnd, &id, sizeof rnd);
+    snprintf(s->sid, sizeof s->sid, "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+             rnd[5], rnd[6], rnd[7]);
+    snprintf(s->llm_model, sizeof s->llm_model, "%s", c->llm_model);
+    char err[256];
+    s->tts_n = tts_parse_chain(env->tts, c->tts_chain, s->tts_order, TTS_MAX_ENGINES, err, sizeof err);
+    struct vad_params vp = vad_default_params();
+    vp.frame_ms = c->vad_frame_ms;
+    vp.aggressiveness = c->vad_aggressiveness;
+    vp.min_speech_ms = c->vad_min_speech_ms;
+    vp.silence_ms = c->vad_silence_ms;
+    vp.preroll_ms = c->vad_preroll_ms;
+    s->vad = vad_new(&vp, err, sizeof err);
+    struct asr_callbacks acb = {on_asr_partial, on_asr_final, on_asr_error};
+    s->asr = asr_stream_new(env->asr, env->pool, &acb, s, c->asr_partial_interval_ms);
+    s->hist = history_new();
+    struct phrase_params pp = {.max_chars = c->phrase_max_chars, .first_min_words = c->phrase_first_min_words};
+    s->splitter = phrase_new(&pp);
+    s->gate = calloc(1, sizeof *s->gate);
+    if (s->gate)
+        atomic_init(&s->gate->refs, 1);
+    if (s->tts_n <= 0 || !s->vad || !s->asr || !s->hist || !s->splitter || !s->gate) {
+        log_error("session: cannot create: %s", err);
+        session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void free_heard(struct heard_record *h)
+{
+    for (int i = 0; i < h->n; i++)
+        free(h->texts[i]);
+    free(h->texts);
+    free(h->samples);
+    memset(h, 0, sizeof *h);
+}
+
+void session_free(session *s)
+{
+    if (!s)
+        return;
+    if (s->gate)
+        atomic_store(&s->gate->current, 0);
+    asr_stream_free(s->asr); /* no ASR callback runs after this */
+    free_reply(s);           /* nor an LLM one */
+    gate_release(s->gate);
+    vad_free(s->vad);
+    resampler_free(s->rs);
+    pcm_free(&s->scratch);
+    history_free(s->hist);
+    phrase_free(s->splitter);
+    free_heard(&s->heard);
+    free(s);
+}
+
+uint64_t session_id(const session *s) { return s->id; }
+
+/* Shared with barge_in.c: the text of the first `budget` samples. */
+size_t heard_text(char *const *texts, const size_t *samples, int n, size_t budget, char *out, size_t outlen)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < n && budget > 0 && len + 1 < outlen; i++) {
+        const char *t = texts[i];
+        size_t take = strlen(t);
+        if (samples[i] > budget) {
+            /* Part of a phrase: keep the share of its words that was played. */
+            int words = 0, total = asr_count_words(t);
+            int keep = (int)((double)total * (double)budget / (double)samples[i]);
+            const char *p = t;
+            for (; *p && words < keep; p++)
+                if (*p != ' ' && (p[1] == ' ' || p[1] == 0))
+                    words++;
+            take = (size_t)(p - t);
+            budget = 0;
+        } else {
+            budget -= samples[i];
+        }
+        if (take == 0)
+            break;
+        len += (size_t)snprintf(out + len, outlen - len, "%s%.*s", len ? " " : "", (int)take, t);
+    }
+    return len < outlen ? len : outlen - 1;
+}

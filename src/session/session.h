@@ -1,0 +1,72 @@
+/* A conversation over one connection: audio in → VAD → ASR → LLM → phrases →
+ * TTS → audio out, as a turn state machine on the network thread. Slow work
+ * runs elsewhere and comes back as mail; stale mail (an old turn) is dropped. */
+#ifndef PARLEY_SESSION_H
+#define PARLEY_SESSION_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "asr/asr.h"
+#include "core/config.h"
+#include "core/mailbox.h"
+#include "core/workers.h"
+#include "server/outq.h"
+#include "tts/tts.h"
+
+/* What every session shares; owned by the server. */
+struct session_env {
+    const struct parley_config *cfg;
+    asr_model *asr;
+    tts *tts;
+    workers *pool;
+    mailbox *mail;
+};
+
+/* How a session reaches its connection. */
+struct session_io {
+    /* Queues a message; returns the outq verdict (OUTQ_FULL: the client is
+     * not reading and will be dropped by the transport). */
+    enum outq_result (*send)(void *ud, int binary, enum out_class cls, uint64_t turn, int phrase, const void *data,
+                             size_t len, size_t samples);
+    /* Drops the turn's queued audio messages. */
+    void (*purge_turn)(void *ud, uint64_t turn);
+    /* (Re)arms the session's single timer; session_on_timer fires then. */
+    void (*set_timer)(void *ud, int64_t delay_us);
+    /* Asks the transport to close after what is queued has been sent. */
+    void (*close)(void *ud);
+};
+
+typedef struct session session;
+
+session *session_new(const struct session_env *env, const struct session_io *io, void *io_ud, uint64_t id);
+void session_free(session *s);
+uint64_t session_id(const session *s);
+
+/* Input from the client. Both return -1 when the connection must close. */
+int session_on_text(session *s, const char *data, size_t len);
+int session_on_audio(session *s, const void *data, size_t len);
+/* Transport reports: an oversized frame was dropped; an audio frame written. */
+void session_on_oversized(session *s, int binary, size_t len);
+void session_on_written(session *s, uint64_t turn, int phrase, size_t samples);
+void session_on_timer(session *s);
+/* Server shutdown: tell the client, then close. */
+void session_shutdown(session *s, const char *why);
+
+/* Mail from workers and LLM threads. */
+enum session_mail_kind { MAIL_ASR_PARTIAL, MAIL_ASR_FINAL, MAIL_ASR_ERROR, MAIL_LLM_TOKEN, MAIL_LLM_DONE, MAIL_TTS_DONE };
+
+struct session_mail {
+    struct mail node;
+    uint64_t session_id;
+    enum session_mail_kind kind;
+    uint64_t turn;
+    int phrase;
+    int status;
+    char *text;
+    int64_t audio_ms, cpu_us;
+    struct tts_result tts;
+};
+void session_on_mail(session *s, struct session_mail *m);
+void session_mail_free(struct mail *m);
+
+#endif

@@ -1,0 +1,227 @@
+/* The TTS chain: loads the configured engines once, and speaks a phrase with
+ * the first engine that succeeds within its time limit, resampling to the
+ * session's output rate. */
+#include "tts/tts.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+
+static const struct tts_engine *const known_engines[] = {&tts_engine_flite, &tts_engine_espeak};
+
+struct loaded_engine {
+    const struct tts_engine *engine;
+    void *state;
+    pthread_mutex_t lock; /* engines are not reentrant */
+};
+
+struct tts {
+    struct tts_params p;
+    struct loaded_engine engines[TTS_MAX_ENGINES];
+    int count;
+};
+
+struct tts_params tts_default_params(void)
+{
+    return (struct tts_params){
+        .chain = "flite,espeak", .timeout_s = 10, .out_rate = 16000, .flite_voice = "slt", .espeak_voice = "en-us"};
+}
+
+/* Calls fn for each comma-separated name; stops when fn returns nonzero. */
+static int each_name(const char *names, int (*fn)(void *ud, const char *name), void *ud)
+{
+    char name[32];
+    for (const char *p = names; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        while (len > 0 && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len >= sizeof name)
+            len = sizeof name - 1;
+        memcpy(name, p, len);
+        name[len] = 0;
+        if (len > 0) {
+            int rc = fn(ud, name);
+            if (rc)
+                return rc;
+        }
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+struct load_ctx {
+    tts *t;
+    char *err;
+    size_t errlen;
+};
+
+static int load_one(void *ud, const char *name)
+{
+    struct load_ctx *c = ud;
+    const struct tts_engine *e = NULL;
+    for (size_t i = 0; i < sizeof known_engines / sizeof *known_engines; i++)
+        if (!strcmp(known_engines[i]->name, name))
+            e = known_engines[i];
+    if (!e) {
+        snprintf(c->err, c->errlen, "tts.chain: unknown engine '%s' (known: flite, espeak)", name);
+        return -1;
+    }
+    for (int i = 0; i < c->t->count; i++)
+        if (c->t->engines[i].engine == e)
+            return 0; /* listed twice: load once */
+    if (c->t->count == TTS_MAX_ENGINES) {
+        snprintf(c->err, c->errlen, "tts.chain: too many engines");
+        return -1;
+    }
+    void *state = e->create(&c->t->p, c->err, c->errlen);
+    if (!state)
+        return -1;
+    struct loaded_engine *le = &c->t->engines[c->t->count++];
+    le->engine = e;
+    le->state = state;
+    pthread_mutex_init(&le->lock, NULL);
+    return 0;
+}
+
+tts *tts_new(const struct tts_params *p, char *err, size_t errlen)
+{
+    tts *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->p = p ? *p : tts_default_params();
+    struct load_ctx c = {t, err, errlen};
+    if (each_name(t->p.chain, load_one, &c) || t->count == 0) {
+        if (t->count == 0 && !err[0])
+            snprintf(err, errlen, "tts.chain: no engine named");
+        tts_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void tts_free(tts *t)
+{
+    if (!t)
+        return;
+    for (int i = 0; i < t->count; i++) {
+        t->engines[i].engine->destroy(t->engines[i].state);
+        pthread_mutex_destroy(&t->engines[i].lock);
+    }
+    free(t);
+}
+
+int tts_engine_count(const tts *t) { return t->count; }
+const char *tts_engine_name(const tts *t, int index) { return t->engines[index].engine->name; }
+
+struct parse_ctx {
+    const tts *t;
+    int *order;
+    int max, n;
+    char *err;
+    size_t errlen;
+};
+
+static int parse_one(void *ud, const char *name)
+{
+    struct parse_ctx *c = ud;
+    for (int i = 0; i < c->t->count; i++) {
+        if (strcmp(c->t->engines[i].engine->name, name))
+            continue;
+        if (c->n < c->max)
+            c->order[c->n++] = i;
+        return 0;
+    }
+    snprintf(c->err, c->errlen, "TTS engine '%s' is not loaded (loaded: %s)", name, c->t->p.chain);
+    return -1;
+}
+
+int tts_parse_chain(const tts *t, const char *names, int *order, int max, char *err, size_t errlen)
+{
+    struct parse_ctx c = {t, order, max, 0, err, errlen};
+    if (each_name(names, parse_one, &c))
+        return -1;
+    if (c.n == 0) {
+        snprintf(err, errlen, "empty TTS chain");
+        return -1;
+    }
+    return c.n;
+}
+
+struct speak_ctx {
+    struct pcm_buf raw;
+    int rate;
+    int64_t deadline_us;
+    int timed_out;
+    int (*cancelled)(void *);
+    void *ud;
+    int was_cancelled;
+};
+
+static int speak_sink(void *ud, const int16_t *pcm, size_t n, int rate)
+{
+    struct speak_ctx *c = ud;
+    if (c->cancelled && c->cancelled(c->ud)) {
+        c->was_cancelled = 1;
+        return 1;
+    }
+    if (clock_now_us() > c->deadline_us) {
+        c->timed_out = 1;
+        return 1;
+    }
+    c->rate = rate;
+    return pcm_append(&c->raw, pcm, n) ? 1 : 0;
+}
+
+int tts_speak(tts *t, const int *order, int n, const char *text, int (*cancelled)(void *ud), void *ud,
+              struct tts_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->engine = -1;
+    for (int k = 0; k < n; k++) {
+        struct loaded_engine *le = &t->engines[order[k]];
+        struct speak_ctx c = {.cancelled = cancelled, .ud = ud};
+        char err[256] = "";
+        pthread_mutex_lock(&le->lock);
+        if (cancelled && cancelled(ud)) {
+            pthread_mutex_unlock(&le->lock);
+            return 1;
+        }
+        /* The limit starts once the engine is ours, not while queued behind
+         * another session's phrase. */
+        c.deadline_us = clock_now_us() + (int64_t)(t->p.timeout_s * 1e6);
+        int rc = le->engine->synthesize(le->state, text, speak_sink, &c, err, sizeof err);
+        pthread_mutex_unlock(&le->lock);
+        if (c.was_cancelled) {
+            pcm_free(&c.raw);
+            return 1;
+        }
+        if (rc == 0 && !c.timed_out && c.raw.len > 0) {
+            int resampled = pcm_resample(c.raw.samples, c.raw.len, c.rate, t->p.out_rate, &r->pcm);
+            pcm_free(&c.raw);
+            if (resampled == 0) {
+                r->engine = order[k];
+                return 0;
+            }
+            snprintf(err, sizeof err, "resampling failed");
+        } else {
+            pcm_free(&c.raw);
+            if (c.timed_out)
+                snprintf(err, sizeof err, "timed out after %gs", t->p.timeout_s);
+            else if (rc == 0)
+                snprintf(err, sizeof err, "produced no audio");
+        }
+        size_t used = strlen(r->failures);
+        snprintf(r->failures + used, sizeof r->failures - used, "%s%s: %s", used ? "; " : "", le->engine->name, err);
+    }
+    return -1;
+}
+
+void tts_result_free(struct tts_result *r) { pcm_free(&r->pcm); }

@@ -1,0 +1,171 @@
+/* The endpointer: frames in, speech start/audio/end events out. Independent
+ * of the engine, so WebRTC and later classifiers share one contract. */
+#include "vad/vad.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/audio.h"
+
+/* A candidate start survives unvoiced gaps up to this long (a plosive, a
+ * short pause between syllables) before its voiced count resets. */
+#define CANDIDATE_GAP_MS 60
+/* Longest audio handed over at a start, beyond the pre-roll. */
+#define MAX_CANDIDATE_MS 2000
+
+struct vad {
+    struct vad_params p;
+    void *engine_state;
+    size_t frame_len;
+    int16_t *frame;
+    size_t frame_fill;
+    uint64_t frame_index;
+
+    struct pcm_buf hist; /* recent audio, for the pre-roll */
+    size_t hist_cap;
+
+    int in_speech;
+    int candidate_voiced_ms, candidate_gap_ms;
+    uint64_t candidate_start;
+    int silence_ms;
+    int aggressiveness, min_speech_ms; /* the confirmation in force */
+};
+
+struct vad_params vad_default_params(void)
+{
+    return (struct vad_params){
+        .engine = &vad_engine_webrtc,
+        .sample_rate = 16000,
+        .frame_ms = 20,
+        .aggressiveness = 2,
+        .min_speech_ms = 100,
+        .silence_ms = 500,
+        .preroll_ms = 300,
+    };
+}
+
+vad *vad_new(const struct vad_params *params, char *err, size_t errlen)
+{
+    struct vad_params p = params ? *params : vad_default_params();
+    if (!p.engine)
+        p.engine = &vad_engine_webrtc;
+    vad *v = calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    v->p = p;
+    v->frame_len = (size_t)p.sample_rate * (size_t)p.frame_ms / 1000;
+    v->frame = calloc(v->frame_len, sizeof *v->frame);
+    v->hist_cap = (size_t)p.sample_rate * (size_t)(p.preroll_ms + MAX_CANDIDATE_MS) / 1000 + v->frame_len;
+    v->aggressiveness = p.aggressiveness;
+    v->min_speech_ms = p.min_speech_ms;
+    v->engine_state = p.engine->create(p.sample_rate, p.aggressiveness, err, errlen);
+    if (!v->frame || !v->engine_state) {
+        vad_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void vad_free(vad *v)
+{
+    if (!v)
+        return;
+    if (v->engine_state)
+        v->p.engine->destroy(v->engine_state);
+    free(v->frame);
+    pcm_free(&v->hist);
+    free(v);
+}
+
+void vad_set_confirmation(vad *v, int aggressiveness, int min_speech_ms)
+{
+    if (aggressiveness != v->aggressiveness && v->p.engine->set_aggressiveness(v->engine_state, aggressiveness) == 0)
+        v->aggressiveness = aggressiveness;
+    v->min_speech_ms = min_speech_ms;
+}
+
+void vad_reset_utterance(vad *v)
+{
+    v->in_speech = 0;
+    v->candidate_voiced_ms = v->candidate_gap_ms = 0;
+    v->silence_ms = 0;
+}
+
+int vad_in_speech(const vad *v) { return v->in_speech; }
+int vad_frame_ms(const vad *v) { return v->p.frame_ms; }
+
+static void remember(vad *v, const int16_t *frame)
+{
+    if (v->hist.len + v->frame_len > 2 * v->hist_cap) {
+        size_t keep = v->hist_cap;
+        memmove(v->hist.samples, v->hist.samples + v->hist.len - keep, keep * sizeof *v->hist.samples);
+        v->hist.len = keep;
+    }
+    pcm_append(&v->hist, frame, v->frame_len);
+}
+
+static int step(vad *v, vad_event_fn fn, void *ud)
+{
+    const int fms = v->p.frame_ms;
+    int voiced = v->p.engine->classify(v->engine_state, v->frame, v->frame_len);
+    if (voiced < 0)
+        return -1;
+    remember(v, v->frame);
+    struct vad_event ev = {.audio = v->frame, .n = v->frame_len, .voiced = voiced, .frame_index = v->frame_index};
+
+    if (v->in_speech) {
+        v->silence_ms = voiced ? 0 : v->silence_ms + fms;
+        ev.kind = VAD_EVENT_AUDIO;
+        fn(ud, &ev);
+        if (v->silence_ms >= v->p.silence_ms) {
+            vad_reset_utterance(v);
+            ev.kind = VAD_EVENT_END;
+            ev.audio = NULL;
+            ev.n = 0;
+            fn(ud, &ev);
+        }
+    } else if (voiced) {
+        if (v->candidate_voiced_ms == 0)
+            v->candidate_start = v->frame_index;
+        v->candidate_voiced_ms += fms;
+        v->candidate_gap_ms = 0;
+        if (v->candidate_voiced_ms >= v->min_speech_ms) {
+            uint64_t frames_back = v->frame_index - v->candidate_start + 1 + (uint64_t)(v->p.preroll_ms / fms);
+            size_t want = (size_t)frames_back * v->frame_len;
+            size_t have = v->hist.len < want ? v->hist.len : want;
+            v->in_speech = 1;
+            v->silence_ms = 0;
+            v->candidate_voiced_ms = 0;
+            ev.kind = VAD_EVENT_START;
+            ev.audio = v->hist.samples + v->hist.len - have;
+            ev.n = have;
+            fn(ud, &ev);
+        }
+    } else if (v->candidate_voiced_ms) {
+        v->candidate_gap_ms += fms;
+        if (v->candidate_gap_ms > CANDIDATE_GAP_MS ||
+            (int)(v->frame_index - v->candidate_start) * fms > MAX_CANDIDATE_MS)
+            v->candidate_voiced_ms = v->candidate_gap_ms = 0;
+    }
+    v->frame_index++;
+    return 0;
+}
+
+int vad_process(vad *v, const int16_t *pcm, size_t n, vad_event_fn fn, void *ud)
+{
+    while (n > 0) {
+        size_t take = v->frame_len - v->frame_fill;
+        if (take > n)
+            take = n;
+        memcpy(v->frame + v->frame_fill, pcm, take * sizeof *pcm);
+        v->frame_fill += take;
+        pcm += take;
+        n -= take;
+        if (v->frame_fill == v->frame_len) {
+            v->frame_fill = 0;
+            if (step(v, fn, ud))
+                return -1;
+        }
+    }
+    return 0;
+}

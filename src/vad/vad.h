@@ -1,0 +1,62 @@
+/* Voice activity detection: a per-frame speech classifier (engine) under an
+ * endpointer that confirms speech start, keeps a pre-roll, and declares the
+ * end of an utterance after a run of silence. */
+#ifndef PARLEY_VAD_H
+#define PARLEY_VAD_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* A frame classifier. A new engine is one file that fills this in. */
+struct vad_engine {
+    const char *name;
+    void *(*create)(int sample_rate, int aggressiveness, char *err, size_t errlen);
+    /* 1 voiced, 0 unvoiced, -1 error. */
+    int (*classify)(void *state, const int16_t *frame, size_t n);
+    int (*set_aggressiveness)(void *state, int aggressiveness);
+    void (*destroy)(void *state);
+};
+extern const struct vad_engine vad_engine_webrtc;
+
+struct vad_params {
+    const struct vad_engine *engine;
+    int sample_rate;    /* 8000/16000/32000/48000 for WebRTC */
+    int frame_ms;       /* 10, 20 or 30 */
+    int aggressiveness; /* 0..3 */
+    int min_speech_ms;  /* voiced audio needed to confirm a start */
+    int silence_ms;     /* trailing silence that ends an utterance */
+    int preroll_ms;     /* audio handed over from before the confirmed start */
+};
+struct vad_params vad_default_params(void);
+
+enum vad_event_kind {
+    VAD_EVENT_START, /* speech confirmed: audio = pre-roll up to and including this frame */
+    VAD_EVENT_AUDIO, /* a frame inside an utterance */
+    VAD_EVENT_END,   /* endpoint: silence_ms of silence after the last voiced frame */
+};
+
+struct vad_event {
+    enum vad_event_kind kind;
+    const int16_t *audio;
+    size_t n;
+    int voiced;          /* this frame's classification */
+    uint64_t frame_index; /* frames since vad_new; times are index × frame_ms */
+};
+
+typedef void (*vad_event_fn)(void *ud, const struct vad_event *ev);
+typedef struct vad vad;
+
+vad *vad_new(const struct vad_params *params, char *err, size_t errlen);
+void vad_free(vad *v);
+/* Feeds any number of samples; events are delivered synchronously. Returns -1
+ * if the engine failed. */
+int vad_process(vad *v, const int16_t *pcm, size_t n, vad_event_fn fn, void *ud);
+/* Changes the start confirmation while the assistant talks (barge-in uses a
+ * stricter mode); applies from the next frame. */
+void vad_set_confirmation(vad *v, int aggressiveness, int min_speech_ms);
+/* Ends the current utterance now (push-to-talk release, max duration): the
+ * endpointer returns to silence without emitting VAD_EVENT_END. */
+void vad_reset_utterance(vad *v);
+int vad_in_speech(const vad *v);
+int vad_frame_ms(const vad *v);
+
+#endif
