@@ -140,8 +140,14 @@ static size_t find_boundary(phrase_splitter *ps, int final)
             return j;
         }
         if ((c == ',' || c == ';' || c == ':') && ps->emitted == 0 && ps->p.first_min_words > 0 &&
-            i + 1 < ps->len && isspace((unsigned char)b[i + 1]) && count_words(b, i) >= ps->p.first_min_words)
-            return i + 1;
+            count_words(b, i) >= ps->p.first_min_words) {
+            if (i + 1 == ps->len && !final) {
+                ps->scan = i; /* "1,000" or "that, …": the next character decides */
+                return 0;
+            }
+            if (i + 1 == ps->len || isspace((unsigned char)b[i + 1]))
+                return i + 1;
+        }
     }
     ps->scan = ps->len;
     if (ps->len > (size_t)ps->p.max_chars) {

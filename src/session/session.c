@@ -307,12 +307,13 @@ static void free_reply(session *s)
     memset(r, 0, sizeof *r);
 }
 
-/* Called when nothing of the reply is left to produce: send done. The reply
- * stays "speaking" until its audio has had time to play. */
+/* Called when nothing of the reply is left to produce or write: send done.
+ * The reply stays "speaking" until its audio has had time to play. */
 static void maybe_finish_reply(session *s)
 {
     struct reply *r = &s->reply;
-    if (!r->turn || r->finished || !r->llm_done || r->next_enqueue < r->nphrases || phrase_buffered(s->splitter))
+    if (!r->turn || r->finished || !r->llm_done || r->next_enqueue < r->nphrases || phrase_buffered(s->splitter) ||
+        r->written_samples < r->enqueued_samples)
         return;
     r->finished = 1;
     r->marks.done = clock_now_us();
@@ -711,6 +712,8 @@ void session_on_written(session *s, uint64_t turn, int phrase, size_t samples)
     s->speaking_until = r->marks.first_audio + (int64_t)(r->written_samples * 1000000 / (size_t)s->cfg->tts_sample_rate);
     if (r->finished)
         arm_timer(s);
+    else
+        maybe_finish_reply(s);
 }
 
 void session_on_timer(session *s)

@@ -1,6 +1,7 @@
 /* espeak-ng engine (22.05 kHz). espeak-ng keeps one global synthesiser per
  * process, so this engine is a singleton by nature; the chain serialises it. */
 #include <espeak-ng/speak_lib.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,27 +30,34 @@ static int espeak_chunk(short *wav, int n, espeak_EVENT *events)
     return call->stopped; /* 1 aborts synthesis */
 }
 
+/* espeak-ng 1.51 deadlocks in espeak_Terminate once it has been initialised
+ * a second time, so it is initialised once per process and never torn down:
+ * its memory stays reachable from its own globals until exit. */
+static pthread_once_t espeak_once = PTHREAD_ONCE_INIT;
+static int espeak_rate;
+
+static void espeak_init_once(void)
+{
+    espeak_rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 100, NULL, 0);
+    if (espeak_rate > 0)
+        espeak_SetSynthCallback(espeak_chunk);
+}
+
 static void *espeak_create(const struct tts_params *p, char *err, size_t errlen)
 {
-    int rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 100, NULL, 0);
+    pthread_once(&espeak_once, espeak_init_once);
+    int rate = espeak_rate;
     if (rate <= 0) {
         snprintf(err, errlen, "espeak-ng: cannot initialise (is espeak-ng-data installed?)");
         return NULL;
     }
-    espeak_SetSynthCallback(espeak_chunk);
     struct espeak_state *s = calloc(1, sizeof *s);
     s->sample_rate = rate;
     snprintf(s->voice, sizeof s->voice, "%s", p->espeak_voice ? p->espeak_voice : "en-us");
     return s;
 }
 
-static void espeak_destroy(void *state)
-{
-    if (!state)
-        return;
-    espeak_Terminate();
-    free(state);
-}
+static void espeak_destroy(void *state) { free(state); }
 
 static int espeak_synthesize(void *state, const char *text, tts_sink_fn sink, void *ud, char *err, size_t errlen)
 {

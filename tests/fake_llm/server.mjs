@@ -1,0 +1,200 @@
+// The test LLM server: speaks Ollama's /api/chat NDJSON stream and OpenAI's
+// /v1/chat/completions SSE stream with scripted replies, adjustable time to
+// first token and per-token delay, and failure modes (stall, drop, error, hang).
+//
+// Control API (JSON):
+//   POST /_control/script   {"replies":[Reply...], "default": Reply}  queue replies
+//   GET  /_control/requests the chat requests received so far (path, headers, body)
+//   POST /_control/reset    clear queue and request log
+// Reply: {"text": "...", "ttft_ms": 100, "token_ms": 30,
+//         "mode": "normal"|"stall"|"drop"|"error"|"hang", "after_tokens": 2,
+//         "status": 500, "tool_calls": [{"name": "...", "arguments": {...}}]}
+//
+// Usage: node server.mjs [--port N] [--ttft-ms N] [--token-ms N]; prints "LISTENING <port>".
+import http from 'node:http';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+
+let queue = [];
+let requests = [];
+let fallback = {
+  text: 'This is a scripted reply from the test server.',
+  ttft_ms: Number(opt('--ttft-ms', 100)),
+  token_ms: Number(opt('--token-ms', 30)),
+};
+
+// Splits text roughly as an LLM tokenizer would: words with their leading
+// space, punctuation on its own.
+export function tokenize(text) {
+  return text.match(/\s*[A-Za-z0-9']+|\s*[^A-Za-z0-9'\s]|\s+$/g) || [];
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function nextReply() {
+  return { ...fallback, ...(queue.length ? queue.shift() : {}) };
+}
+
+const ollamaChunk = (model, content, extra = {}) =>
+  JSON.stringify({
+    model,
+    created_at: new Date().toISOString(),
+    message: { role: 'assistant', content, ...extra },
+    done: false,
+  }) + '\n';
+
+const ollamaFinal = (model, count) =>
+  JSON.stringify({
+    model,
+    created_at: new Date().toISOString(),
+    message: { role: 'assistant', content: '' },
+    done_reason: 'stop',
+    done: true,
+    total_duration: 1000000,
+    load_duration: 1000,
+    prompt_eval_count: 10,
+    prompt_eval_duration: 1000,
+    eval_count: count,
+    eval_duration: 1000000,
+  }) + '\n';
+
+let chunkId = 0;
+const openaiChunk = (model, delta, finish = null) =>
+  'data: ' +
+  JSON.stringify({
+    id: `chatcmpl-${++chunkId}`,
+    object: 'chat.completion.chunk',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    system_fingerprint: 'fp_test',
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  }) +
+  '\n\n';
+
+async function stream(req, res, reply, flavour, model) {
+  let closed = false;
+  res.on('close', () => (closed = true));
+  if (reply.mode === 'hang') return; // never answers; the client must time out
+  await sleep(reply.ttft_ms);
+  if (closed) return;
+  if (reply.mode === 'error') {
+    const status = reply.status || 500;
+    const body =
+      flavour === 'ollama'
+        ? { error: reply.text || 'scripted failure' }
+        : { error: { message: reply.text || 'scripted failure', type: 'server_error', code: status } };
+    res.writeHead(status, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(body));
+    return;
+  }
+  res.writeHead(200, {
+    'Content-Type': flavour === 'ollama' ? 'application/x-ndjson' : 'text/event-stream',
+    'Cache-Control': 'no-cache',
+  });
+  if (flavour === 'openai') res.write(openaiChunk(model, { role: 'assistant', content: '' }));
+  const tokens = tokenize(reply.text || '');
+  const stopAt = reply.mode === 'stall' || reply.mode === 'drop' ? reply.after_tokens ?? 2 : tokens.length;
+  for (let i = 0; i < tokens.length && i < stopAt; i++) {
+    if (closed) return;
+    res.write(flavour === 'ollama' ? ollamaChunk(model, tokens[i]) : openaiChunk(model, { content: tokens[i] }));
+    if (i + 1 < tokens.length) await sleep(reply.token_ms);
+  }
+  if (reply.mode === 'stall') return; // keeps the connection open, silent
+  if (reply.mode === 'drop') {
+    res.socket.destroy();
+    return;
+  }
+  if (reply.tool_calls && reply.tool_calls.length) {
+    if (flavour === 'ollama') {
+      res.write(
+        ollamaChunk(model, '', {
+          tool_calls: reply.tool_calls.map((t) => ({ function: { name: t.name, arguments: t.arguments || {} } })),
+        }),
+      );
+    } else {
+      reply.tool_calls.forEach((t, index) => {
+        const id = `call_${index}`;
+        const argsText = JSON.stringify(t.arguments || {});
+        res.write(
+          openaiChunk(model, {
+            tool_calls: [{ index, id, type: 'function', function: { name: t.name, arguments: '' } }],
+          }),
+        );
+        // Arguments arrive in fragments, as real servers send them.
+        for (let k = 0; k < argsText.length; k += 8)
+          res.write(openaiChunk(model, { tool_calls: [{ index, function: { arguments: argsText.slice(k, k + 8) } }] }));
+      });
+    }
+  }
+  if (closed) return;
+  if (flavour === 'ollama') {
+    res.end(ollamaFinal(model, tokens.length));
+  } else {
+    res.write(openaiChunk(model, {}, reply.tool_calls ? 'tool_calls' : 'stop'));
+    res.end('data: [DONE]\n\n');
+  }
+}
+
+const server = http.createServer(async (req, res) => {
+  try {
+    const url = new URL(req.url, 'http://x');
+    if (req.method === 'POST' && url.pathname === '/_control/script') {
+      const body = JSON.parse((await readBody(req)) || '{}');
+      if (body.replies) queue.push(...body.replies);
+      if (body.default) fallback = { ...fallback, ...body.default };
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify({ queued: queue.length }));
+    }
+    if (req.method === 'GET' && url.pathname === '/_control/requests') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify(requests));
+    }
+    if (req.method === 'POST' && url.pathname === '/_control/reset') {
+      queue = [];
+      requests = [];
+      res.writeHead(200);
+      return res.end('{}');
+    }
+    const flavour =
+      url.pathname === '/api/chat' ? 'ollama' : url.pathname === '/v1/chat/completions' ? 'openai' : null;
+    if (req.method !== 'POST' || !flavour) {
+      res.writeHead(404, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify({ error: `no route ${req.method} ${url.pathname}` }));
+    }
+    const raw = await readBody(req);
+    let body;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      res.writeHead(400, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify({ error: 'request body is not JSON' }));
+    }
+    requests.push({ path: url.pathname, authorization: req.headers.authorization || null, body, at: Date.now() });
+    if (!body.stream) {
+      res.writeHead(400, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify({ error: 'this test server only streams' }));
+    }
+    await stream(req, res, nextReply(), flavour, body.model || 'test');
+  } catch (e) {
+    if (!res.headersSent) res.writeHead(500);
+    res.end(String(e));
+  }
+});
+
+server.listen(Number(opt('--port', 0)), '127.0.0.1', () => {
+  console.log(`LISTENING ${server.address().port}`);
+});
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,96 @@
+/* Config: defaults, YAML (nested keys, sequences), environment overrides in
+ * the right order, and start-up errors that name the key. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "core/config.h"
+
+static const char *write_file(const char *text)
+{
+    static char path[] = "/tmp/parley-config-XXXXXX";
+    strcpy(path, "/tmp/parley-config-XXXXXX");
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+int main(void)
+{
+    struct parley_config c;
+    char err[512];
+    config_defaults(&c);
+    CHECK(config_finish(&c, err, sizeof err) == 0);
+    CHECK_STR(c.listen_host, "127.0.0.1");
+    CHECK(c.listen_port == 8080);
+    CHECK_STR(c.llm_provider, "ollama");
+    CHECK_STR(c.llm_url, "http://127.0.0.1:11434");
+    CHECK_STR(c.llm_model, "mistral");
+
+    const char *path = write_file("listen: 0.0.0.0:9000\n"
+                                  "llm:\n"
+                                  "  provider: openai\n"
+                                  "  model: qwen\n"
+                                  "vad:\n"
+                                  "  silence_ms: 800\n"
+                                  "tts:\n"
+                                  "  chain: [espeak, flite]\n"
+                                  "  timeout_s: 2.5\n"
+                                  "barge_in:\n"
+                                  "  half_duplex: yes\n");
+    config_defaults(&c);
+    CHECK(config_load_file(&c, path, err, sizeof err) == 0);
+    CHECK(config_finish(&c, err, sizeof err) == 0);
+    CHECK(c.listen_port == 9000);
+    CHECK_STR(c.llm_provider, "openai");
+    CHECK_STR(c.llm_url, "http://127.0.0.1:8000/v1"); /* the provider's default */
+    CHECK_STR(c.llm_model, "qwen");
+    CHECK(c.vad_silence_ms == 800);
+    CHECK_STR(c.tts_chain, "espeak,flite");
+    CHECK(c.tts_timeout_s == 2.5);
+    CHECK(c.barge_in_half_duplex == 1);
+
+    /* Environment beats the file; the spec's STREAM_* names work. */
+    config_defaults(&c);
+    CHECK(config_load_file(&c, path, err, sizeof err) == 0);
+    setenv("STREAM_VAD_SILENCE_MS", "650", 1);
+    setenv("PARLEY_LLM_URL", "http://example.test:1234/v1/", 1);
+    setenv("PARLEY_TTS", "flite", 1);
+    setenv("PARLEY_BARGE_IN_MIN_WORDS", "2", 1);
+    CHECK(config_apply_env(&c, err, sizeof err) == 0);
+    CHECK(config_finish(&c, err, sizeof err) == 0);
+    CHECK(c.vad_silence_ms == 650);
+    CHECK_STR(c.llm_url, "http://example.test:1234/v1"); /* trailing slash dropped */
+    CHECK_STR(c.tts_chain, "flite");
+    CHECK(c.barge_in_min_words == 2);
+    /* --set beats the environment. */
+    CHECK(config_set(&c, "vad.silence_ms", "700", err, sizeof err) == 0);
+    CHECK(c.vad_silence_ms == 700);
+
+    /* Bad values name their key and origin. */
+    setenv("STREAM_MAX_PENDING_PHRASES", "lots", 1);
+    CHECK(config_apply_env(&c, err, sizeof err) == -1);
+    CHECK(strstr(err, "tts.max_pending_phrases") && strstr(err, "STREAM_MAX_PENDING_PHRASES"));
+    unsetenv("STREAM_MAX_PENDING_PHRASES");
+    CHECK(config_set(&c, "vad.aggressiveness", "7", err, sizeof err) == -1);
+    CHECK(strstr(err, "vad.aggressiveness") != NULL);
+    CHECK(config_set(&c, "llm.provider", "gemini", err, sizeof err) == -1);
+    CHECK(strstr(err, "ollama|openai") != NULL);
+    CHECK(config_set(&c, "no.such.key", "1", err, sizeof err) == -1);
+    CHECK(config_set(&c, "listen", "nohost", err, sizeof err) == 0);
+    CHECK(config_finish(&c, err, sizeof err) == -1 && strstr(err, "listen"));
+    config_set(&c, "listen", "127.0.0.1:8080", err, sizeof err);
+    config_set(&c, "vad.frame_ms", "25", err, sizeof err);
+    CHECK(config_finish(&c, err, sizeof err) == -1 && strstr(err, "vad.frame_ms"));
+
+    const char *bad = write_file("llm:\n  modle: typo\n");
+    config_defaults(&c);
+    CHECK(config_load_file(&c, bad, err, sizeof err) == -1);
+    CHECK(strstr(err, "llm.modle") && strstr(err, ":2:"));
+    const char *broken = write_file("llm: [unclosed\n");
+    CHECK(config_load_file(&c, broken, err, sizeof err) == -1);
+    CHECK(strstr(err, "YAML") != NULL);
+    CHECK(config_load_file(&c, "/nonexistent/parley.yaml", err, sizeof err) == -1);
+    return check_summary();
+}

@@ -1,0 +1,72 @@
+/* TTS: both engines produce audio at the requested rate, the chain falls
+ * back when an engine fails or times out, and cancellation stops at once. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "tts/tts.h"
+
+static int always(void *ud)
+{
+    (void)ud;
+    return 1;
+}
+
+int main(void)
+{
+    char err[256] = "";
+    struct tts_params p = tts_default_params();
+    p.out_rate = 22050;
+    tts *t = tts_new(&p, err, sizeof err);
+    CHECK(t != NULL);
+    CHECK(tts_engine_count(t) == 2);
+    int order[TTS_MAX_ENGINES];
+    CHECK(tts_parse_chain(t, "espeak, flite", order, TTS_MAX_ENGINES, err, sizeof err) == 2);
+    CHECK(order[0] == 1 && order[1] == 0);
+    CHECK(tts_parse_chain(t, "piper", order, TTS_MAX_ENGINES, err, sizeof err) == -1);
+    CHECK(strstr(err, "piper") != NULL);
+
+    const char *text = "Hello, this is a test.";
+    for (int e = 0; e < 2; e++) {
+        struct tts_result r;
+        order[0] = e;
+        CHECK(tts_speak(t, order, 1, text, NULL, NULL, &r) == 0);
+        CHECK(r.engine == e);
+        /* About 1-3 s of speech at 22050 Hz. */
+        CHECK(r.pcm.len > 22050 && r.pcm.len < 22050 * 4);
+        CHECK(r.failures[0] == 0);
+        tts_result_free(&r);
+    }
+
+    /* Cancellation: nothing comes back. */
+    struct tts_result r;
+    order[0] = 0;
+    CHECK(tts_speak(t, order, 1, text, always, NULL, &r) == 1);
+    CHECK(r.pcm.len == 0);
+    tts_free(t);
+
+    /* A failing engine (unknown espeak voice) falls back to the next. */
+    p.espeak_voice = "no-such-voice";
+    t = tts_new(&p, err, sizeof err);
+    CHECK(tts_parse_chain(t, "espeak,flite", order, TTS_MAX_ENGINES, err, sizeof err) == 2);
+    CHECK(tts_speak(t, order, 2, text, NULL, NULL, &r) == 0);
+    CHECK(strcmp(tts_engine_name(t, r.engine), "flite") == 0);
+    CHECK(strstr(r.failures, "espeak") && strstr(r.failures, "no-such-voice"));
+    tts_result_free(&r);
+    /* Every engine failing is reported, not crashed on. */
+    CHECK(tts_speak(t, order, 1, text, NULL, NULL, &r) == -1);
+    tts_free(t);
+
+    /* A time limit too short for any engine: both time out. */
+    p.espeak_voice = "en-us";
+    p.timeout_s = 0.000001;
+    t = tts_new(&p, err, sizeof err);
+    CHECK(tts_parse_chain(t, "flite,espeak", order, TTS_MAX_ENGINES, err, sizeof err) == 2);
+    CHECK(tts_speak(t, order, 2, "A longer sentence that takes a while to say.", NULL, NULL, &r) == -1);
+    CHECK(strstr(r.failures, "flite: timed out") && strstr(r.failures, "espeak: timed out"));
+    tts_free(t);
+
+    p.chain = "flite,piper";
+    CHECK(tts_new(&p, err, sizeof err) == NULL);
+    CHECK(strstr(err, "piper") != NULL);
+    return check_summary();
+}
