@@ -68,6 +68,8 @@ static const struct key_def keys[] = {
     {"tts.max_pending_phrases", "STREAM_MAX_PENDING_PHRASES", T_INT, F(tts_max_pending_phrases), 1, 100, NULL,
      "phrases waiting for synthesis/sending before the LLM stream is paused"},
     {"tts.sample_rate", NULL, T_INT, F(tts_sample_rate), 8000, 48000, NULL, "audio_out sample rate"},
+    {"tts.playout_lead_ms", NULL, T_INT, F(tts_playout_lead_ms), 100, 60000, NULL,
+     "reply audio queued ahead of real-time playback (the client's jitter buffer)"},
     {"tts.flite_voice", NULL, T_STR, F(tts_flite_voice), 0, 0, "slt", "flite voice"},
     {"tts.espeak_voice", NULL, T_STR, F(tts_espeak_voice), 0, 0, NULL, "espeak-ng voice name"},
 
@@ -121,6 +123,7 @@ void config_defaults(struct parley_config *c)
     c->tts_timeout_s = 10;
     c->tts_max_pending_phrases = 5;
     c->tts_sample_rate = 16000;
+    c->tts_playout_lead_ms = 1000;
     strcpy(c->tts_flite_voice, "slt");
     strcpy(c->tts_espeak_voice, "en-us");
     c->phrase_max_chars = 60;

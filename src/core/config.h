@@ -48,6 +48,7 @@ struct parley_config {
     double tts_timeout_s;
     int tts_max_pending_phrases;
     int tts_sample_rate;
+    int tts_playout_lead_ms;
     char tts_flite_voice[32];
     char tts_espeak_voice[64];
 

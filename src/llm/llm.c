@@ -71,8 +71,8 @@ struct llm_request {
     /* Touched only by the request's thread. */
     char *line;
     size_t line_len;
-    int64_t start_us;
-    int got_token, finished, first_token_timeout;
+    int64_t start_us, paused_us;
+    int got_token, finished, first_token_timeout, reply_timeout;
     long http_status;
     char err[512];
     char errbody[1024];
@@ -123,8 +123,12 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
     /* Backpressure: hold here while the session has enough phrases queued. */
     pthread_mutex_lock(&r->lock);
-    while (r->paused && !r->cancelled)
-        pthread_cond_wait(&r->cond, &r->lock);
+    if (r->paused && !r->cancelled) {
+        int64_t t0 = clock_now_us();
+        while (r->paused && !r->cancelled)
+            pthread_cond_wait(&r->cond, &r->lock);
+        r->paused_us += clock_now_us() - t0; /* waiting on playback is not the LLM's time */
+    }
     int cancelled = r->cancelled;
     pthread_mutex_unlock(&r->lock);
     if (cancelled || r->finished)
@@ -177,8 +181,13 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
     pthread_mutex_unlock(&r->lock);
     if (cancelled)
         return 1;
-    if (!r->got_token && !paused && clock_now_us() - r->start_us > (int64_t)r->first_token_timeout_ms * 1000) {
+    int64_t elapsed = clock_now_us() - r->start_us;
+    if (!r->got_token && !paused && elapsed > (int64_t)r->first_token_timeout_ms * 1000) {
         r->first_token_timeout = 1;
+        return 1;
+    }
+    if (elapsed - r->paused_us > (int64_t)r->timeout_s * 1000000) {
+        r->reply_timeout = 1;
         return 1;
     }
     return 0;
@@ -226,7 +235,6 @@ static void *request_thread(void *arg)
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)r->first_token_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)r->timeout_s);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
     r->start_us = clock_now_us();
     CURLcode res = curl_easy_perform(c);
@@ -237,7 +245,7 @@ static void *request_thread(void *arg)
     if (r->first_token_timeout) {
         snprintf(msg, sizeof msg, "no reply from the LLM at %s within %d ms", r->url, r->first_token_timeout_ms);
         finish(r, LLM_ERR_TIMEOUT, msg);
-    } else if (res == CURLE_OPERATION_TIMEDOUT && !r->finished) {
+    } else if (r->reply_timeout || (res == CURLE_OPERATION_TIMEDOUT && !r->finished)) {
         snprintf(msg, sizeof msg, "the LLM at %s did not finish its reply within %d s", r->url, r->timeout_s);
         finish(r, LLM_ERR_TIMEOUT, msg);
     } else if (r->http_status >= 400) {

@@ -58,7 +58,7 @@ static void keep_heard_record(session *s, const struct reply *r)
     h->turn = r->turn;
     for (int i = 0; i < r->nphrases; i++) {
         const struct phrase_slot *p = &r->phrases[i];
-        if (!p->enqueued || p->samples_total == 0)
+        if (p->sent == 0)
             continue;
         h->texts[h->n] = strdup(p->text);
         h->samples[h->n] = p->samples_total;

@@ -93,6 +93,8 @@ static void arm_timer(session *s)
     int64_t next = 0;
     if (s->reply.turn && s->reply.gap_deadline)
         next = s->reply.gap_deadline;
+    if (s->reply.turn && s->reply.pump_deadline && (!next || s->reply.pump_deadline < next))
+        next = s->reply.pump_deadline;
     if (s->speaking_until && (!next || s->speaking_until < next))
         next = s->speaking_until;
     if (next) {
@@ -192,7 +194,8 @@ static void tts_job_run(void *arg)
 
 /* ---- the reply: LLM tokens → phrases → synthesis → audio ---- */
 
-static int pending_phrases(const session *s) { return s->reply.nphrases - s->reply.next_enqueue; }
+/* Phrases produced but not yet fully queued: the LLM pauses past the bound. */
+static int pending_phrases(const session *s) { return s->reply.nphrases - s->reply.playing; }
 
 static void update_pause(session *s)
 {
@@ -286,7 +289,7 @@ static void spoken_text(const struct reply *r, char *out, size_t outlen)
     size_t n = 0;
     out[0] = 0;
     for (int i = 0; i < r->nphrases; i++) {
-        if (!r->phrases[i].enqueued || r->phrases[i].failed)
+        if (r->phrases[i].sent == 0)
             continue;
         n += (size_t)snprintf(out + n, n < outlen ? outlen - n : 0, "%s%s", n ? " " : "", r->phrases[i].text);
         if (n >= outlen)
@@ -312,8 +315,8 @@ static void free_reply(session *s)
 static void maybe_finish_reply(session *s)
 {
     struct reply *r = &s->reply;
-    if (!r->turn || r->finished || !r->llm_done || r->next_enqueue < r->nphrases || phrase_buffered(s->splitter) ||
-        r->written_samples < r->enqueued_samples)
+    if (!r->turn || r->finished || !r->llm_done || r->playing < r->nphrases || phrase_buffered(s->splitter) ||
+        r->written_samples < r->sent_samples)
         return;
     r->finished = 1;
     r->marks.done = clock_now_us();
@@ -333,7 +336,7 @@ static void maybe_finish_reply(session *s)
             history_add(s->hist, "assistant", said, r->turn);
         free(said);
     }
-    if (r->enqueued_samples == 0)
+    if (r->sent_samples == 0)
         session_end_reply(s); /* nothing to play */
     else
         arm_timer(s);
@@ -348,31 +351,48 @@ void session_end_reply(session *s)
     session_set_state(s, ST_LISTENING);
 }
 
-/* Queues every phrase whose synthesis is done, in order. */
-static void enqueue_ready_phrases(session *s)
+/* Queues synthesized audio in phrase order, paced to stay at most
+ * playout_lead_ms ahead of the client's real-time playback. */
+static void pump_audio(session *s)
 {
     struct reply *r = &s->reply;
     const int rate = s->cfg->tts_sample_rate;
     const size_t chunk = (size_t)rate * AUDIO_CHUNK_MS / 1000;
-    while (r->next_enqueue < r->nphrases && r->phrases[r->next_enqueue].synthesized) {
-        int k = r->next_enqueue++;
-        struct phrase_slot *p = &r->phrases[k];
-        p->enqueued = 1;
-        if (p->failed || p->pcm.len == 0)
+    const int64_t lead_us = (int64_t)s->cfg->tts_playout_lead_ms * 1000;
+    r->pump_deadline = 0;
+    while (r->playing < r->nphrases && r->phrases[r->playing].synthesized) {
+        struct phrase_slot *p = &r->phrases[r->playing];
+        if (p->failed || p->pcm.len == 0) {
+            r->playing++;
             continue;
-        if (s->state != ST_SPEAKING)
-            session_set_state(s, ST_SPEAKING);
-        session_send_json(s, proto_tts_start(r->turn, k, p->text, rate), OUT_TURN_AUDIO, r->turn);
-        for (size_t off = 0; off < p->pcm.len; off += chunk) {
-            size_t n = p->pcm.len - off < chunk ? p->pcm.len - off : chunk;
-            if (s->io.send(s->io_ud, 1, OUT_TURN_AUDIO, r->turn, k, p->pcm.samples + off, n * 2, n) != OUTQ_OK)
-                break; /* the transport drops a client this far behind */
-            p->samples_total += n;
-            r->enqueued_samples += n;
         }
-        session_send_json(s, proto_tts_phrase_done(r->turn, k), OUT_TURN_AUDIO, r->turn);
+        if (!p->announced) {
+            p->announced = 1;
+            if (s->state != ST_SPEAKING)
+                session_set_state(s, ST_SPEAKING);
+            session_send_json(s, proto_tts_start(r->turn, r->playing, p->text, rate), OUT_TURN_AUDIO, r->turn);
+        }
+        while (p->sent < p->pcm.len) {
+            int64_t now = clock_now_us();
+            int64_t ahead = r->playout_start ? (int64_t)(r->sent_samples * 1000000 / (size_t)rate) - (now - r->playout_start) : 0;
+            if (ahead >= lead_us) {
+                r->pump_deadline = now + (ahead - lead_us) + 1000;
+                arm_timer(s);
+                goto out;
+            }
+            size_t n = p->pcm.len - p->sent < chunk ? p->pcm.len - p->sent : chunk;
+            if (s->io.send(s->io_ud, 1, OUT_TURN_AUDIO, r->turn, r->playing, p->pcm.samples + p->sent, n * 2, n) != OUTQ_OK)
+                return; /* the transport drops a client this far behind */
+            if (!r->playout_start)
+                r->playout_start = now;
+            p->sent += n;
+            r->sent_samples += n;
+        }
+        session_send_json(s, proto_tts_phrase_done(r->turn, r->playing), OUT_TURN_AUDIO, r->turn);
         pcm_free(&p->pcm);
+        r->playing++;
     }
+out:
     update_pause(s);
     maybe_finish_reply(s);
 }
@@ -454,7 +474,7 @@ static void on_llm_done_mail(session *s, struct session_mail *m)
     else if (m->status == LLM_ERR_FAIL)
         send_error(s, ERR_LLM_FAIL, m->text ? m->text : "LLM failure", 1);
     session_send_json(s, proto_assistant_text(r->turn, "end", r->text ? r->text : ""), OUT_CONTROL, 0);
-    enqueue_ready_phrases(s);
+    pump_audio(s);
 }
 
 static void on_tts_mail(session *s, struct session_mail *m)
@@ -467,6 +487,7 @@ static void on_tts_mail(session *s, struct session_mail *m)
     char msg[700];
     if (m->status == 0) {
         p->pcm = m->tts.pcm;
+        p->samples_total = p->pcm.len;
         memset(&m->tts.pcm, 0, sizeof m->tts.pcm);
         if (m->tts.failures[0]) {
             snprintf(msg, sizeof msg, "%s; spoken by %s instead", m->tts.failures,
@@ -478,7 +499,7 @@ static void on_tts_mail(session *s, struct session_mail *m)
         snprintf(msg, sizeof msg, "phrase %d not spoken: %s", m->phrase, m->tts.failures);
         send_error(s, ERR_TTS_FAIL, msg, 1);
     }
-    enqueue_ready_phrases(s);
+    pump_audio(s);
 }
 
 /* ---- the utterance: VAD events → ASR ---- */
@@ -706,7 +727,6 @@ void session_on_written(session *s, uint64_t turn, int phrase, size_t samples)
     int64_t now = clock_now_us();
     if (!r->marks.first_audio)
         r->marks.first_audio = now;
-    r->phrases[phrase].samples_written += samples;
     r->written_samples += samples;
     /* The client plays in real time from its first frame. */
     s->speaking_until = r->marks.first_audio + (int64_t)(r->written_samples * 1000000 / (size_t)s->cfg->tts_sample_rate);
@@ -724,7 +744,9 @@ void session_on_timer(session *s)
         r->gap_deadline = 0;
         phrase_flush(s->splitter, on_phrase, s); /* the LLM paused mid-sentence: speak what we have */
     }
-    if (r->turn && r->finished && r->written_samples == r->enqueued_samples && now >= s->speaking_until)
+    if (r->turn && r->pump_deadline && now >= r->pump_deadline)
+        pump_audio(s);
+    if (r->turn && r->finished && r->written_samples == r->sent_samples && now >= s->speaking_until)
         session_end_reply(s);
     arm_timer(s);
 }

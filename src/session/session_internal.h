@@ -30,9 +30,10 @@ struct turn_marks { /* monotonic µs; 0 = not reached */
 
 struct phrase_slot {
     char *text;
-    int synthesized, failed, enqueued;
-    struct pcm_buf pcm;
-    size_t samples_total, samples_written;
+    int synthesized, failed, announced; /* announced: tts_start sent */
+    struct pcm_buf pcm;    /* freed once all of it is queued */
+    size_t samples_total;  /* the phrase's length in samples */
+    size_t sent;           /* samples queued to the connection */
 };
 
 /* The assistant's answer to one turn. turn == 0: none in flight. */
@@ -44,9 +45,13 @@ struct reply {
     char *text;
     size_t text_len;
     struct phrase_slot *phrases;
-    int nphrases, cap_phrases, next_enqueue;
+    int nphrases, cap_phrases;
+    int playing; /* the phrase whose audio is being paced out */
     int64_t gap_deadline;
-    size_t enqueued_samples, written_samples;
+    /* Audio is paced: at most playout_lead_ms ahead of real-time playback
+     * is queued, so a barge-in has little to purge and "sent" ≈ "heard". */
+    int64_t playout_start, pump_deadline;
+    size_t sent_samples, written_samples;
 };
 
 /* The utterance being captured. turn == 0: none. */
