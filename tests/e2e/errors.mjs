@@ -1,0 +1,203 @@
+// Every error rule of protocol v1, end to end: bad frames, audio before
+// start, oversized frames, over-long speech, a dead, failing, stalling or
+// dropping LLM, a failing TTS engine, a client that stops reading, SIGTERM.
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  test,
+  run,
+  assert,
+  startFakeLlm,
+  startParley,
+  Client,
+  makeSpeech,
+  replyAudio,
+  freePort,
+  tmpDir,
+} from './lib.mjs';
+
+let llm;
+
+async function session(env = {}, args = []) {
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base, ...env }, args });
+  const c = new Client(p.url);
+  await c.open();
+  return { p, c };
+}
+
+test('protocol violations: before start, not JSON, unknown or missing type', async () => {
+  const { p, c } = await session();
+  c.sendBinary(Buffer.alloc(640));
+  let e = await c.waitFor('error');
+  assert(e.code === 'PROTOCOL_VIOLATION' && e.recoverable === true && /before 'start'/.test(e.message), e.message);
+  c.send({ type: 'text', text: 'hi' });
+  await c.waitUntil(() => c.messages('error').length === 2, 5000, 'second error');
+  assert(/start/.test(c.messages('error')[1].message), 'text before start refused');
+  await c.start(); // the connection survived
+  c.send({ type: 'start' });
+  await c.waitUntil(() => c.messages('error').length === 3, 5000, 'duplicate start error');
+  c.close();
+
+  for (const [frame, why] of [
+    ['this is not json', /JSON/],
+    ['{"type":"dance"}', /unknown message type 'dance'/],
+    ['{"text":"no type"}', /no string 'type'/],
+  ]) {
+    const k = new Client(p.url);
+    await k.open();
+    await k.start();
+    k.send(frame);
+    const err = await k.waitFor('error');
+    assert(err.code === 'PROTOCOL_VIOLATION' && err.recoverable === false && why.test(err.message), err.message);
+    const closed = await k.waitClosed();
+    assert(closed.code === 1000, `closed cleanly after the error (${closed.code})`);
+  }
+  await p.stop();
+});
+
+test('an oversized frame is refused, and the session goes on', async () => {
+  const { p, c } = await session();
+  await c.start();
+  c.sendBinary(Buffer.alloc(70000));
+  const e = await c.waitFor('error');
+  assert(e.code === 'PROTOCOL_VIOLATION' && e.recoverable && /70000 bytes/.test(e.message), e.message);
+  c.sendBinary(Buffer.alloc(641));
+  await c.waitUntil(() => c.messages('error').length === 2, 5000, 'odd-sized frame error');
+  c.send({ type: 'text', text: 'still there?' });
+  await c.waitFor('done', () => true, 15000);
+  c.close();
+  await p.stop();
+});
+
+test('speech longer than STREAM_MAX_UTTERANCE_MS is cut, finalized and answered', async () => {
+  const { p, c } = await session({ STREAM_MAX_UTTERANCE_MS: '2000' });
+  await c.start();
+  await c.streamAudio(makeSpeech('Tell me a long story about the ocean and the ships that sail across it.'));
+  const e = await c.waitFor('error', (m) => m.code === 'MAX_DURATION_EXCEEDED', 10000);
+  assert(e.recoverable, 'recoverable');
+  const fin = await c.waitFor('transcript_final', () => true, 10000);
+  assert(/story/.test(fin.text) && !/ships/.test(fin.text), `cut transcript: ${fin.text}`);
+  assert(c.messages('assistant_text').some((m) => m.turn === fin.turn), 'the cut utterance is answered');
+  // Speech that goes on after the cut is the next utterance; the last one is answered in full.
+  const last = await c.waitUntil(() => c.messages('done').at(-1), 15000, 'done');
+  assert(last.turn > fin.turn, 'the rest became a new turn');
+  c.close();
+  await p.stop();
+});
+
+test('an unreachable LLM gives LLM_FAIL naming the URL, and the session keeps listening', async () => {
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  const p = await startParley({ env: { PARLEY_LLM_URL: dead } });
+  const c = new Client(p.url);
+  await c.open();
+  await c.start();
+  await c.streamAudio(makeSpeech('What time is it in London?'));
+  const e = await c.waitFor('error', (m) => m.code === 'LLM_FAIL', 15000);
+  assert(e.message.includes(`${dead}/api/chat`) && e.recoverable, e.message);
+  await c.waitFor('done', (m) => m.turn === 1, 5000);
+  await c.waitFor('state', (m) => m.state === 'listening', 5000, c.events.findIndex((x) => x.msg === e));
+  const from = c.events.length;
+  await c.streamAudio(makeSpeech('Tell me a joke about computers.'));
+  const fin = await c.waitFor('transcript_final', (m) => m.turn === 2, 15000, from);
+  assert(/joke/.test(fin.text), 'still listening after the failure');
+  c.close();
+  await p.stop();
+});
+
+test('LLM failures: no first token, stall mid-reply, dropped stream, HTTP 500', async () => {
+  const { p, c } = await session({ STREAM_LLM_TIMEOUT_S: '2' }, ['--set', 'llm.first_token_timeout_ms=800']);
+  await c.start();
+  await llm.script([
+    { mode: 'hang' },
+    { text: 'First words then silence forever.', mode: 'stall', after_tokens: 3 },
+    { text: 'Cut off in the middle of this.', mode: 'drop', after_tokens: 3 },
+    { mode: 'error', status: 500, text: 'model exploded' },
+  ]);
+  const expect = [
+    ['LLM_TIMEOUT', /within 800 ms/],
+    ['LLM_TIMEOUT', /within 2 s/],
+    ['LLM_FAIL', /broke off/],
+    ['LLM_FAIL', /HTTP 500: model exploded/],
+  ];
+  for (let i = 0; i < expect.length; i++) {
+    const from = c.events.length;
+    const t0 = Date.now();
+    c.send({ type: 'text', text: `attempt ${i}` });
+    const e = await c.waitFor('error', () => true, 10000, from);
+    assert(e.code === expect[i][0] && expect[i][1].test(e.message), `case ${i}: ${e.code} ${e.message}`);
+    const done = await c.waitFor('done', (m) => m.turn === i + 1, 10000, from);
+    if (i === 0) assert(Date.now() - t0 < 3000, 'first-token timeout is prompt');
+    if (i === 1) {
+      // What arrived before the stall is still spoken.
+      assert(replyAudio(c.events.slice(from), i + 1).samples > 0, 'partial reply spoken');
+      assert(done.metrics.first_token_ms !== null, 'first token marked');
+    }
+  }
+  c.close();
+  await p.stop();
+});
+
+test('a failing TTS engine falls back to the next with a recoverable TTS_FAIL', async () => {
+  const cfg = path.join(tmpDir, 'tts-fail.yaml');
+  fs.writeFileSync(cfg, 'tts:\n  chain: [espeak, flite]\n  espeak_voice: no-such-voice\n');
+  const { p, c } = await session({}, ['--config', cfg]);
+  await c.start();
+  c.send({ type: 'text', text: 'Speak please.' });
+  const e = await c.waitFor('error', (m) => m.code === 'TTS_FAIL', 15000);
+  assert(e.recoverable && /espeak/.test(e.message) && /flite/.test(e.message), e.message);
+  await c.waitFor('done', () => true, 15000);
+  assert(replyAudio(c.events, 1).samples > 8000, 'flite spoke instead');
+  c.close();
+  await p.stop();
+});
+
+test('a client that stops reading is dropped and memory stays bounded', async () => {
+  const long = Array.from({ length: 40 }, (_, i) => `This is sentence number ${i + 1} of a very long answer.`).join(' ');
+  await llm.script([{ text: long, token_ms: 1 }]);
+  const { p, c } = await session({}, ['--set', 'limits.send_queue_kib=256', '--set', 'tts.playout_lead_ms=60000']);
+  await c.start();
+  c.ws._socket.pause(); // stop reading; the kernel buffers fill, then parley's queue
+  c.send({ type: 'text', text: 'Talk for a long time.' });
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no drop: ' + p.log().slice(-500))), 60000);
+    const check = (d) => {
+      if (/is not reading/.test(d.toString())) {
+        clearTimeout(timer);
+        p.child.stderr.off('data', check);
+        resolve();
+      }
+    };
+    p.child.stderr.on('data', check);
+    if (/is not reading/.test(p.log())) check(Buffer.from(p.log()));
+  });
+  c.ws._socket.resume();
+  await c.waitClosed(15000);
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))[1]);
+  assert(rss < 400 * 1024, `server RSS ${rss} KiB`);
+  // The server is healthy for the next client.
+  const k = new Client(p.url);
+  await k.open();
+  await k.start();
+  k.send({ type: 'text', text: 'hello' });
+  await k.waitFor('done', () => true, 15000);
+  k.close();
+  await p.stop();
+});
+
+test('SIGTERM tells every session and closes cleanly', async () => {
+  const { p, c } = await session();
+  await c.start();
+  const k = new Client(p.url);
+  await k.open();
+  const exit = p.stop();
+  for (const cl of [c, k]) {
+    const info = await cl.waitFor('info', (m) => /shutting down/.test(m.message), 5000);
+    assert(info, 'shutdown info');
+    await cl.waitClosed(5000);
+  }
+  const r = await exit;
+  assert(r && r.code === 0, `exit status ${JSON.stringify(r)}`);
+});
+
+llm = await startFakeLlm();
+await run();
