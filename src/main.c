@@ -222,7 +222,7 @@ static int cmd_say(const struct parley_config *cfg, const char *text, const char
     int n = tts_parse_chain(t, tp.chain, order, TTS_MAX_ENGINES, err, sizeof err);
     struct tts_result r;
     int rc = 1;
-    if (n > 0 && tts_speak(t, order, n, text, NULL, NULL, &r) == 0) {
+    if (n > 0 && tts_speak(t, order, n, text, NULL, NULL, NULL, &r) == 0) {
         if (r.failures[0])
             fprintf(stderr, "parley: %s\n", r.failures);
         if (wav_write(out, r.pcm.samples, r.pcm.len, cfg->tts_sample_rate, err, sizeof err) == 0)

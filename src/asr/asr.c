@@ -16,6 +16,9 @@
 
 /* A stream that has this much audio waiting is not keeping up; refuse more. */
 #define MAX_QUEUED_SAMPLES (16000 * 60)
+/* An utterance's audio is kept for re-decoding after a speculative final
+ * up to this length; past it, speculation is off for that utterance. */
+#define MAX_KEPT_SAMPLES (16000 * 120)
 
 struct asr_model {
     const struct asr_engine *engine;
@@ -65,7 +68,7 @@ static int64_t thread_cpu_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-enum cmd_kind { CMD_BEGIN, CMD_AUDIO, CMD_END, CMD_ABORT };
+enum cmd_kind { CMD_BEGIN, CMD_AUDIO, CMD_END, CMD_ABORT, CMD_SPECULATE, CMD_RESUME };
 
 struct asr_cmd {
     struct asr_cmd *next;
@@ -90,6 +93,10 @@ struct asr_stream {
     /* Touched only by the one running job. */
     void *utt;
     uint64_t utt_id;
+    struct pcm_buf kept; /* the utterance so far, for re-decoding */
+    int kept_overflow;
+    int speculated;
+    char *spec_text;
     char last_partial[1024];
     int64_t last_partial_us, cpu_us, samples;
 };
@@ -123,6 +130,8 @@ static void stream_destroy(asr_stream *s)
 {
     if (s->utt)
         s->m->engine->release(s->m->state, s->utt);
+    pcm_free(&s->kept);
+    free(s->spec_text);
     free_cmds(s->head);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -146,6 +155,9 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
     case CMD_BEGIN:
         if (s->utt)
             e->release(s->m->state, s->utt);
+        s->kept.len = 0;
+        s->kept_overflow = 0;
+        s->speculated = 0;
         s->utt_id = c->utterance;
         s->last_partial[0] = 0;
         s->last_partial_us = clock_now_us();
@@ -157,9 +169,15 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
     case CMD_AUDIO: {
         if (!s->utt || c->utterance != s->utt_id)
             break;
+        if (s->kept.len + c->pcm.len <= MAX_KEPT_SAMPLES)
+            pcm_append(&s->kept, c->pcm.samples, c->pcm.len);
+        else
+            s->kept_overflow = 1;
+        s->samples += (int64_t)c->pcm.len;
+        if (s->speculated)
+            break; /* trailing quiet: kept in case speech resumes */
         int64_t t0 = thread_cpu_us();
         int rc = e->feed(s->utt, c->pcm.samples, c->pcm.len);
-        s->samples += (int64_t)c->pcm.len;
         int64_t now = clock_now_us();
         if (rc == 0 && now - s->last_partial_us >= s->interval_us) {
             s->last_partial_us = now;
@@ -179,11 +197,36 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
             report_error(s, s->utt_id, "the recogniser rejected audio");
         break;
     }
+    case CMD_SPECULATE:
+        if (s->utt && c->utterance == s->utt_id && !s->speculated && !s->kept_overflow) {
+            int64_t t0 = thread_cpu_us();
+            free(s->spec_text);
+            s->spec_text = strdup(e->finish(s->utt));
+            s->cpu_us += thread_cpu_us() - t0;
+            s->speculated = s->spec_text != NULL;
+        }
+        break;
+    case CMD_RESUME:
+        if (s->utt && c->utterance == s->utt_id && s->speculated) {
+            /* Speech went on: decode the whole utterance again, fresh. */
+            int64_t t0 = thread_cpu_us();
+            e->release(s->m->state, s->utt);
+            s->speculated = 0;
+            s->utt = e->begin(s->m->state, err, sizeof err);
+            if (!s->utt) {
+                report_error(s, c->utterance, err);
+                break;
+            }
+            for (size_t off = 0; off < s->kept.len; off += 4096)
+                e->feed(s->utt, s->kept.samples + off, s->kept.len - off < 4096 ? s->kept.len - off : 4096);
+            s->cpu_us += thread_cpu_us() - t0;
+        }
+        break;
     case CMD_END: {
         if (!s->utt || c->utterance != s->utt_id)
             break;
         int64_t t0 = thread_cpu_us();
-        const char *text = e->finish(s->utt);
+        const char *text = s->speculated ? s->spec_text : e->finish(s->utt);
         s->cpu_us += thread_cpu_us() - t0;
         pthread_mutex_lock(&s->lock);
         if (!s->closed && s->cb.final)
@@ -278,6 +321,8 @@ int asr_stream_begin(asr_stream *s, uint64_t utterance)
 int asr_stream_push(asr_stream *s, const int16_t *pcm, size_t n) { return enqueue(s, CMD_AUDIO, pcm, n); }
 int asr_stream_end(asr_stream *s) { return enqueue(s, CMD_END, NULL, 0); }
 int asr_stream_abort(asr_stream *s) { return enqueue(s, CMD_ABORT, NULL, 0); }
+int asr_stream_speculate(asr_stream *s) { return enqueue(s, CMD_SPECULATE, NULL, 0); }
+int asr_stream_resume(asr_stream *s) { return enqueue(s, CMD_RESUME, NULL, 0); }
 
 void asr_stream_free(asr_stream *s)
 {

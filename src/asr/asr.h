@@ -55,6 +55,13 @@ int asr_stream_push(asr_stream *s, const int16_t *pcm, size_t n);
 int asr_stream_end(asr_stream *s);
 /* Drop the current utterance without a final. */
 int asr_stream_abort(asr_stream *s);
+/* Speculative final: the utterance has gone quiet, so run the final decode
+ * now, while the endpointer still waits out its silence window; audio that
+ * follows is kept but not decoded. If speech resumes, asr_stream_resume
+ * re-decodes the utterance from its start; if not, asr_stream_end reports
+ * the speculative text at once. */
+int asr_stream_speculate(asr_stream *s);
+int asr_stream_resume(asr_stream *s);
 
 /* Synchronous whole-buffer transcription (the CLI). Writes the text to out. */
 int asr_transcribe(asr_model *m, const int16_t *pcm, size_t n, char *out, size_t outlen, char *err, size_t errlen);

@@ -60,6 +60,8 @@ static const struct key_def keys[] = {
      "minimum gap between partial transcripts"},
     {"asr.max_utterance_ms", "STREAM_MAX_UTTERANCE_MS", T_INT, F(asr_max_utterance_ms), 1000, 600000, NULL,
      "longest utterance; past it → MAX_DURATION_EXCEEDED and it is answered"},
+    {"asr.speculative_final_ms", NULL, T_INT, F(asr_speculative_final_ms), 0, 10000, NULL,
+     "after this much trailing silence, decode the final early (0: off); undone if speech resumes"},
     {"asr.decoders", NULL, T_INT, F(asr_decoders), 1, 256, NULL, "recogniser instances (concurrent utterances)"},
 
     {"tts.chain", "PARLEY_TTS", T_STR, F(tts_chain), 0, 0, NULL, "comma-separated fallback chain: flite, espeak"},
@@ -118,6 +120,7 @@ void config_defaults(struct parley_config *c)
     snprintf(c->asr_model_dir, sizeof c->asr_model_dir, "%s", PARLEY_PS_MODELDIR);
     c->asr_partial_interval_ms = 300;
     c->asr_max_utterance_ms = 30000;
+    c->asr_speculative_final_ms = 200;
     c->asr_decoders = 4;
     strcpy(c->tts_chain, "flite,espeak");
     c->tts_timeout_s = 10;

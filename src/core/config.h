@@ -41,6 +41,7 @@ struct parley_config {
     char asr_model_dir[512];
     int asr_partial_interval_ms;
     int asr_max_utterance_ms;
+    int asr_speculative_final_ms;
     int asr_decoders;
 
     /* tts */

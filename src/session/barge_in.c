@@ -81,6 +81,8 @@ void barge_in_interrupt(session *s)
     r->llm = NULL;
     s->io.purge_turn(s->io_ud, turn);
     session_send_json(s, proto_interrupted(turn), OUT_CONTROL, 0);
+    if (!r->finished)
+        session_log_latency(s, r, 1);
 
     keep_heard_record(s, r);
     size_t cap = (size_t)s->cfg->llm_max_reply_chars + 1;

@@ -164,6 +164,9 @@ struct tts_job {
     int order[TTS_MAX_ENGINES], n;
     tts *engine;
     mailbox *mail;
+    struct pcm_buf batch; /* audio not yet posted */
+    size_t batch_min;
+    int posted;
 };
 
 static int tts_job_stale(void *ud)
@@ -172,21 +175,58 @@ static int tts_job_stale(void *ud)
     return atomic_load(&j->gate->current) != j->turn;
 }
 
+static void tts_job_post(struct tts_job *j, enum session_mail_kind kind, int status)
+{
+    struct session_mail *m = calloc(1, sizeof *m);
+    if (!m)
+        return;
+    m->session_id = j->session_id;
+    m->kind = kind;
+    m->turn = j->turn;
+    m->phrase = j->phrase;
+    m->status = status;
+    if (kind == MAIL_TTS_AUDIO) {
+        m->tts.pcm = j->batch; /* hand the buffer over */
+        memset(&j->batch, 0, sizeof j->batch);
+    }
+    mailbox_post(j->mail, &m->node);
+    j->posted++;
+}
+
+/* The first chunk goes out at once (it is what the listener waits for);
+ * later ones are batched to the size of an outgoing audio frame. */
+static void tts_job_audio(void *ud, const int16_t *pcm, size_t n)
+{
+    struct tts_job *j = ud;
+    pcm_append(&j->batch, pcm, n);
+    if (j->posted == 0 || j->batch.len >= j->batch_min)
+        tts_job_post(j, MAIL_TTS_AUDIO, 0);
+}
+
 static void tts_job_run(void *arg)
 {
     struct tts_job *j = arg;
-    struct session_mail *m = calloc(1, sizeof *m);
-    int rc = m ? tts_speak(j->engine, j->order, j->n, j->text, tts_job_stale, j, &m->tts) : 1;
-    if (m && rc != 1) {
-        m->session_id = j->session_id;
-        m->kind = MAIL_TTS_DONE;
-        m->turn = j->turn;
-        m->phrase = j->phrase;
-        m->status = rc;
-        mailbox_post(j->mail, &m->node);
-    } else if (m) {
-        session_mail_free(&m->node); /* barge-in made it stale: nobody waits for it */
+    struct tts_result r;
+    int rc = tts_speak(j->engine, j->order, j->n, j->text, tts_job_stale, tts_job_audio, j, &r);
+    if (rc != 1) { /* 1: a barge-in made it stale, nobody waits for it */
+        if (j->batch.len)
+            tts_job_post(j, MAIL_TTS_AUDIO, 0);
+        struct session_mail *m = calloc(1, sizeof *m);
+        if (m) {
+            m->session_id = j->session_id;
+            m->kind = MAIL_TTS_DONE;
+            m->turn = j->turn;
+            m->phrase = j->phrase;
+            m->status = rc;
+            m->tts = r;
+            mailbox_post(j->mail, &m->node);
+        } else {
+            tts_result_free(&r);
+        }
+    } else {
+        tts_result_free(&r);
     }
+    pcm_free(&j->batch);
     gate_release(j->gate);
     free(j->text);
     free(j);
@@ -241,6 +281,7 @@ static void on_phrase(void *ud, const char *text, size_t len)
     j->n = s->tts_n;
     j->engine = s->env->tts;
     j->mail = s->env->mail;
+    j->batch_min = (size_t)s->cfg->tts_sample_rate * AUDIO_CHUNK_MS / 1000;
     r->nphrases++;
     if (!j->text || workers_submit(s->env->pool, tts_job_run, j)) {
         gate_release(j->gate);
@@ -310,6 +351,18 @@ static void free_reply(session *s)
     memset(r, 0, sizeof *r);
 }
 
+void session_log_latency(session *s, const struct reply *r, int interrupted)
+{
+    if (!s->cfg->log_latency)
+        return;
+    char metrics[1024], line[1400];
+    metrics_json(&r->marks, metrics, sizeof metrics);
+    snprintf(line, sizeof line,
+             "{\"event\":\"latency\",\"session_id\":\"%s\",\"turn\":%" PRIu64 ",\"interrupted\":%s,\"metrics\":%s}",
+             s->sid, r->turn, interrupted ? "true" : "false", metrics);
+    log_line(line);
+}
+
 /* Called when nothing of the reply is left to produce or write: send done.
  * The reply stays "speaking" until its audio has had time to play. */
 static void maybe_finish_reply(session *s)
@@ -323,12 +376,7 @@ static void maybe_finish_reply(session *s)
     char metrics[1024];
     metrics_json(&r->marks, metrics, sizeof metrics);
     session_send_json(s, proto_done(r->turn, metrics), OUT_CONTROL, 0);
-    if (s->cfg->log_latency) {
-        char line[1400];
-        snprintf(line, sizeof line, "{\"event\":\"latency\",\"session_id\":\"%s\",\"turn\":%" PRIu64 ",\"metrics\":%s}",
-                 s->sid, r->turn, metrics);
-        log_line(line);
-    }
+    session_log_latency(s, r, 0);
     char *said = malloc(s->cfg->llm_max_reply_chars + 1u);
     if (said) {
         spoken_text(r, said, s->cfg->llm_max_reply_chars + 1u);
@@ -360,19 +408,22 @@ static void pump_audio(session *s)
     const size_t chunk = (size_t)rate * AUDIO_CHUNK_MS / 1000;
     const int64_t lead_us = (int64_t)s->cfg->tts_playout_lead_ms * 1000;
     r->pump_deadline = 0;
-    while (r->playing < r->nphrases && r->phrases[r->playing].synthesized) {
+    while (r->playing < r->nphrases) {
         struct phrase_slot *p = &r->phrases[r->playing];
-        if (p->failed || p->pcm.len == 0) {
+        if (p->synthesized && (p->failed || p->samples_total == 0)) {
             r->playing++;
             continue;
         }
+        if (p->pcm.len == 0 && !p->synthesized)
+            break; /* its first audio is not here yet */
         if (!p->announced) {
             p->announced = 1;
             if (s->state != ST_SPEAKING)
                 session_set_state(s, ST_SPEAKING);
             session_send_json(s, proto_tts_start(r->turn, r->playing, p->text, rate), OUT_TURN_AUDIO, r->turn);
         }
-        while (p->sent < p->pcm.len) {
+        /* p->pcm holds the phrase's audio not yet queued. */
+        while (p->pcm.len > 0) {
             int64_t now = clock_now_us();
             int64_t ahead = r->playout_start ? (int64_t)(r->sent_samples * 1000000 / (size_t)rate) - (now - r->playout_start) : 0;
             if (ahead >= lead_us) {
@@ -380,14 +431,18 @@ static void pump_audio(session *s)
                 arm_timer(s);
                 goto out;
             }
-            size_t n = p->pcm.len - p->sent < chunk ? p->pcm.len - p->sent : chunk;
-            if (s->io.send(s->io_ud, 1, OUT_TURN_AUDIO, r->turn, r->playing, p->pcm.samples + p->sent, n * 2, n) != OUTQ_OK)
+            size_t n = p->pcm.len < chunk ? p->pcm.len : chunk;
+            if (s->io.send(s->io_ud, 1, OUT_TURN_AUDIO, r->turn, r->playing, p->pcm.samples, n * 2, n) != OUTQ_OK)
                 return; /* the transport drops a client this far behind */
             if (!r->playout_start)
                 r->playout_start = now;
+            memmove(p->pcm.samples, p->pcm.samples + n, (p->pcm.len - n) * sizeof *p->pcm.samples);
+            p->pcm.len -= n;
             p->sent += n;
             r->sent_samples += n;
         }
+        if (!p->synthesized)
+            break; /* more of this phrase is coming */
         session_send_json(s, proto_tts_phrase_done(r->turn, r->playing), OUT_TURN_AUDIO, r->turn);
         pcm_free(&p->pcm);
         r->playing++;
@@ -483,19 +538,19 @@ static void on_tts_mail(session *s, struct session_mail *m)
     if (m->turn != r->turn || m->phrase < 0 || m->phrase >= r->nphrases)
         return;
     struct phrase_slot *p = &r->phrases[m->phrase];
+    if (m->kind == MAIL_TTS_AUDIO) {
+        if (pcm_append(&p->pcm, m->tts.pcm.samples, m->tts.pcm.len) == 0)
+            p->samples_total += m->tts.pcm.len;
+        pump_audio(s);
+        return;
+    }
     p->synthesized = 1;
     char msg[700];
-    if (m->status == 0) {
-        p->pcm = m->tts.pcm;
-        p->samples_total = p->pcm.len;
-        memset(&m->tts.pcm, 0, sizeof m->tts.pcm);
-        if (m->tts.failures[0]) {
-            snprintf(msg, sizeof msg, "%s; spoken by %s instead", m->tts.failures,
-                     tts_engine_name(s->env->tts, m->tts.engine));
-            send_error(s, ERR_TTS_FAIL, msg, 1);
-        }
-    } else {
-        p->failed = 1;
+    if (m->status == 0 && m->tts.failures[0]) {
+        snprintf(msg, sizeof msg, "%s; spoken by %s", m->tts.failures, tts_engine_name(s->env->tts, m->tts.engine));
+        send_error(s, ERR_TTS_FAIL, msg, 1);
+    } else if (m->status != 0) {
+        p->failed = p->samples_total == 0;
         snprintf(msg, sizeof msg, "phrase %d not spoken: %s", m->phrase, m->tts.failures);
         send_error(s, ERR_TTS_FAIL, msg, 1);
     }
@@ -554,10 +609,24 @@ static void on_vad_event(void *ud, const struct vad_event *ev)
         if (!u->turn)
             return;
         u->samples += ev->n;
-        if (ev->voiced)
+        if (ev->voiced) {
             u->marks.speech_end = now;
+            u->quiet_ms = 0;
+        } else {
+            u->quiet_ms += vad_frame_ms(s->vad);
+        }
         if (asr_stream_push(s->asr, ev->audio, ev->n))
             send_error(s, ERR_ASR_FAIL, "the recogniser is not keeping up; audio was dropped", 1);
+        /* Decode the final while the endpointer waits out its silence window;
+         * undo that if the speaker goes on. */
+        if (ev->voiced && u->speculated) {
+            u->speculated = 0;
+            asr_stream_resume(s->asr);
+        } else if (!u->speculated && s->cfg->asr_speculative_final_ms > 0 &&
+                   u->quiet_ms >= s->cfg->asr_speculative_final_ms && u->quiet_ms < s->cfg->vad_silence_ms) {
+            u->speculated = 1;
+            asr_stream_speculate(s->asr);
+        }
         if ((int64_t)u->samples / 16 > s->cfg->asr_max_utterance_ms) {
             char msg[128];
             snprintf(msg, sizeof msg, "speech longer than %d ms; answering what was said so far",
@@ -775,6 +844,7 @@ void session_on_mail(session *s, struct session_mail *m)
         break;
     case MAIL_LLM_TOKEN: on_llm_token_mail(s, m); break;
     case MAIL_LLM_DONE: on_llm_done_mail(s, m); break;
+    case MAIL_TTS_AUDIO:
     case MAIL_TTS_DONE: on_tts_mail(s, m); break;
     }
 }

@@ -53,7 +53,15 @@ void session_on_timer(session *s);
 void session_shutdown(session *s, const char *why);
 
 /* Mail from workers and LLM threads. */
-enum session_mail_kind { MAIL_ASR_PARTIAL, MAIL_ASR_FINAL, MAIL_ASR_ERROR, MAIL_LLM_TOKEN, MAIL_LLM_DONE, MAIL_TTS_DONE };
+enum session_mail_kind {
+    MAIL_ASR_PARTIAL,
+    MAIL_ASR_FINAL,
+    MAIL_ASR_ERROR,
+    MAIL_LLM_TOKEN,
+    MAIL_LLM_DONE,
+    MAIL_TTS_AUDIO, /* a chunk of a phrase's audio, streamed */
+    MAIL_TTS_DONE,
+};
 
 struct session_mail {
     struct mail node;

@@ -31,8 +31,8 @@ struct turn_marks { /* monotonic µs; 0 = not reached */
 struct phrase_slot {
     char *text;
     int synthesized, failed, announced; /* announced: tts_start sent */
-    struct pcm_buf pcm;    /* freed once all of it is queued */
-    size_t samples_total;  /* the phrase's length in samples */
+    struct pcm_buf pcm;    /* audio received and not yet queued */
+    size_t samples_total;  /* audio received so far, in samples */
     size_t sent;           /* samples queued to the connection */
 };
 
@@ -59,6 +59,8 @@ struct utterance {
     uint64_t turn;
     struct turn_marks marks;
     size_t samples;
+    int quiet_ms;      /* unvoiced run at the end so far */
+    int speculated;    /* the ASR final was started early (asr.speculative_final_ms) */
     int barge_pending; /* started over the assistant; waits for min_words */
 };
 
@@ -109,6 +111,8 @@ struct session {
 void session_send_json(session *s, char *json, enum out_class cls, uint64_t turn);
 void session_set_state(session *s, enum assistant_state st);
 void session_end_reply(session *s);
+/* The one-line JSON latency log (STREAM_LOG_LATENCY), for every reply. */
+void session_log_latency(session *s, const struct reply *r, int interrupted);
 size_t heard_text(char *const *texts, const size_t *samples, int n, size_t budget, char *out, size_t outlen);
 
 /* barge_in.c */

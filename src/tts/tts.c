@@ -156,12 +156,17 @@ int tts_parse_chain(const tts *t, const char *names, int *order, int max, char *
 }
 
 struct speak_ctx {
-    struct pcm_buf raw;
+    struct pcm_buf raw; /* collected (not streamed) at the engine's rate */
     int rate;
     int64_t deadline_us;
     int timed_out;
     int (*cancelled)(void *);
+    tts_audio_fn on_audio;
     void *ud;
+    int out_rate;
+    resampler *rs; /* streaming: engine rate → out_rate */
+    struct pcm_buf conv;
+    size_t streamed;
     int was_cancelled;
 };
 
@@ -177,17 +182,28 @@ static int speak_sink(void *ud, const int16_t *pcm, size_t n, int rate)
         return 1;
     }
     c->rate = rate;
-    return pcm_append(&c->raw, pcm, n) ? 1 : 0;
+    if (!c->on_audio)
+        return pcm_append(&c->raw, pcm, n) ? 1 : 0;
+    if (!c->rs && !(c->rs = resampler_new(rate, c->out_rate)))
+        return 1;
+    c->conv.len = 0;
+    if (resampler_process(c->rs, pcm, n, &c->conv))
+        return 1;
+    if (c->conv.len) {
+        c->on_audio(c->ud, c->conv.samples, c->conv.len);
+        c->streamed += c->conv.len;
+    }
+    return 0;
 }
 
-int tts_speak(tts *t, const int *order, int n, const char *text, int (*cancelled)(void *ud), void *ud,
-              struct tts_result *r)
+int tts_speak(tts *t, const int *order, int n, const char *text, int (*cancelled)(void *ud), tts_audio_fn on_audio,
+              void *ud, struct tts_result *r)
 {
     memset(r, 0, sizeof *r);
     r->engine = -1;
     for (int k = 0; k < n; k++) {
         struct loaded_engine *le = &t->engines[order[k]];
-        struct speak_ctx c = {.cancelled = cancelled, .ud = ud};
+        struct speak_ctx c = {.cancelled = cancelled, .on_audio = on_audio, .ud = ud, .out_rate = t->p.out_rate};
         char err[256] = "";
         pthread_mutex_lock(&le->lock);
         if (cancelled && cancelled(ud)) {
@@ -199,11 +215,24 @@ int tts_speak(tts *t, const int *order, int n, const char *text, int (*cancelled
         c.deadline_us = clock_now_us() + (int64_t)(t->p.timeout_s * 1e6);
         int rc = le->engine->synthesize(le->state, text, speak_sink, &c, err, sizeof err);
         pthread_mutex_unlock(&le->lock);
+        resampler_free(c.rs);
+        pcm_free(&c.conv);
         if (c.was_cancelled) {
             pcm_free(&c.raw);
             return 1;
         }
-        if (rc == 0 && !c.timed_out && c.raw.len > 0) {
+        int ok = rc == 0 && !c.timed_out;
+        if (!ok) {
+            if (c.timed_out)
+                snprintf(err, sizeof err, "timed out after %gs", t->p.timeout_s);
+            size_t used = strlen(r->failures);
+            snprintf(r->failures + used, sizeof r->failures - used, "%s%s: %s", used ? "; " : "", le->engine->name, err);
+        }
+        if (c.streamed > 0) {
+            r->engine = order[k];
+            return 0; /* part of it was heard: no second engine */
+        }
+        if (ok && c.raw.len > 0) {
             int resampled = pcm_resample(c.raw.samples, c.raw.len, c.rate, t->p.out_rate, &r->pcm);
             pcm_free(&c.raw);
             if (resampled == 0) {
@@ -211,15 +240,14 @@ int tts_speak(tts *t, const int *order, int n, const char *text, int (*cancelled
                 return 0;
             }
             snprintf(err, sizeof err, "resampling failed");
-        } else {
-            pcm_free(&c.raw);
-            if (c.timed_out)
-                snprintf(err, sizeof err, "timed out after %gs", t->p.timeout_s);
-            else if (rc == 0)
-                snprintf(err, sizeof err, "produced no audio");
+        } else if (ok) {
+            snprintf(err, sizeof err, "produced no audio");
         }
-        size_t used = strlen(r->failures);
-        snprintf(r->failures + used, sizeof r->failures - used, "%s%s: %s", used ? "; " : "", le->engine->name, err);
+        pcm_free(&c.raw);
+        if (ok) {
+            size_t used = strlen(r->failures);
+            snprintf(r->failures + used, sizeof r->failures - used, "%s%s: %s", used ? "; " : "", le->engine->name, err);
+        }
     }
     return -1;
 }

@@ -43,15 +43,23 @@ const char *tts_engine_name(const tts *t, int index);
 int tts_parse_chain(const tts *t, const char *names, int *order, int max, char *err, size_t errlen);
 
 struct tts_result {
-    struct pcm_buf pcm;  /* at tts_params.out_rate */
+    struct pcm_buf pcm;  /* at tts_params.out_rate, when not streamed */
     int engine;          /* index of the engine that spoke, -1 if none */
     char failures[512];  /* "flite: timed out; " … for the engines that did not */
 };
-/* cancelled() is polled while synthesising; when it returns nonzero the call
- * gives up at once and returns 1. Returns 0 when an engine spoke, -1 when
- * every engine failed (result.failures says why). */
-int tts_speak(tts *t, const int *order, int n, const char *text, int (*cancelled)(void *ud), void *ud,
-              struct tts_result *result);
+
+/* Streamed audio at tts_params.out_rate, as the engine produces it. */
+typedef void (*tts_audio_fn)(void *ud, const int16_t *pcm, size_t n);
+
+/* Speaks text with the first engine of order[] that succeeds.
+ * cancelled() is polled while synthesising; when it returns nonzero the call
+ * gives up at once and returns 1. With on_audio, audio is streamed to it as
+ * it comes (the first chunk within a few ms) and result.pcm stays empty; an
+ * engine that fails after it has streamed audio is not retried, since the
+ * listener has heard part of the phrase already. Returns 0 when an engine
+ * spoke, -1 when every engine failed (result.failures says why). */
+int tts_speak(tts *t, const int *order, int n, const char *text, int (*cancelled)(void *ud), tts_audio_fn on_audio,
+              void *ud, struct tts_result *result);
 void tts_result_free(struct tts_result *r);
 
 #endif

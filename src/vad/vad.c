@@ -2,6 +2,7 @@
  * of the engine, so WebRTC and later classifiers share one contract. */
 #include "vad/vad.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,12 @@
 #define CANDIDATE_GAP_MS 60
 /* Longest audio handed over at a start, beyond the pre-roll. */
 #define MAX_CANDIDATE_MS 2000
+/* WebRTC's classifier keeps saying "voiced" for ~100 ms after speech stops
+ * (its hangover). Inside an utterance, a frame this far below the loudest
+ * one so far counts as silence, so the endpoint is not delayed by that
+ * hangover. Real rooms whose noise floor is closer than this to the speech
+ * simply keep the classifier's own decision. */
+#define QUIET_BELOW_PEAK_DB 35.0
 
 struct vad {
     struct vad_params p;
@@ -25,6 +32,7 @@ struct vad {
     size_t hist_cap;
 
     int in_speech;
+    double peak_db; /* loudest frame of the current candidate or utterance */
     int candidate_voiced_ms, candidate_gap_ms;
     uint64_t candidate_start;
     int silence_ms;
@@ -104,12 +112,29 @@ static void remember(vad *v, const int16_t *frame)
     pcm_append(&v->hist, frame, v->frame_len);
 }
 
+static double frame_db(const int16_t *f, size_t n)
+{
+    double e = 0;
+    for (size_t i = 0; i < n; i++)
+        e += (double)f[i] * f[i];
+    return 10 * log10(e / (double)n + 1e-9);
+}
+
 static int step(vad *v, vad_event_fn fn, void *ud)
 {
     const int fms = v->p.frame_ms;
     int voiced = v->p.engine->classify(v->engine_state, v->frame, v->frame_len);
     if (voiced < 0)
         return -1;
+    double db = frame_db(v->frame, v->frame_len);
+    if (voiced && (v->in_speech || v->candidate_voiced_ms)) {
+        if (db > v->peak_db)
+            v->peak_db = db;
+        else if (v->in_speech && db < v->peak_db - QUIET_BELOW_PEAK_DB)
+            voiced = 0;
+    } else if (voiced) {
+        v->peak_db = db; /* a new candidate */
+    }
     remember(v, v->frame);
     struct vad_event ev = {.audio = v->frame, .n = v->frame_len, .voiced = voiced, .frame_index = v->frame_index};
 

@@ -80,7 +80,7 @@ int main(void)
     CHECK(t != NULL);
     int order[1] = {0};
     struct tts_result speech;
-    CHECK(tts_speak(t, order, 1, "What is the weather like today?", NULL, NULL, &speech) == 0);
+    CHECK(tts_speak(t, order, 1, "What is the weather like today?", NULL, NULL, NULL, &speech) == 0);
 
     struct asr_params ap = asr_default_params();
     ap.model_dir = PARLEY_PS_MODELDIR;

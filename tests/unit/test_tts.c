@@ -5,6 +5,19 @@
 #include "check.h"
 #include "tts/tts.h"
 
+struct stream_count {
+    size_t samples;
+    int chunks;
+};
+
+static void count_chunk(void *ud, const int16_t *pcm, size_t n)
+{
+    struct stream_count *c = ud;
+    (void)pcm;
+    c->samples += n;
+    c->chunks++;
+}
+
 static int always(void *ud)
 {
     (void)ud;
@@ -29,7 +42,7 @@ int main(void)
     for (int e = 0; e < 2; e++) {
         struct tts_result r;
         order[0] = e;
-        CHECK(tts_speak(t, order, 1, text, NULL, NULL, &r) == 0);
+        CHECK(tts_speak(t, order, 1, text, NULL, NULL, NULL, &r) == 0);
         CHECK(r.engine == e);
         /* About 1-3 s of speech at 22050 Hz. */
         CHECK(r.pcm.len > 22050 && r.pcm.len < 22050 * 4);
@@ -37,10 +50,20 @@ int main(void)
         tts_result_free(&r);
     }
 
-    /* Cancellation: nothing comes back. */
+    /* Streaming gives the same audio in chunks, and no collected buffer. */
     struct tts_result r;
+    struct stream_count sc = {0};
     order[0] = 0;
-    CHECK(tts_speak(t, order, 1, text, always, NULL, &r) == 1);
+    struct tts_result full;
+    CHECK(tts_speak(t, order, 1, text, NULL, NULL, NULL, &full) == 0);
+    CHECK(tts_speak(t, order, 1, text, NULL, count_chunk, &sc, &r) == 0);
+    CHECK(r.pcm.len == 0 && sc.chunks > 1);
+    CHECK(sc.samples + 300 > full.pcm.len && sc.samples < full.pcm.len + 300);
+    tts_result_free(&full);
+
+    /* Cancellation: nothing comes back. */
+    order[0] = 0;
+    CHECK(tts_speak(t, order, 1, text, always, NULL, NULL, &r) == 1);
     CHECK(r.pcm.len == 0);
     tts_free(t);
 
@@ -48,12 +71,12 @@ int main(void)
     p.espeak_voice = "no-such-voice";
     t = tts_new(&p, err, sizeof err);
     CHECK(tts_parse_chain(t, "espeak,flite", order, TTS_MAX_ENGINES, err, sizeof err) == 2);
-    CHECK(tts_speak(t, order, 2, text, NULL, NULL, &r) == 0);
+    CHECK(tts_speak(t, order, 2, text, NULL, NULL, NULL, &r) == 0);
     CHECK(strcmp(tts_engine_name(t, r.engine), "flite") == 0);
     CHECK(strstr(r.failures, "espeak") && strstr(r.failures, "no-such-voice"));
     tts_result_free(&r);
     /* Every engine failing is reported, not crashed on. */
-    CHECK(tts_speak(t, order, 1, text, NULL, NULL, &r) == -1);
+    CHECK(tts_speak(t, order, 1, text, NULL, NULL, NULL, &r) == -1);
     tts_free(t);
 
     /* A time limit too short for any engine: both time out. */
@@ -61,7 +84,7 @@ int main(void)
     p.timeout_s = 0.000001;
     t = tts_new(&p, err, sizeof err);
     CHECK(tts_parse_chain(t, "flite,espeak", order, TTS_MAX_ENGINES, err, sizeof err) == 2);
-    CHECK(tts_speak(t, order, 2, "A longer sentence that takes a while to say.", NULL, NULL, &r) == -1);
+    CHECK(tts_speak(t, order, 2, "A longer sentence that takes a while to say.", NULL, NULL, NULL, &r) == -1);
     CHECK(strstr(r.failures, "flite: timed out") && strstr(r.failures, "espeak: timed out"));
     tts_free(t);
 
