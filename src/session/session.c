@@ -153,7 +153,6 @@ static void on_llm_done(void *ud, enum llm_status status, const char *message)
         m->text = strdup(message);
         mailbox_post(c->s->env->mail, &m->node);
     }
-    free(c); /* done is the last callback of a request */
 }
 
 struct tts_job {
@@ -341,7 +340,8 @@ static void spoken_text(const struct reply *r, char *out, size_t outlen)
 static void free_reply(session *s)
 {
     struct reply *r = &s->reply;
-    llm_request_free(r->llm);
+    llm_request_free(r->llm); /* no LLM callback runs after this... */
+    free(r->llm_ctx);         /* ...so their context can go */
     for (int i = 0; i < r->nphrases; i++) {
         free(r->phrases[i].text);
         pcm_free(&r->phrases[i].pcm);
@@ -483,12 +483,12 @@ static void start_reply(session *s, uint64_t turn, const char *user_text, const 
     if (ctx) {
         ctx->s = s;
         ctx->turn = turn;
+        r->llm_ctx = ctx;
         r->llm = llm_request_start(&p, msgs, n, &cb, ctx, err, sizeof err);
     }
     session_set_state(s, ST_THINKING);
     session_send_json(s, proto_assistant_text(turn, "start", ""), OUT_CONTROL, 0);
     if (!r->llm) {
-        free(ctx);
         send_error(s, ERR_LLM_FAIL, err[0] ? err : "cannot start the LLM request", 1);
         r->llm_done = 1;
         session_send_json(s, proto_assistant_text(turn, "end", ""), OUT_CONTROL, 0);

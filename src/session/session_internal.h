@@ -41,6 +41,7 @@ struct reply {
     uint64_t turn;
     struct turn_marks marks;
     llm_request *llm;
+    struct llm_ctx *llm_ctx; /* what the LLM callbacks see; freed with the reply */
     int llm_done, paused, finished;
     char *text;
     size_t text_len;

@@ -133,11 +133,14 @@ export async function startParley({ env = {}, args = [] } = {}) {
     child,
     exited,
     log: () => stderr.join(''),
+    // Stops with SIGTERM and checks the exit: a sanitizer report (ASan,
+    // LeakSanitizer, UBSan) makes it non-zero, and fails the test.
     async stop() {
       child.kill('SIGTERM');
       const r = await Promise.race([exited, new Promise((r) => setTimeout(() => r(null), 10000))]);
       if (!r) child.kill('SIGKILL');
       children.delete(child);
+      if (!r || r.code !== 0) throw new Error(`parley did not exit cleanly (${JSON.stringify(r)}):\n${stderr.join('').slice(-4000)}`);
       return r;
     },
   };
