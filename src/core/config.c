@@ -24,7 +24,7 @@ struct key_def {
 #define F(field) offsetof(struct parley_config, field), sizeof(((struct parley_config *)0)->field)
 
 static const struct key_def keys[] = {
-    {"listen", "PARLEY_LISTEN", T_STR, F(listen), 0, 0, NULL, "host:port to listen on"},
+    {"listen", NULL, T_STR, F(listen), 0, 0, NULL, "host:port to listen on"},
     {"web_root", NULL, T_STR, F(web_root), 0, 0, NULL, "folder of the browser client served at /"},
     {"workers", NULL, T_INT, F(workers), 1, 64, NULL, "worker threads for ASR and TTS"},
     {"max_sessions", NULL, T_INT, F(max_sessions), 1, 10000, NULL, "concurrent WebSocket sessions"},
@@ -34,11 +34,11 @@ static const struct key_def keys[] = {
     {"log.latency", "STREAM_LOG_LATENCY", T_BOOL, F(log_latency), 0, 1, NULL,
      "one JSON latency line per turn on stderr"},
 
-    {"llm.provider", "PARLEY_LLM_PROVIDER", T_STR, F(llm_provider), 0, 0, "ollama|openai", "LLM wire format"},
-    {"llm.url", "PARLEY_LLM_URL", T_STR, F(llm_url), 0, 0, NULL,
-     "base URL (Ollama: http://127.0.0.1:11434, OpenAI-compatible: http://HOST:PORT/v1)"},
-    {"llm.model", "PARLEY_LLM_MODEL", T_STR, F(llm_model), 0, 0, NULL, "model name"},
-    {"llm.api_key", "PARLEY_LLM_API_KEY", T_STR, F(llm_api_key), 0, 0, NULL, "bearer token (OpenAI-compatible)"},
+    {"llm.provider", NULL, T_STR, F(llm_provider), 0, 0, "ollama|openai", "LLM wire format"},
+    {"llm.url", NULL, T_STR, F(llm_url), 0, 0, NULL,
+     "base URL; empty: the provider's default (Ollama http://127.0.0.1:11434, OpenAI-compatible http://127.0.0.1:8000/v1)"},
+    {"llm.model", NULL, T_STR, F(llm_model), 0, 0, NULL, "model name"},
+    {"llm.api_key", NULL, T_STR, F(llm_api_key), 0, 0, NULL, "bearer token (OpenAI-compatible)"},
     {"llm.system_prompt", NULL, T_STR, F(llm_system_prompt), 0, 0, NULL, "system prompt"},
     {"llm.first_token_timeout_ms", NULL, T_INT, F(llm_first_token_timeout_ms), 100, 600000, NULL,
      "no first token within this → LLM_TIMEOUT"},
@@ -87,6 +87,8 @@ static const struct key_def keys[] = {
      "also wait for a partial with this many words (0: VAD alone)"},
     {"barge_in.aggressiveness", NULL, T_INT, F(barge_in_aggressiveness), 0, 3, NULL,
      "stricter VAD mode while the assistant is thinking or speaking"},
+    {"barge_in.min_level_dbfs", NULL, T_DOUBLE, F(barge_in_min_level_dbfs), -200, 0, NULL,
+     "frames quieter than this (dBFS) do not count towards a barge-in: speaker echo is quieter than the user"},
     {"barge_in.half_duplex", NULL, T_BOOL, F(barge_in_half_duplex), 0, 1, NULL,
      "ignore the microphone while the assistant speaks"},
 };
@@ -136,6 +138,7 @@ void config_defaults(struct parley_config *c)
     c->barge_in_min_speech_ms = 60;
     c->barge_in_min_words = 0;
     c->barge_in_aggressiveness = 3;
+    c->barge_in_min_level_dbfs = -45;
     c->barge_in_half_duplex = 0;
 }
 

@@ -63,6 +63,7 @@ struct parley_config {
     int barge_in_min_speech_ms;
     int barge_in_min_words;
     int barge_in_aggressiveness;
+    double barge_in_min_level_dbfs;
     int barge_in_half_duplex;
 };
 

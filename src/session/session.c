@@ -75,10 +75,10 @@ void session_set_state(session *s, enum assistant_state st)
     s->state = st;
     /* A stricter start confirmation while the assistant talks keeps coughs
      * and its own echo from cutting it off. */
-    if (st == ST_LISTENING)
-        vad_set_confirmation(s->vad, s->cfg->vad_aggressiveness, s->cfg->vad_min_speech_ms);
-    else
-        vad_set_confirmation(s->vad, s->cfg->barge_in_aggressiveness, s->cfg->barge_in_min_speech_ms);
+    const struct parley_config *c = s->cfg;
+    struct vad_confirmation normal = {c->vad_aggressiveness, c->vad_min_speech_ms, -200, 60};
+    struct vad_confirmation strict = {c->barge_in_aggressiveness, c->barge_in_min_speech_ms, c->barge_in_min_level_dbfs, 40};
+    vad_set_confirmation(s->vad, st == ST_LISTENING ? &normal : &strict);
     session_send_json(s, proto_state(state_names[st]), OUT_CONTROL, 0);
 }
 

@@ -8,9 +8,6 @@
 
 #include "core/audio.h"
 
-/* A candidate start survives unvoiced gaps up to this long (a plosive, a
- * short pause between syllables) before its voiced count resets. */
-#define CANDIDATE_GAP_MS 60
 /* Longest audio handed over at a start, beyond the pre-roll. */
 #define MAX_CANDIDATE_MS 2000
 /* WebRTC's classifier keeps saying "voiced" for ~100 ms after speech stops
@@ -36,7 +33,7 @@ struct vad {
     int candidate_voiced_ms, candidate_gap_ms;
     uint64_t candidate_start;
     int silence_ms;
-    int aggressiveness, min_speech_ms; /* the confirmation in force */
+    struct vad_confirmation conf; /* the confirmation in force */
 };
 
 struct vad_params vad_default_params(void)
@@ -64,8 +61,9 @@ vad *vad_new(const struct vad_params *params, char *err, size_t errlen)
     v->frame_len = (size_t)p.sample_rate * (size_t)p.frame_ms / 1000;
     v->frame = calloc(v->frame_len, sizeof *v->frame);
     v->hist_cap = (size_t)p.sample_rate * (size_t)(p.preroll_ms + MAX_CANDIDATE_MS) / 1000 + v->frame_len;
-    v->aggressiveness = p.aggressiveness;
-    v->min_speech_ms = p.min_speech_ms;
+    /* A candidate start survives a 60 ms gap (a plosive, a pause between
+     * syllables) before its voiced count resets. */
+    v->conf = (struct vad_confirmation){p.aggressiveness, p.min_speech_ms, -200, 60};
     v->engine_state = p.engine->create(p.sample_rate, p.aggressiveness, err, errlen);
     if (!v->frame || !v->engine_state) {
         vad_free(v);
@@ -85,11 +83,13 @@ void vad_free(vad *v)
     free(v);
 }
 
-void vad_set_confirmation(vad *v, int aggressiveness, int min_speech_ms)
+void vad_set_confirmation(vad *v, const struct vad_confirmation *c)
 {
-    if (aggressiveness != v->aggressiveness && v->p.engine->set_aggressiveness(v->engine_state, aggressiveness) == 0)
-        v->aggressiveness = aggressiveness;
-    v->min_speech_ms = min_speech_ms;
+    int aggressiveness = v->conf.aggressiveness;
+    if (c->aggressiveness != aggressiveness && v->p.engine->set_aggressiveness(v->engine_state, c->aggressiveness) == 0)
+        aggressiveness = c->aggressiveness;
+    v->conf = *c;
+    v->conf.aggressiveness = aggressiveness;
 }
 
 void vad_reset_utterance(vad *v)
@@ -127,6 +127,8 @@ static int step(vad *v, vad_event_fn fn, void *ud)
     if (voiced < 0)
         return -1;
     double db = frame_db(v->frame, v->frame_len);
+    if (voiced && !v->in_speech && db - 90.309 < v->conf.min_level_dbfs)
+        voiced = 0; /* too quiet to start speech under this confirmation */
     if (voiced && (v->in_speech || v->candidate_voiced_ms)) {
         if (db > v->peak_db)
             v->peak_db = db;
@@ -154,7 +156,7 @@ static int step(vad *v, vad_event_fn fn, void *ud)
             v->candidate_start = v->frame_index;
         v->candidate_voiced_ms += fms;
         v->candidate_gap_ms = 0;
-        if (v->candidate_voiced_ms >= v->min_speech_ms) {
+        if (v->candidate_voiced_ms >= v->conf.min_speech_ms) {
             uint64_t frames_back = v->frame_index - v->candidate_start + 1 + (uint64_t)(v->p.preroll_ms / fms);
             size_t want = (size_t)frames_back * v->frame_len;
             size_t have = v->hist.len < want ? v->hist.len : want;
@@ -168,7 +170,7 @@ static int step(vad *v, vad_event_fn fn, void *ud)
         }
     } else if (v->candidate_voiced_ms) {
         v->candidate_gap_ms += fms;
-        if (v->candidate_gap_ms > CANDIDATE_GAP_MS ||
+        if (v->candidate_gap_ms > v->conf.max_gap_ms ||
             (int)(v->frame_index - v->candidate_start) * fms > MAX_CANDIDATE_MS)
             v->candidate_voiced_ms = v->candidate_gap_ms = 0;
     }

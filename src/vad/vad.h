@@ -50,9 +50,19 @@ void vad_free(vad *v);
 /* Feeds any number of samples; events are delivered synchronously. Returns -1
  * if the engine failed. */
 int vad_process(vad *v, const int16_t *pcm, size_t n, vad_event_fn fn, void *ud);
-/* Changes the start confirmation while the assistant talks (barge-in uses a
- * stricter mode); applies from the next frame. */
-void vad_set_confirmation(vad *v, int aggressiveness, int min_speech_ms);
+/* How a speech start is confirmed. Barge-in uses a stricter one while the
+ * assistant talks: a higher aggressiveness, a longer run, a level floor
+ * (frames quieter than min_level_dbfs do not count: the assistant's own voice
+ * leaking back from a speaker is quieter than the user), and shorter gaps (a
+ * run of clicks does not add up to speech). */
+struct vad_confirmation {
+    int aggressiveness;
+    int min_speech_ms;
+    double min_level_dbfs; /* -200: no floor */
+    int max_gap_ms;        /* unvoiced run a candidate start survives */
+};
+/* Applies from the next frame. */
+void vad_set_confirmation(vad *v, const struct vad_confirmation *c);
 /* Ends the current utterance now (push-to-talk release, max duration): the
  * endpointer returns to silence without emitting VAD_EVENT_END. */
 void vad_reset_utterance(vad *v);

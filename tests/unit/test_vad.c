@@ -86,13 +86,13 @@ int main(void)
 
     /* A 40 ms click does not confirm speech once min_speech_ms exceeds the
      * classifier's hangover (it reports ~120 ms voiced for a 40 ms click). */
-    vad_set_confirmation(v, 2, 200);
+    vad_set_confirmation(v, &(struct vad_confirmation){2, 200, -200, 60});
     struct events c = {0};
     memset(buf, 0, n * sizeof *buf);
     voiced(buf + RATE, RATE / 25, 0);
     feed(v, buf, n, &c);
     CHECK(c.starts == 0);
-    vad_set_confirmation(v, 2, 100);
+    vad_set_confirmation(v, &(struct vad_confirmation){2, 100, -200, 60});
 
     /* Silence alone: nothing. */
     struct events s = {0};
@@ -101,15 +101,28 @@ int main(void)
     CHECK(s.starts == 0 && s.ends == 0 && s.audio_frames == 0);
 
     /* A stricter confirmation (barge-in) needs longer speech. */
-    vad_set_confirmation(v, 3, 400);
+    vad_set_confirmation(v, &(struct vad_confirmation){3, 400, -200, 60});
     struct events b = {0};
     voiced(buf + RATE, RATE / 4, 0); /* 250 ms */
     feed(v, buf, n, &b);
     CHECK(b.starts == 0);
-    vad_set_confirmation(v, 2, 100);
+    vad_set_confirmation(v, &(struct vad_confirmation){2, 100, -200, 60});
     struct events b2 = {0};
     feed(v, buf, n, &b2);
     CHECK(b2.starts == 1);
+
+    /* A level floor: the same voice 20 dB quieter (echo) does not confirm. */
+    struct events q = {0};
+    memset(buf, 0, n * sizeof *buf);
+    voiced(buf + RATE, RATE, 0);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (int16_t)(buf[i] / 10);
+    vad_set_confirmation(v, &(struct vad_confirmation){2, 60, -20, 40});
+    feed(v, buf, n, &q);
+    CHECK(q.starts == 0);
+    vad_set_confirmation(v, &(struct vad_confirmation){2, 60, -200, 40});
+    feed(v, buf, n, &q);
+    CHECK(q.starts == 1);
 
     /* reset_utterance ends speech without an END event (push-to-talk stop). */
     struct events r = {0};
