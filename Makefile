@@ -5,12 +5,15 @@ ASAN_BUILD ?= build-asan
 CONFIG ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup build run test test-fast asan bench clean
+.PHONY: all setup setup-tests build run test test-fast asan bench clean
 
 all: build
 
 setup:
 	./scripts/setup.sh
+
+setup-tests:
+	./scripts/setup.sh --tests
 
 build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -20,7 +23,7 @@ run: setup build
 	./$(BUILD)/parley serve $(if $(CONFIG),--config $(CONFIG),)
 
 # Everything: the suite on the normal build, then again under ASan+UBSan.
-test: setup build asan
+test: setup-tests build asan
 	cd $(BUILD) && ctest --output-on-failure -j 2
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j 2
 
@@ -31,8 +34,9 @@ asan:
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPARLEY_SANITIZE=ON >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-bench: build
+bench: setup-tests build
 	node bench/latency.mjs --parley ./$(BUILD)/parley
+	node bench/barge_in_tradeoff.mjs --parley ./$(BUILD)/parley
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

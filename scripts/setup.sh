@@ -1,13 +1,16 @@
 #!/bin/sh
 # Installs what parley needs on Debian 12 (as root): build tools, libraries,
-# speech engines and models, and the npm packages the tests use. Idempotent.
+# speech engines and models; with --tests also Node.js, sox and the npm
+# packages the end-to-end tests use. Idempotent: installs only what is missing.
 set -eu
 cd "$(dirname "$0")/.."
 
 PKGS="build-essential cmake pkg-config libwebsockets-dev libcurl4-openssl-dev libcjson-dev
 libyaml-dev libsqlite3-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
-flite flite1-dev espeak-ng libespeak-ng-dev libwebrtc-audio-processing-dev libspeexdsp-dev
-sox nodejs npm"
+flite flite1-dev espeak-ng libespeak-ng-dev libwebrtc-audio-processing-dev libspeexdsp-dev"
+TESTS=0
+[ "${1:-}" = "--tests" ] && TESTS=1
+[ $TESTS = 1 ] && PKGS="$PKGS sox nodejs npm"
 
 missing=""
 for p in $PKGS; do
@@ -25,6 +28,6 @@ if [ -n "$(echo "$missing" | tr -d ' ')" ]; then
   apt-get install -y -qq --no-install-recommends $missing
 fi
 
-if [ ! -d tests/node_modules/ws ]; then
+if [ $TESTS = 1 ] && [ ! -d tests/node_modules/ws ]; then
   (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 fi

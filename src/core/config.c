@@ -62,6 +62,8 @@ static const struct key_def keys[] = {
      "longest utterance; past it → MAX_DURATION_EXCEEDED and it is answered"},
     {"asr.speculative_final_ms", NULL, T_INT, F(asr_speculative_final_ms), 0, 10000, NULL,
      "after this much trailing silence, decode the final early (0: off); undone if speech resumes"},
+    {"asr.final_timeout_ms", NULL, T_INT, F(asr_final_timeout_ms), 100, 600000, NULL,
+     "no final transcript this long after the endpoint → ASR_TIMEOUT (the recogniser is overloaded)"},
     {"asr.decoders", NULL, T_INT, F(asr_decoders), 1, 256, NULL, "recogniser instances (concurrent utterances)"},
 
     {"tts.chain", "PARLEY_TTS", T_STR, F(tts_chain), 0, 0, NULL, "comma-separated fallback chain: flite, espeak"},
@@ -123,6 +125,7 @@ void config_defaults(struct parley_config *c)
     c->asr_partial_interval_ms = 300;
     c->asr_max_utterance_ms = 30000;
     c->asr_speculative_final_ms = 200;
+    c->asr_final_timeout_ms = 5000;
     c->asr_decoders = 4;
     strcpy(c->tts_chain, "flite,espeak");
     c->tts_timeout_s = 10;

@@ -42,6 +42,7 @@ struct parley_config {
     int asr_partial_interval_ms;
     int asr_max_utterance_ms;
     int asr_speculative_final_ms;
+    int asr_final_timeout_ms;
     int asr_decoders;
 
     /* tts */

@@ -54,7 +54,6 @@ char *llm_json_chat_body(const struct llm_params *p, const struct llm_message *m
 }
 
 int llm_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1; }
-void llm_global_cleanup(void) { curl_global_cleanup(); }
 
 struct llm_request {
     const struct llm_wire *wire;

@@ -64,6 +64,5 @@ void llm_request_pause(llm_request *r, int paused);
 
 /* Process-wide set-up for libcurl; call once before any thread starts. */
 int llm_global_init(void);
-void llm_global_cleanup(void);
 
 #endif

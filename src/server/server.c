@@ -356,6 +356,8 @@ void server_free(server *srv)
     mailbox_free(srv->env.mail, session_mail_free);
     tts_free(srv->env.tts);
     asr_model_free(srv->env.asr);
-    llm_global_cleanup();
+    /* No llm_global_cleanup(): a cancelled request's thread may still be
+     * unwinding inside libcurl (it holds its own reference), and curl's
+     * global state must outlive it. The process exits right after. */
     free(srv);
 }

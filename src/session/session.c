@@ -97,6 +97,11 @@ static void arm_timer(session *s)
         next = s->reply.pump_deadline;
     if (s->speaking_until && (!next || s->speaking_until < next))
         next = s->speaking_until;
+    for (int i = 0; i < MAX_FINISHING; i++) {
+        int64_t d = s->finishing[i].turn ? s->finishing[i].final_deadline : 0;
+        if (d && (!next || d < next))
+            next = d;
+    }
     if (next) {
         int64_t delay = next - clock_now_us();
         s->io.set_timer(s->io_ud, delay > 0 ? delay : 0);
@@ -580,8 +585,10 @@ static void end_utterance(session *s)
         if (s->finishing[i].turn < s->finishing[slot].turn)
             slot = i; /* all busy: the oldest is given up */
     }
+    u->final_deadline = u->marks.endpoint + (int64_t)s->cfg->asr_final_timeout_ms * 1000;
     s->finishing[slot] = *u;
     memset(u, 0, sizeof *u);
+    arm_timer(s);
 }
 
 static void on_vad_event(void *ud, const struct vad_event *ev)
@@ -815,6 +822,16 @@ void session_on_timer(session *s)
     }
     if (r->turn && r->pump_deadline && now >= r->pump_deadline)
         pump_audio(s);
+    for (int i = 0; i < MAX_FINISHING; i++) {
+        struct utterance *u = &s->finishing[i];
+        if (u->turn && now >= u->final_deadline) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "no transcript within %d ms of the end of speech; the utterance was dropped",
+                     s->cfg->asr_final_timeout_ms);
+            send_error(s, ERR_ASR_TIMEOUT, msg, 1);
+            memset(u, 0, sizeof *u); /* a late final finds no utterance and is dropped */
+        }
+    }
     if (r->turn && r->finished && r->written_samples == r->sent_samples && now >= s->speaking_until)
         session_end_reply(s);
     arm_timer(s);

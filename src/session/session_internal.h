@@ -61,6 +61,7 @@ struct utterance {
     struct turn_marks marks;
     size_t samples;
     int quiet_ms;      /* unvoiced run at the end so far */
+    int64_t final_deadline; /* once ended: no final by then → ASR_TIMEOUT */
     int speculated;    /* the ASR final was started early (asr.speculative_final_ms) */
     int barge_pending; /* started over the assistant; waits for min_words */
 };

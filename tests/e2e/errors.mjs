@@ -14,6 +14,10 @@ import {
   replyAudio,
   freePort,
   tmpDir,
+  root,
+  readWavPcm16,
+  concat,
+  silence,
 } from './lib.mjs';
 
 let llm;
@@ -81,6 +85,21 @@ test('speech longer than STREAM_MAX_UTTERANCE_MS is cut, finalized and answered'
   // Speech that goes on after the cut is the next utterance; the last one is answered in full.
   const last = await c.waitUntil(() => c.messages('done').at(-1), 15000, 'done');
   assert(last.turn > fin.turn, 'the rest became a new turn');
+  c.close();
+  await p.stop();
+});
+
+test('a recogniser that cannot finish in time gives ASR_TIMEOUT and the session goes on', async () => {
+  // jfk.wav is 11 s of real speech; its final pass takes longer than the
+  // 100 ms allowed here once the speculative final is off.
+  const { p, c } = await session({}, ['--set', 'asr.final_timeout_ms=100', '--set', 'asr.speculative_final_ms=0', '--set', 'vad.silence_ms=300']);
+  await c.start();
+  const jfk = readWavPcm16(path.join(root, '../shared/data/jfk.wav')).pcm;
+  await c.streamAudio(concat(jfk, silence(600)), { realtime: false });
+  const e = await c.waitFor('error', (m) => m.code === 'ASR_TIMEOUT', 15000);
+  assert(e.recoverable && /100 ms/.test(e.message), e.message);
+  c.send({ type: 'text', text: 'are you still there?' });
+  await c.waitFor('done', () => true, 15000);
   c.close();
   await p.stop();
 });
