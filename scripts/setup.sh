@@ -10,7 +10,7 @@ libyaml-dev libsqlite3-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en
 flite flite1-dev espeak-ng libespeak-ng-dev libwebrtc-audio-processing-dev libspeexdsp-dev"
 TESTS=0
 [ "${1:-}" = "--tests" ] && TESTS=1
-[ $TESTS = 1 ] && PKGS="$PKGS sox nodejs npm"
+[ $TESTS = 1 ] && PKGS="$PKGS sox chromium nodejs npm"
 
 missing=""
 for p in $PKGS; do
@@ -28,6 +28,6 @@ if [ -n "$(echo "$missing" | tr -d ' ')" ]; then
   apt-get install -y -qq --no-install-recommends $missing
 fi
 
-if [ $TESTS = 1 ] && [ ! -d tests/node_modules/ws ]; then
+if [ $TESTS = 1 ] && { [ ! -d tests/node_modules/ws ] || [ ! -d tests/node_modules/playwright-core ]; }; then
   (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -44,6 +44,15 @@ static int parse_start(const cJSON *j, struct proto_client_msg *m, char *err, si
             return -1;
         }
     }
+    const cJSON *hd = cJSON_GetObjectItemCaseSensitive(j, "half_duplex");
+    m->half_duplex = -1;
+    if (hd && !cJSON_IsNull(hd)) {
+        if (!cJSON_IsBool(hd)) {
+            snprintf(err, errlen, "'half_duplex' must be true or false");
+            return -1;
+        }
+        m->half_duplex = cJSON_IsTrue(hd);
+    }
     if (copy_opt_string(j, "session_id", m->session_id, sizeof m->session_id, err, errlen) ||
         copy_opt_string(j, "tts", m->tts, sizeof m->tts, err, errlen) ||
         copy_opt_string(j, "llm_model", m->llm_model, sizeof m->llm_model, err, errlen))
@@ -129,7 +138,7 @@ static cJSON *typed(const char *type)
     return o;
 }
 
-char *proto_ready(const char *session_id, int out_rate)
+char *proto_ready(const char *session_id, int out_rate, const char *const *engines, int nengines)
 {
     cJSON *o = typed("ready");
     cJSON_AddStringToObject(o, "session_id", session_id);
@@ -137,6 +146,7 @@ char *proto_ready(const char *session_id, int out_rate)
     cJSON *a = cJSON_AddObjectToObject(o, "audio_out");
     cJSON_AddStringToObject(a, "format", "pcm_s16le");
     cJSON_AddNumberToObject(a, "sample_rate", out_rate);
+    cJSON_AddItemToObject(o, "tts_engines", cJSON_CreateStringArray(engines, nengines));
     return finish(o);
 }
 

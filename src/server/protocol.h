@@ -18,6 +18,7 @@ struct proto_client_msg {
     char session_id[64];
     char tts[128];
     char llm_model[128];
+    int half_duplex; /* -1: not given */
     /* text */
     char *text; /* malloc'd; free with proto_client_msg_clear */
     /* played */
@@ -41,7 +42,8 @@ int proto_parse(const char *data, size_t len, struct proto_client_msg *out, int 
 void proto_client_msg_clear(struct proto_client_msg *m);
 
 /* Builders return malloc'd JSON text. */
-char *proto_ready(const char *session_id, int out_rate);
+/* engines: the TTS engines the server has loaded, offered to the client. */
+char *proto_ready(const char *session_id, int out_rate, const char *const *engines, int nengines);
 char *proto_state(const char *state);
 char *proto_simple(const char *type); /* speech_started, speech_stopped */
 char *proto_transcript(int final, uint64_t turn, const char *text);

@@ -13,7 +13,7 @@ int barge_in_mic_open(const session *s)
 {
     /* Half duplex closes the microphone while the assistant's audio plays,
      * but never in the middle of an utterance that already started. */
-    return !(s->cfg->barge_in_half_duplex && s->state == ST_SPEAKING && !s->utt.turn);
+    return !(s->half_duplex && s->state == ST_SPEAKING && !s->utt.turn);
 }
 
 void barge_in_on_speech_start(session *s)

@@ -697,6 +697,8 @@ static int handle_start(session *s, struct proto_client_msg *msg)
         snprintf(s->llm_model, sizeof s->llm_model, "%s", msg->llm_model);
     if (msg->session_id[0])
         snprintf(s->sid, sizeof s->sid, "%s", msg->session_id);
+    if (msg->half_duplex >= 0)
+        s->half_duplex = msg->half_duplex;
     s->in_rate = msg->sample_rate;
     s->in_format = msg->format;
     s->rs = resampler_new(s->in_rate, 16000);
@@ -705,7 +707,11 @@ static int handle_start(session *s, struct proto_client_msg *msg)
         return -1;
     }
     s->started = 1;
-    session_send_json(s, proto_ready(s->sid, s->cfg->tts_sample_rate), OUT_CONTROL, 0);
+    const char *engines[TTS_MAX_ENGINES];
+    int nengines = tts_engine_count(s->env->tts);
+    for (int i = 0; i < nengines; i++)
+        engines[i] = tts_engine_name(s->env->tts, i);
+    session_send_json(s, proto_ready(s->sid, s->cfg->tts_sample_rate, engines, nengines), OUT_CONTROL, 0);
     session_send_json(s, proto_state(state_names[s->state]), OUT_CONTROL, 0);
     return 0;
 }
@@ -894,6 +900,7 @@ session *session_new(const struct session_env *env, const struct session_io *io,
     snprintf(s->sid, sizeof s->sid, "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
              rnd[5], rnd[6], rnd[7]);
     snprintf(s->llm_model, sizeof s->llm_model, "%s", c->llm_model);
+    s->half_duplex = c->barge_in_half_duplex;
     char err[256];
     s->tts_n = tts_parse_chain(env->tts, c->tts_chain, s->tts_order, TTS_MAX_ENGINES, err, sizeof err);
     struct vad_params vp = vad_default_params();

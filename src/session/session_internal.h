@@ -98,6 +98,7 @@ struct session {
     phrase_splitter *splitter;
     int tts_order[TTS_MAX_ENGINES], tts_n;
     char llm_model[128];
+    int half_duplex;
 
     uint64_t last_turn;
     enum assistant_state state;

@@ -20,6 +20,9 @@ int main(void)
     CHECK(m.type == MSG_START && m.sample_rate == 48000 && m.format == FMT_F32LE);
     CHECK_STR(m.tts, "espeak");
     CHECK(parse("{\"type\":\"start\"}", &m, &fatal) == 0);
+    CHECK(m.half_duplex == -1);
+    CHECK(parse("{\"type\":\"start\",\"half_duplex\":true}", &m, &fatal) == 0 && m.half_duplex == 1);
+    CHECK(parse("{\"type\":\"start\",\"half_duplex\":\"yes\"}", &m, &fatal) == -1 && !fatal);
     CHECK(m.sample_rate == 16000 && m.format == FMT_S16LE);
 
     /* Recoverable: a known type with bad fields. */
@@ -63,9 +66,11 @@ int main(void)
     cJSON_Delete(j);
     free(s);
 
-    s = proto_ready("abc", 22050);
+    const char *engines[] = {"flite", "espeak"};
+    s = proto_ready("abc", 22050, engines, 2);
     j = cJSON_Parse(s);
     CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "audio_out"), "sample_rate")->valueint == 22050);
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "tts_engines")) == 2);
     cJSON_Delete(j);
     free(s);
     return check_summary();

@@ -1,0 +1,124 @@
+// The browser client in a real browser: Debian's chromium driven by
+// playwright-core, with a WAV file as the microphone, against parley and the
+// test LLM server. Keeps a screenshot of a conversation in tests/artifacts/.
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { chromium } from 'playwright-core';
+import { test, run, assert, startFakeLlm, startParley, root, tmpDir } from '../e2e/lib.mjs';
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const artifacts = path.join(root, 'tests/artifacts');
+fs.mkdirSync(artifacts, { recursive: true });
+
+// Speech for the fake microphone: flite, 16 kHz mono, with silence around it.
+// Chromium loops the file, so the words come back every cycle.
+function micWav(text, before, after) {
+  const raw = path.join(tmpDir, `mic-raw-${Date.now()}.wav`);
+  const out = raw.replace('mic-raw', 'mic');
+  execFileSync('flite', ['-voice', 'slt', '-t', text, '-o', raw]);
+  execFileSync('sox', [raw, '-r', '16000', '-c', '1', '-b', '16', out, 'pad', `${before}`, `${after}`]);
+  return out;
+}
+
+async function launch(wav, { allowMic = true } = {}) {
+  const args = [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
+    '--allow-loopback-in-peer-connection', '--use-fake-device-for-media-stream',
+  ];
+  if (allowMic) args.push('--use-fake-ui-for-media-stream');
+  else args.push('--deny-permission-prompts');
+  if (wav) args.push(`--use-file-for-fake-audio-capture=${wav}`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+  const page = await browser.newPage({ viewport: { width: 420, height: 780 } });
+  page.on('pageerror', (e) => console.log('page error:', e.message));
+  return { browser, page };
+}
+
+const reply = 'It is sunny and warm today. You will not need an umbrella.';
+
+test('speak, see the transcript, hear the streamed answer', async () => {
+  const llm = await startFakeLlm();
+  await llm.script([{ text: reply }]);
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const { browser, page } = await launch(micWav('What is the weather like today?', 0.5, 12));
+  await page.goto(`http://127.0.0.1:${p.port}/`);
+  await page.getByRole('status').filter({ hasText: 'connected' }).waitFor();
+  // The page routes playback through a loopback RTCPeerConnection.
+  await page.waitForFunction(() => window.parley.stats.route === 'webrtc-loopback', null, { timeout: 10000 });
+  await page.getByRole('button', { name: 'Microphone' }).click();
+  await page.waitForFunction(() => window.parley.stats.capture === 'audioworklet', null, { timeout: 5000 });
+  await page.locator('li.user', { hasText: 'weather' }).waitFor({ timeout: 20000 });
+  await page.locator('li.assistant', { hasText: 'umbrella' }).waitFor({ timeout: 20000 });
+  await page.screenshot({ path: path.join(artifacts, 'conversation.png') });
+  await page.locator('li.assistant .latency').waitFor({ timeout: 20000 });
+  // The player reports about the reply's length (flite: ~4 s for 11 words).
+  const played = await page.waitForFunction(() => window.parley.stats.played[1], null, { timeout: 20000 });
+  const ms = await played.jsonValue();
+  assert(ms > 2500 && ms < 7000, `played ${ms} ms of the reply`);
+  await page.screenshot({ path: path.join(artifacts, 'conversation-done.png') });
+  await browser.close();
+  await p.stop();
+  llm.stop();
+});
+
+test('barge-in: the looping microphone talks over a long reply', async () => {
+  const llm = await startFakeLlm();
+  const long = 'The ocean covers most of the planet. It holds countless creatures. Whales sing across great distances. '.repeat(3);
+  await llm.script([{ text: long, token_ms: 20 }, { text: 'Noon in London.' }]);
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  // Speech, then 4 s of silence, then it loops: the second time comes over the reply.
+  const { browser, page } = await launch(micWav('What time is it in London?', 0.5, 4));
+  await page.goto(`http://127.0.0.1:${p.port}/`);
+  await page.getByRole('status').filter({ hasText: 'connected' }).waitFor();
+  await page.getByRole('button', { name: 'Microphone' }).click();
+  await page.locator('li.assistant.interrupted').first().waitFor({ timeout: 30000 });
+  const state = await page.locator('#state').getAttribute('data-state');
+  const stats = await page.evaluate(() => window.parley.stats);
+  assert(stats.interrupted.includes(1), `turn 1 interrupted: ${JSON.stringify(stats)}`);
+  assert(stats.played[1] > 0 && stats.played[1] < 10000, `played ${stats.played[1]} ms before the interruption`);
+  assert(['interrupted', 'listening', 'thinking', 'speaking'].includes(state), state);
+  await browser.close();
+  await p.stop();
+  llm.stop();
+});
+
+test('a typed turn gets a streamed answer', async () => {
+  const llm = await startFakeLlm();
+  await llm.script([{ text: 'Typed answers work too.' }]);
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const { browser, page } = await launch(null);
+  await page.goto(`http://127.0.0.1:${p.port}/`);
+  await page.getByRole('status').filter({ hasText: 'connected' }).waitFor();
+  await page.getByLabel('Message').fill('Hello there');
+  await page.getByLabel('Message').press('Enter');
+  await page.locator('li.user', { hasText: 'Hello there' }).waitFor();
+  await page.locator('li.assistant', { hasText: 'Typed answers work too.' }).waitFor({ timeout: 15000 });
+  const reqs = await llm.requests();
+  assert(reqs[0].body.messages.at(-1).content === 'Hello there', 'typed text reached the LLM');
+  await browser.close();
+  await p.stop();
+  llm.stop();
+});
+
+test('a refused microphone and a server that goes away are shown plainly', async () => {
+  const llm = await startFakeLlm();
+  await llm.script([{ text: 'Still here.' }]);
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const { browser, page } = await launch(null, { allowMic: false });
+  await page.goto(`http://127.0.0.1:${p.port}/`);
+  await page.getByRole('status').filter({ hasText: 'connected' }).waitFor();
+  await page.getByRole('button', { name: 'Microphone' }).click();
+  await page.getByRole('alert').filter({ hasText: 'refused' }).waitFor({ timeout: 10000 });
+  // Text chat still works.
+  await page.getByLabel('Message').fill('Can you hear me?');
+  await page.getByLabel('Message').press('Enter');
+  await page.locator('li.assistant', { hasText: 'Still here.' }).waitFor({ timeout: 15000 });
+  await p.stop();
+  await page.getByText('reconnecting').waitFor({ timeout: 10000 });
+  await browser.close();
+  llm.stop();
+});
+
+await run();

@@ -1,0 +1,209 @@
+// The page: wires the microphone, the connection and the player to the
+// conversation view. Protocol v1 is in docs/protocol.md.
+import { startCapture } from './audio/capture.js';
+import { levelDb } from './audio/downsample.js';
+import { Player } from './audio/playback.js';
+import { Connection } from './net.js';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  state: $('state'), connection: $('connection'), log: $('log'), partial: $('partial'), error: $('error'),
+  mic: $('mic'), level: $('level'), talk: $('talk'), stop: $('stop'), ptt: $('ptt'), halfduplex: $('halfduplex'),
+  voice: $('voice'), compose: $('compose'), text: $('text'), out: $('out'),
+};
+
+// What tests and curious users can read: window.parley.stats.
+const stats = { played: {}, route: 'direct', capture: null, interrupted: [], turnsDone: 0 };
+window.parley = { stats };
+
+const player = new Player();
+let capture = null;
+let talking = false; // push-to-talk held
+let replyRate = 16000;
+let currentTurn = 0; // the turn whose audio is arriving
+const assistantEl = new Map(); // turn → <li>
+let voices = [];
+
+function showError(text) {
+  ui.error.textContent = text;
+  ui.error.hidden = !text;
+}
+
+function setState(s) {
+  ui.state.dataset.state = s;
+  ui.state.textContent = s;
+}
+
+function addLine(cls, text) {
+  const li = document.createElement('li');
+  li.className = cls;
+  li.textContent = text;
+  ui.log.appendChild(li);
+  li.scrollIntoView({ block: 'end' });
+  return li;
+}
+
+function assistantLine(turn) {
+  let li = assistantEl.get(turn);
+  if (!li) {
+    li = addLine('assistant', '');
+    li.dataset.turn = turn;
+    li.append(document.createElement('span'));
+    assistantEl.set(turn, li);
+  }
+  return li;
+}
+
+const conn = new Connection(
+  `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
+  () => ({
+    type: 'start', sample_rate: 16000, format: 'pcm_s16le',
+    ...(ui.voice.value ? { tts: ui.voice.value } : {}),
+    half_duplex: ui.halfduplex.checked,
+  }),
+  {
+    onStatus(s) {
+      ui.connection.textContent = s === 'open' ? 'connected' : s === 'connecting' ? 'connecting…' : 'Disconnected — reconnecting…';
+      ui.connection.classList.toggle('bad', s === 'reconnecting');
+      if (s !== 'open') setState('offline');
+    },
+    onMessage: handle,
+    onAudio(buf) {
+      player.enqueue(currentTurn, new Int16Array(buf), replyRate);
+    },
+  },
+);
+
+function handle(m) {
+  switch (m.type) {
+    case 'ready':
+      voices = m.tts_engines || [];
+      if (ui.voice.options.length !== voices.length) {
+        const keep = ui.voice.value;
+        ui.voice.replaceChildren(...voices.map((v) => new Option(v, v)));
+        if (keep) ui.voice.value = keep;
+      }
+      showError('');
+      break;
+    case 'state':
+      setState(m.state);
+      break;
+    case 'transcript_partial':
+      ui.partial.textContent = m.text;
+      break;
+    case 'transcript_final':
+      ui.partial.textContent = '';
+      if (m.text) addLine('user', m.text).dataset.turn = m.turn;
+      break;
+    case 'assistant_text': {
+      const span = assistantLine(m.turn).firstChild;
+      if (m.status === 'chunk') span.textContent += m.text;
+      if (m.status === 'end') span.textContent = m.text;
+      break;
+    }
+    case 'tts_start':
+      currentTurn = m.turn;
+      replyRate = m.sample_rate;
+      break;
+    case 'agent_interrupted': {
+      const ms = player.flush(m.turn);
+      stats.played[m.turn] = ms;
+      stats.interrupted.push(m.turn);
+      conn.send({ type: 'played', turn: m.turn, ms });
+      assistantLine(m.turn).classList.add('interrupted');
+      setState('interrupted');
+      break;
+    }
+    case 'done': {
+      stats.turnsDone++;
+      const li = assistantLine(m.turn);
+      const k = m.metrics || {};
+      if (typeof k.first_audio_ms === 'number') {
+        const lat = document.createElement('small');
+        lat.className = 'latency';
+        lat.textContent = k.input === 'text'
+          ? `first audio ${Math.round(k.first_audio_ms)} ms after sending`
+          : `speech end → first audio ${Math.round(k.first_audio_ms)} ms`;
+        li.append(lat);
+      }
+      const turn = m.turn;
+      // Report what was played once the audio has had time to play out.
+      const report = () => (player.playing ? setTimeout(report, 200) : (stats.played[turn] = player.playedMs(turn)));
+      report();
+      break;
+    }
+    case 'error':
+      showError(`${m.code}: ${m.message}`);
+      break;
+    case 'info':
+      break;
+  }
+}
+
+async function micOn() {
+  try {
+    await player.resume();
+    capture = await startCapture((frame) => {
+      ui.level.value = Math.max(-70, levelDb(frame));
+      if (!ui.ptt.checked || talking) conn.sendAudio(frame);
+    });
+    stats.capture = capture.mode;
+    ui.mic.setAttribute('aria-pressed', 'true');
+    ui.mic.querySelector('.mic-text').textContent = 'Mic on';
+    showError('');
+  } catch (e) {
+    capture = null;
+    const refused = e && (e.name === 'NotAllowedError' || e.name === 'SecurityError');
+    showError(refused
+      ? 'Microphone access was refused. You can still type your messages below.'
+      : `The microphone could not be started (${e && e.message}). You can still type.`);
+    ui.mic.setAttribute('aria-pressed', 'false');
+  }
+}
+
+function micOff() {
+  if (capture) capture.stop();
+  capture = null;
+  ui.level.value = -70;
+  ui.mic.setAttribute('aria-pressed', 'false');
+  ui.mic.querySelector('.mic-text').textContent = 'Mic off';
+}
+
+ui.mic.addEventListener('click', () => (capture ? micOff() : micOn()));
+ui.stop.addEventListener('click', () => conn.send({ type: 'cancel' }));
+ui.compose.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const text = ui.text.value.trim();
+  if (!text) return;
+  await player.resume();
+  addLine('user', text);
+  conn.send({ type: 'text', text });
+  ui.text.value = '';
+});
+ui.ptt.addEventListener('change', () => (ui.talk.hidden = !ui.ptt.checked));
+const press = (on) => {
+  if (!ui.ptt.checked || talking === on) return;
+  talking = on;
+  ui.talk.classList.toggle('active', on);
+  if (!on) conn.send({ type: 'stop' });
+};
+ui.talk.addEventListener('pointerdown', () => press(true));
+ui.talk.addEventListener('pointerup', () => press(false));
+ui.talk.addEventListener('pointerleave', () => press(false));
+window.addEventListener('keydown', (e) => {
+  if (e.code === 'Space' && e.target !== ui.text && !e.repeat && ui.ptt.checked) {
+    e.preventDefault();
+    press(true);
+  }
+});
+window.addEventListener('keyup', (e) => {
+  if (e.code === 'Space' && e.target !== ui.text && ui.ptt.checked) press(false);
+});
+ui.voice.addEventListener('change', () => conn.restart());
+ui.halfduplex.addEventListener('change', () => conn.restart());
+
+// Route playback through WebRTC so the browser's echo canceller hears it.
+player
+  .useEchoCancellableRoute(ui.out)
+  .then(() => (stats.route = player.route))
+  .catch(() => (stats.route = 'direct'));
