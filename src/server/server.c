@@ -333,8 +333,9 @@ void server_request_stop(server *srv)
 
 int server_run(server *srv)
 {
-    log_info("listening on http://%s:%d/ (WebSocket: /ws), LLM: %s %s model %s", srv->cfg->listen_host,
-             srv->cfg->listen_port, srv->cfg->llm_provider, srv->cfg->llm_url, srv->cfg->llm_model);
+    log_info("listening on http://%s:%d/ (WebSocket: /ws), LLM: %s %s model %s, ASR: %s, TTS: %s",
+             srv->cfg->listen_host, srv->cfg->listen_port, srv->cfg->llm_provider, srv->cfg->llm_url,
+             srv->cfg->llm_model, asr_model_engine_name(srv->env.asr), srv->cfg->tts_chain);
     while (!(srv->stopping && (srv->nconns == 0 || clock_now_us() > srv->stop_deadline))) {
         if (lws_service(srv->ctx, 100) < 0)
             break;
