@@ -95,7 +95,11 @@ static void arm_timer(session *s)
         next = s->reply.gap_deadline;
     if (s->reply.turn && s->reply.pump_deadline && (!next || s->reply.pump_deadline < next))
         next = s->reply.pump_deadline;
-    if (s->speaking_until && (!next || s->speaking_until < next))
+    /* The end of playback matters only once the whole reply is written;
+     * before that, each write moves it (and re-arms from session_on_written). */
+    const struct reply *r = &s->reply;
+    if (r->turn && r->finished && r->written_samples == r->sent_samples && s->speaking_until &&
+        (!next || s->speaking_until < next))
         next = s->speaking_until;
     for (int i = 0; i < MAX_FINISHING; i++) {
         int64_t d = s->finishing[i].turn ? s->finishing[i].final_deadline : 0;
