@@ -2,6 +2,7 @@
 // partials and a final transcript with the key words → streamed assistant
 // text → phrase audio of plausible length → done with latency marks; and
 // the same through the OpenAI-compatible wire format, and a typed turn.
+import fs from 'node:fs';
 import {
   test,
   run,
@@ -134,6 +135,34 @@ test('start.tts picks the engine chain for the session', async () => {
   assert(err.code === 'PROTOCOL_VIOLATION' && /piper/.test(err.message), err.message);
   c.close();
   bad.close();
+  await p.stop();
+  llm.stop();
+});
+
+// CPU seconds (user + system) the process has used so far.
+function cpuSeconds(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+test('waiting on a slow LLM mid-reply costs no CPU', async () => {
+  const llm = await startFakeLlm();
+  // The first sentence is spoken, then the LLM goes quiet for 1.5 s between tokens.
+  await llm.script([{ text: 'Short first sentence. Then slow.', token_ms: 1500 }]);
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const c = new Client(p.url);
+  await c.open();
+  await c.start();
+  c.send({ type: 'text', text: 'go' });
+  await c.waitFor('tts_phrase_done', (m) => m.phrase === 0, 15000);
+  const before = cpuSeconds(p.child.pid);
+  const t0 = Date.now();
+  await c.waitFor('done', () => true, 30000);
+  const used = cpuSeconds(p.child.pid) - before;
+  const wall = (Date.now() - t0) / 1000;
+  assert(wall > 3, `the wait lasted ${wall} s`);
+  assert(used < wall * 0.25, `${used.toFixed(2)} CPU s used in ${wall.toFixed(1)} s of waiting`);
+  c.close();
   await p.stop();
   llm.stop();
 });
