@@ -28,15 +28,22 @@ function assertNoOldAudioAfter(c, turn) {
   }
 }
 
-test('speech over the assistant interrupts it; history keeps what was heard', async () => {
+// Starts parley with the scripted replies, opens a session, asks a typed
+// question and resolves once the first reply audio has arrived.
+async function replyPlaying(replies, env = {}) {
   const llm = await startFakeLlm();
-  await llm.script([{ text: longReply, token_ms: 60 }, { text: 'It is noon in London.' }]);
-  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  await llm.script(replies);
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base, ...env } });
   const c = new Client(p.url);
   await c.open();
   await c.start();
   c.send({ type: 'text', text: 'Tell me about the ocean.' });
   await c.waitUntil(() => c.events.find((e) => e.binary), 15000, 'first reply audio');
+  return { llm, p, c };
+}
+
+test('speech over the assistant interrupts it; history keeps what was heard', async () => {
+  const { llm, p, c } = await replyPlaying([{ text: longReply, token_ms: 60 }, { text: 'It is noon in London.' }]);
   const speech = makeSpeech('Wait, what time is it in London?', { padBefore: 0.2 });
   const sentAt = Date.now();
   const streaming = c.streamAudio(speech);
@@ -71,14 +78,7 @@ test('speech over the assistant interrupts it; history keeps what was heard', as
 });
 
 test('cancel stops the reply at once', async () => {
-  const llm = await startFakeLlm();
-  await llm.script([{ text: longReply, token_ms: 80 }]);
-  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
-  const c = new Client(p.url);
-  await c.open();
-  await c.start();
-  c.send({ type: 'text', text: 'Tell me about the ocean.' });
-  await c.waitUntil(() => c.events.find((e) => e.binary), 15000, 'first reply audio');
+  const { llm, p, c } = await replyPlaying([{ text: longReply, token_ms: 80 }]);
   c.send({ type: 'cancel' });
   await c.waitFor('agent_interrupted', (m) => m.turn === 1, 5000);
   await c.waitFor('state', (m) => m.state === 'listening', 5000, indexOf(c, (e) => e.msg && e.msg.type === 'agent_interrupted'));
@@ -93,14 +93,7 @@ test('cancel stops the reply at once', async () => {
 });
 
 test('barge_in.min_words ignores a short "okay" but not a question', async () => {
-  const llm = await startFakeLlm();
-  await llm.script([{ text: longReply, token_ms: 20 }, { text: longReply, token_ms: 20 }, { text: 'Noon.' }]);
-  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base, PARLEY_BARGE_IN_MIN_WORDS: '3' } });
-  const c = new Client(p.url);
-  await c.open();
-  await c.start();
-  c.send({ type: 'text', text: 'Tell me about the ocean.' });
-  await c.waitUntil(() => c.events.find((e) => e.binary), 15000, 'first reply audio');
+  const { llm, p, c } = await replyPlaying([{ text: longReply, token_ms: 20 }, { text: longReply, token_ms: 20 }, { text: 'Noon.' }], { PARLEY_BARGE_IN_MIN_WORDS: '3' });
   await c.streamAudio(makeSpeech('Okay.'));
   await c.waitFor('info', (m) => /too short/.test(m.message), 10000);
   assert(!c.messages('agent_interrupted').length, 'a one-word backchannel does not interrupt');
