@@ -26,6 +26,9 @@ struct key_def {
 static const struct key_def keys[] = {
     {"listen", NULL, T_STR, F(listen), 0, 0, NULL, "host:port to listen on"},
     {"web_root", NULL, T_STR, F(web_root), 0, 0, NULL, "folder of the browser client served at /"},
+    {"allowed_origins", NULL, T_STR, F(allowed_origins), 0, 0, NULL,
+     "comma-separated origins (http://host:port) whose pages may open /ws besides parley's own; clients "
+     "that send no Origin (non-browsers) are always allowed"},
     {"workers", NULL, T_INT, F(workers), 1, 64, NULL, "worker threads for ASR and TTS"},
     {"max_sessions", NULL, T_INT, F(max_sessions), 1, 10000, NULL, "concurrent WebSocket sessions"},
     {"limits.send_queue_kib", NULL, T_INT, F(send_queue_kib), 64, 1 << 20, NULL,

@@ -12,6 +12,7 @@ struct parley_config {
     char listen_host[128];
     int listen_port;
     char web_root[512];
+    char allowed_origins[512];
     int workers;
     int max_sessions;
     int send_queue_kib;

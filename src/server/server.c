@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -192,6 +193,32 @@ static int on_writable(struct conn *c)
     return 0;
 }
 
+/* A web page from another site must not drive a local assistant through the
+ * visitor's browser: a browser's upgrade carries an Origin, which must be
+ * parley's own host or one of allowed_origins. */
+static int origin_allowed(struct lws *wsi, const struct parley_config *cfg)
+{
+    char origin[256], host[256];
+    if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
+        return 1;
+    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
+        host[0] = 0;
+    const char *bare = strstr(origin, "://") ? strstr(origin, "://") + 3 : origin;
+    if (host[0] && !strcasecmp(bare, host))
+        return 1;
+    size_t n = strlen(origin);
+    for (const char *p = cfg->allowed_origins; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if (len == n && !strncasecmp(p, origin, n))
+            return 1;
+        p += len;
+    }
+    log_warn("refusing a WebSocket from origin %s (allowed_origins)", origin);
+    return 0;
+}
+
 static int is_ws_path(struct lws *wsi)
 {
     char uri[64];
@@ -205,7 +232,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     server *srv = lws_context_user(lws_get_context(wsi));
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        if (!is_ws_path(wsi))
+        if (!is_ws_path(wsi) || !origin_allowed(wsi, srv->cfg))
             return 1;
         if (srv->nconns >= srv->cfg->max_sessions || srv->stopping) {
             log_warn("refusing a session: %s", srv->stopping ? "shutting down" : "max_sessions reached");

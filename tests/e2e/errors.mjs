@@ -2,6 +2,7 @@
 // start, oversized frames, over-long speech, a dead, failing, stalling or
 // dropping LLM, a failing TTS engine, a client that stops reading, SIGTERM.
 import fs from 'node:fs';
+import WebSocket from 'ws';
 import path from 'node:path';
 import {
   test,
@@ -56,6 +57,21 @@ test('protocol violations: before start, not JSON, unknown or missing type', asy
     const closed = await k.waitClosed();
     assert(closed.code === 1000, `closed cleanly after the error (${closed.code})`);
   }
+  await p.stop();
+});
+
+test('pages from other origins cannot open a session', async () => {
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base }, args: ['--set', 'allowed_origins=http://app.example:3000'] });
+  const open = (origin) =>
+    new Promise((resolve) => {
+      const ws = new WebSocket(p.url, origin ? { origin } : {});
+      ws.on('open', () => (ws.close(), resolve('open')));
+      ws.on('error', () => resolve('refused'));
+    });
+  assert((await open('http://evil.example')) === 'refused', 'a foreign origin is refused');
+  assert((await open(`http://127.0.0.1:${p.port}`)) === 'open', "parley's own page is allowed");
+  assert((await open('http://app.example:3000')) === 'open', 'a configured origin is allowed');
+  assert((await open(null)) === 'open', 'a client without Origin is allowed');
   await p.stop();
 });
 
