@@ -21,6 +21,8 @@
 
 #define SHUTDOWN_GRACE_US (3 * 1000000)
 
+enum close_state { OPEN, CLOSE_AFTER_FLUSH, DROPPED /* not reading: nothing more is queued */ };
+
 struct conn {
     struct lws *wsi;
     server *srv;
@@ -29,7 +31,7 @@ struct conn {
     unsigned char *rx;
     size_t rx_len;
     int rx_oversized;
-    int close_requested;
+    enum close_state close_requested;
     lws_sorted_usec_list_t timer;
     struct conn *next;
 };
@@ -54,13 +56,13 @@ static enum outq_result conn_send(void *ud, int binary, enum out_class cls, uint
                                   const void *data, size_t len, size_t samples)
 {
     struct conn *c = ud;
-    if (c->close_requested == 2)
+    if (c->close_requested == DROPPED)
         return OUTQ_FULL;
     enum outq_result r = outq_push(c->q, binary, cls, turn, phrase, data, len, samples);
     if (r == OUTQ_FULL) {
         /* The client stopped reading: memory stays bounded by dropping it. */
         log_warn("a client is not reading (%zu bytes queued): closing it", outq_bytes(c->q));
-        c->close_requested = 2;
+        c->close_requested = DROPPED;
         lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         return r;
     }
@@ -91,8 +93,8 @@ static void conn_set_timer(void *ud, int64_t delay_us)
 static void conn_close(void *ud)
 {
     struct conn *c = ud;
-    if (!c->close_requested)
-        c->close_requested = 1;
+    if (c->close_requested == OPEN)
+        c->close_requested = CLOSE_AFTER_FLUSH;
     lws_callback_on_writable(c->wsi);
     /* A client that never reads again must not keep the socket forever. */
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 5);
@@ -176,7 +178,7 @@ static int on_writable(struct conn *c)
 {
     struct out_msg *m = outq_peek(c->q);
     if (!m) {
-        if (c->close_requested) {
+        if (c->close_requested != OPEN) {
             lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
             return -1;
         }
@@ -188,7 +190,7 @@ static int on_writable(struct conn *c)
     if (m->binary && c->sess)
         session_on_written(c->sess, m->turn, m->phrase, m->samples);
     outq_pop(c->q);
-    if (outq_peek(c->q) || c->close_requested)
+    if (outq_peek(c->q) || c->close_requested != OPEN)
         lws_callback_on_writable(c->wsi);
     return 0;
 }

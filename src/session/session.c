@@ -42,22 +42,26 @@ static void send_error(session *s, const char *code, const char *message, int re
     session_send_json(s, proto_error(code, message, recoverable), OUT_CONTROL, 0);
 }
 
-static void post(session *s, enum session_mail_kind kind, uint64_t turn, const char *text, size_t len)
+/* A message for the session, with a copy of text (len bytes) if given. */
+static struct session_mail *mail_new(uint64_t session_id, enum session_mail_kind kind, uint64_t turn,
+                                     const char *text, size_t len)
 {
     struct session_mail *m = calloc(1, sizeof *m);
     if (!m)
-        return;
-    m->session_id = s->id;
+        return NULL;
+    m->session_id = session_id;
     m->kind = kind;
     m->turn = turn;
-    if (text) {
-        m->text = malloc(len + 1);
-        if (m->text) {
-            memcpy(m->text, text, len);
-            m->text[len] = 0;
-        }
-    }
-    mailbox_post(s->env->mail, &m->node);
+    if (text)
+        m->text = strndup(text, len);
+    return m;
+}
+
+static void post(session *s, enum session_mail_kind kind, uint64_t turn, const char *text, size_t len)
+{
+    struct session_mail *m = mail_new(s->id, kind, turn, text, len);
+    if (m)
+        mailbox_post(s->env->mail, &m->node);
 }
 
 void session_mail_free(struct mail *node)
@@ -122,13 +126,9 @@ static void on_asr_partial(void *ud, uint64_t utt, const char *text)
 static void on_asr_final(void *ud, uint64_t utt, const char *text, int64_t audio_ms, int64_t cpu_us)
 {
     session *s = ud;
-    struct session_mail *m = calloc(1, sizeof *m);
+    struct session_mail *m = mail_new(s->id, MAIL_ASR_FINAL, utt, text, strlen(text));
     if (!m)
         return;
-    m->session_id = s->id;
-    m->kind = MAIL_ASR_FINAL;
-    m->turn = utt;
-    m->text = strdup(text);
     m->audio_ms = audio_ms;
     m->cpu_us = cpu_us;
     mailbox_post(s->env->mail, &m->node);
@@ -153,13 +153,9 @@ static void on_llm_token(void *ud, const char *text, size_t len)
 static void on_llm_done(void *ud, enum llm_status status, const char *message)
 {
     struct llm_ctx *c = ud;
-    struct session_mail *m = calloc(1, sizeof *m);
+    struct session_mail *m = mail_new(c->s->id, MAIL_LLM_DONE, c->turn, message, strlen(message));
     if (m) {
-        m->session_id = c->s->id;
-        m->kind = MAIL_LLM_DONE;
-        m->turn = c->turn;
         m->status = (int)status;
-        m->text = strdup(message);
         mailbox_post(c->s->env->mail, &m->node);
     }
 }
@@ -183,20 +179,15 @@ static int tts_job_stale(void *ud)
     return atomic_load(&j->gate->current) != j->turn;
 }
 
-static void tts_job_post(struct tts_job *j, enum session_mail_kind kind, int status)
+/* Hands the batched audio over to the session. */
+static void tts_job_post_audio(struct tts_job *j)
 {
-    struct session_mail *m = calloc(1, sizeof *m);
+    struct session_mail *m = mail_new(j->session_id, MAIL_TTS_AUDIO, j->turn, NULL, 0);
     if (!m)
         return;
-    m->session_id = j->session_id;
-    m->kind = kind;
-    m->turn = j->turn;
     m->phrase = j->phrase;
-    m->status = status;
-    if (kind == MAIL_TTS_AUDIO) {
-        m->tts.pcm = j->batch; /* hand the buffer over */
-        memset(&j->batch, 0, sizeof j->batch);
-    }
+    m->tts.pcm = j->batch;
+    memset(&j->batch, 0, sizeof j->batch);
     mailbox_post(j->mail, &m->node);
     j->posted++;
 }
@@ -208,7 +199,7 @@ static void tts_job_audio(void *ud, const int16_t *pcm, size_t n)
     struct tts_job *j = ud;
     pcm_append(&j->batch, pcm, n);
     if (j->posted == 0 || j->batch.len >= j->batch_min)
-        tts_job_post(j, MAIL_TTS_AUDIO, 0);
+        tts_job_post_audio(j);
 }
 
 static void tts_job_run(void *arg)
@@ -218,12 +209,9 @@ static void tts_job_run(void *arg)
     int rc = tts_speak(j->engine, j->order, j->n, j->text, tts_job_stale, tts_job_audio, j, &r);
     if (rc != 1) { /* 1: a barge-in made it stale, nobody waits for it */
         if (j->batch.len)
-            tts_job_post(j, MAIL_TTS_AUDIO, 0);
-        struct session_mail *m = calloc(1, sizeof *m);
+            tts_job_post_audio(j);
+        struct session_mail *m = mail_new(j->session_id, MAIL_TTS_DONE, j->turn, NULL, 0);
         if (m) {
-            m->session_id = j->session_id;
-            m->kind = MAIL_TTS_DONE;
-            m->turn = j->turn;
             m->phrase = j->phrase;
             m->status = rc;
             m->tts = r;

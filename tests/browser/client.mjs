@@ -36,15 +36,22 @@ async function launch(wav, { allowMic = true } = {}) {
   return { browser, page };
 }
 
+// Starts the test LLM with replies, parley, and a browser on its page with
+// `wav` as the microphone; resolves once the page is connected.
+async function openPage(replies, wav, launchOpts) {
+  const llm = await startFakeLlm();
+  await llm.script(replies);
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const { browser, page } = await launch(wav, launchOpts);
+  await page.goto(`http://127.0.0.1:${p.port}/`);
+  await page.getByRole('status').filter({ hasText: 'connected' }).waitFor();
+  return { llm, p, browser, page };
+}
+
 const reply = 'It is sunny and warm today. You will not need an umbrella.';
 
 test('speak, see the transcript, hear the streamed answer', async () => {
-  const llm = await startFakeLlm();
-  await llm.script([{ text: reply }]);
-  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
-  const { browser, page } = await launch(micWav('What is the weather like today?', 0.5, 12));
-  await page.goto(`http://127.0.0.1:${p.port}/`);
-  await page.getByRole('status').filter({ hasText: 'connected' }).waitFor();
+  const { llm, p, browser, page } = await openPage([{ text: reply }], micWav('What is the weather like today?', 0.5, 12));
   // The page routes playback through a loopback RTCPeerConnection.
   await page.waitForFunction(() => window.parley.stats.route === 'webrtc-loopback', null, { timeout: 10000 });
   await page.getByRole('button', { name: 'Microphone' }).click();
@@ -64,14 +71,9 @@ test('speak, see the transcript, hear the streamed answer', async () => {
 });
 
 test('barge-in: the looping microphone talks over a long reply', async () => {
-  const llm = await startFakeLlm();
   const long = 'The ocean covers most of the planet. It holds countless creatures. Whales sing across great distances. '.repeat(3);
-  await llm.script([{ text: long, token_ms: 20 }, { text: 'Noon in London.' }]);
-  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
   // Speech, then 4 s of silence, then it loops: the second time comes over the reply.
-  const { browser, page } = await launch(micWav('What time is it in London?', 0.5, 4));
-  await page.goto(`http://127.0.0.1:${p.port}/`);
-  await page.getByRole('status').filter({ hasText: 'connected' }).waitFor();
+  const { llm, p, browser, page } = await openPage([{ text: long, token_ms: 20 }, { text: 'Noon in London.' }], micWav('What time is it in London?', 0.5, 4));
   await page.getByRole('button', { name: 'Microphone' }).click();
   await page.locator('li.assistant.interrupted').first().waitFor({ timeout: 30000 });
   const stats = await page.evaluate(() => window.parley.stats);
@@ -87,12 +89,7 @@ test('barge-in: the looping microphone talks over a long reply', async () => {
 });
 
 test('push to talk: space held while speaking, released to end the utterance', async () => {
-  const llm = await startFakeLlm();
-  await llm.script([{ text: 'Push to talk works.' }]);
-  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
-  const { browser, page } = await launch(micWav('Tell me a joke about computers.', 0.3, 20));
-  await page.goto(`http://127.0.0.1:${p.port}/`);
-  await page.getByRole('status').filter({ hasText: 'connected' }).waitFor();
+  const { llm, p, browser, page } = await openPage([{ text: 'Push to talk works.' }], micWav('Tell me a joke about computers.', 0.3, 20));
   await page.getByLabel('Push to talk').check();
   await page.getByRole('button', { name: 'Hold to talk' }).waitFor();
   await page.getByRole('button', { name: 'Microphone' }).click();
@@ -109,12 +106,7 @@ test('push to talk: space held while speaking, released to end the utterance', a
 });
 
 test('a typed turn gets a streamed answer', async () => {
-  const llm = await startFakeLlm();
-  await llm.script([{ text: 'Typed answers work too.' }]);
-  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
-  const { browser, page } = await launch(null);
-  await page.goto(`http://127.0.0.1:${p.port}/`);
-  await page.getByRole('status').filter({ hasText: 'connected' }).waitFor();
+  const { llm, p, browser, page } = await openPage([{ text: 'Typed answers work too.' }], null);
   await page.getByLabel('Message').fill('Hello there');
   await page.getByLabel('Message').press('Enter');
   await page.locator('li.user', { hasText: 'Hello there' }).waitFor();
@@ -127,12 +119,7 @@ test('a typed turn gets a streamed answer', async () => {
 });
 
 test('a refused microphone and a server that goes away are shown plainly', async () => {
-  const llm = await startFakeLlm();
-  await llm.script([{ text: 'Still here.' }]);
-  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
-  const { browser, page } = await launch(null, { allowMic: false });
-  await page.goto(`http://127.0.0.1:${p.port}/`);
-  await page.getByRole('status').filter({ hasText: 'connected' }).waitFor();
+  const { llm, p, browser, page } = await openPage([{ text: 'Still here.' }], null, { allowMic: false });
   await page.getByRole('button', { name: 'Microphone' }).click();
   await page.getByRole('alert').filter({ hasText: 'refused' }).waitFor({ timeout: 10000 });
   // Text chat still works.
