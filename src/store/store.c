@@ -1,0 +1,472 @@
+/* The database: opening (WAL, foreign keys), the connection pool, schema
+ * migrations keyed by PRAGMA user_version, and conversations with their
+ * messages. Memories and the structured tables have files of their own. */
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store_internal.h"
+
+/* Each entry moves the schema one version up; never edit a shipped one. */
+static const char *const migrations[] = {
+    /* 1: conversations, messages, memories with FTS5, structured tables */
+    "CREATE TABLE conversations("
+    "  id TEXT PRIMARY KEY,"
+    "  title TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE messages("
+    "  id INTEGER PRIMARY KEY,"
+    "  conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
+    "  turn INTEGER NOT NULL,"
+    "  role TEXT NOT NULL CHECK(role IN ('user','assistant','tool')),"
+    "  content TEXT NOT NULL,"
+    "  input TEXT CHECK(input IS NULL OR input IN ('speech','text')),"
+    "  interrupted INTEGER NOT NULL DEFAULT 0,"
+    "  tool TEXT,"
+    "  metrics TEXT,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX messages_by_conversation ON messages(conversation_id, created_at, id);"
+    "CREATE TABLE memories("
+    "  id INTEGER PRIMARY KEY,"
+    "  content TEXT NOT NULL CHECK(length(content) > 0),"
+    "  conversation_id TEXT REFERENCES conversations(id) ON DELETE SET NULL,"
+    "  embedding BLOB,"
+    "  embedding_model TEXT,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE VIRTUAL TABLE memories_fts USING fts5(content, content='memories', content_rowid='id',"
+    "  tokenize='porter unicode61');"
+    "CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN"
+    "  INSERT INTO memories_fts(rowid, content) VALUES (new.id, new.content); END;"
+    "CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN"
+    "  INSERT INTO memories_fts(memories_fts, rowid, content) VALUES ('delete', old.id, old.content); END;"
+    "CREATE TRIGGER memories_au AFTER UPDATE OF content ON memories BEGIN"
+    "  INSERT INTO memories_fts(memories_fts, rowid, content) VALUES ('delete', old.id, old.content);"
+    "  INSERT INTO memories_fts(rowid, content) VALUES (new.id, new.content); END;"
+    "CREATE TABLE movies("
+    "  id INTEGER PRIMARY KEY,"
+    "  title TEXT NOT NULL COLLATE NOCASE UNIQUE CHECK(length(title) > 0),"
+    "  year INTEGER CHECK(year IS NULL OR year BETWEEN 1870 AND 2200),"
+    "  rating REAL CHECK(rating IS NULL OR rating BETWEEN 0 AND 10),"
+    "  notes TEXT NOT NULL DEFAULT '',"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE music("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL CHECK(kind IN ('artist','album','track')),"
+    "  name TEXT NOT NULL COLLATE NOCASE CHECK(length(name) > 0),"
+    "  artist TEXT NOT NULL DEFAULT '' COLLATE NOCASE,"
+    "  rating REAL CHECK(rating IS NULL OR rating BETWEEN 0 AND 10),"
+    "  notes TEXT NOT NULL DEFAULT '',"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE(kind, name, artist));"
+    "CREATE TABLE projects("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL COLLATE NOCASE UNIQUE CHECK(length(name) > 0),"
+    "  status TEXT NOT NULL DEFAULT 'active' CHECK(status IN ('idea','active','paused','done')),"
+    "  notes TEXT NOT NULL DEFAULT '',"
+    "  updated_at INTEGER NOT NULL);",
+};
+#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+struct store_params store_default_params(void)
+{
+    return (struct store_params){.path = "parley.db", .busy_timeout_ms = 5000, .max_idle = 4, .max_memories = 10000};
+}
+
+int64_t store_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static sqlite3 *open_connection(store *st, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open the database %s: %s", st->path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, st->busy_timeout_ms);
+    char *msg = NULL;
+    if (sqlite3_exec(db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;", NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot configure the database %s: %s", st->path, msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+sqlite3 *store_take(store *st)
+{
+    pthread_mutex_lock(&st->lock);
+    sqlite3 *db = st->nidle ? st->idle[--st->nidle] : NULL;
+    pthread_mutex_unlock(&st->lock);
+    if (db)
+        return db;
+    char err[256];
+    db = open_connection(st, err, sizeof err);
+    if (!db)
+        store_log_error(st, err);
+    return db;
+}
+
+void store_give(store *st, sqlite3 *db)
+{
+    if (!db)
+        return;
+    pthread_mutex_lock(&st->lock);
+    if (st->nidle < st->max_idle && st->nidle < STORE_MAX_IDLE) {
+        st->idle[st->nidle++] = db;
+        db = NULL;
+    }
+    pthread_mutex_unlock(&st->lock);
+    sqlite3_close(db);
+}
+
+void store_log_error(store *st, const char *what)
+{
+    (void)st;
+    fprintf(stderr, "store: %s\n", what);
+}
+
+int store_exec(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *q;
+    int version = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        version = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    if (version > NMIGRATIONS) {
+        snprintf(err, errlen, "the database is at schema version %d, newer than this parley knows (%d)", version,
+                 NMIGRATIONS);
+        return -1;
+    }
+    for (int v = version; v < NMIGRATIONS; v++) {
+        char *msg = NULL;
+        char bump[64];
+        snprintf(bump, sizeof bump, "PRAGMA user_version=%d;", v + 1);
+        if (store_exec(db, "BEGIN IMMEDIATE") ||
+            sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK || store_exec(db, bump) ||
+            store_exec(db, "COMMIT")) {
+            snprintf(err, errlen, "migration to schema version %d failed: %s", v + 1,
+                     msg ? msg : sqlite3_errmsg(db));
+            sqlite3_free(msg);
+            store_exec(db, "ROLLBACK");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+store *store_open(const struct store_params *p, char *err, size_t errlen)
+{
+    store *st = calloc(1, sizeof *st);
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(st->path, sizeof st->path, "%s", p->path);
+    st->busy_timeout_ms = p->busy_timeout_ms;
+    st->max_idle = p->max_idle;
+    st->max_memories = p->max_memories;
+    pthread_mutex_init(&st->lock, NULL);
+    sqlite3 *db = open_connection(st, err, errlen);
+    if (!db) {
+        store_close(st);
+        return NULL;
+    }
+    char *msg = NULL;
+    /* WAL lets readers (HTTP API, retrieval) run while a turn commits. */
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, &msg) != SQLITE_OK || migrate(db, err, errlen)) {
+        if (msg)
+            snprintf(err, errlen, "cannot use the database %s: %s", p->path, msg);
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        store_close(st);
+        return NULL;
+    }
+    store_give(st, db);
+    return st;
+}
+
+void store_close(store *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; i < st->nidle; i++)
+        sqlite3_close(st->idle[i]);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+int store_schema_version(store *st)
+{
+    sqlite3 *db = store_take(st);
+    if (!db)
+        return -1;
+    sqlite3_stmt *q;
+    int version = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        version = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    store_give(st, db);
+    return version;
+}
+
+void store_bind_text_or_null(sqlite3_stmt *q, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(q, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(q, i);
+}
+
+/* ---- conversations ---- */
+
+/* A conversation's title: the start of its first user message. */
+static void make_title(const char *text, char *out, size_t outlen)
+{
+    size_t n = strlen(text);
+    if (n < outlen) {
+        memcpy(out, text, n + 1);
+        return;
+    }
+    size_t cut = outlen - 4;
+    while (cut > 0 && text[cut] != ' ')
+        cut--;
+    if (cut == 0)
+        cut = outlen - 4;
+    while (cut > 0 && ((unsigned char)text[cut] & 0xC0) == 0x80)
+        cut--; /* never split a UTF-8 sequence */
+    snprintf(out, outlen, "%.*s...", (int)cut, text);
+}
+
+int store_commit_turn(store *st, const char *conversation_id, const struct store_message *msgs, int n, char *err,
+                      size_t errlen)
+{
+    sqlite3 *db = store_take(st);
+    if (!db) {
+        snprintf(err, errlen, "cannot open the database");
+        return -1;
+    }
+    int64_t now = store_now_ms();
+    char title[81] = "";
+    for (int i = 0; i < n; i++)
+        if (!strcmp(msgs[i].role, "user")) {
+            make_title(msgs[i].content, title, sizeof title);
+            break;
+        }
+    sqlite3_stmt *conv = NULL, *ins = NULL;
+    int rc = -1;
+    err[0] = 0;
+    if (store_exec(db, "BEGIN IMMEDIATE"))
+        goto out;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO conversations(id, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)"
+                           " ON CONFLICT(id) DO UPDATE SET updated_at=excluded.updated_at,"
+                           " title=CASE WHEN title='' THEN excluded.title ELSE title END",
+                           -1, &conv, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO messages(conversation_id, turn, role, content, input, interrupted, tool,"
+                           " metrics, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                           -1, &ins, NULL) != SQLITE_OK)
+        goto rollback;
+    sqlite3_bind_text(conv, 1, conversation_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(conv, 2, title, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(conv, 3, now);
+    if (sqlite3_step(conv) != SQLITE_DONE)
+        goto rollback;
+    for (int i = 0; i < n; i++) {
+        const struct store_message *m = &msgs[i];
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, conversation_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(ins, 2, (sqlite3_int64)m->turn);
+        sqlite3_bind_text(ins, 3, m->role, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins, 4, m->content ? m->content : "", -1, SQLITE_TRANSIENT);
+        store_bind_text_or_null(ins, 5, m->input);
+        sqlite3_bind_int(ins, 6, m->interrupted);
+        store_bind_text_or_null(ins, 7, m->tool);
+        store_bind_text_or_null(ins, 8, m->metrics);
+        sqlite3_bind_int64(ins, 9, m->created_ms ? m->created_ms : now);
+        if (sqlite3_step(ins) != SQLITE_DONE)
+            goto rollback;
+    }
+    if (store_exec(db, "COMMIT") == 0)
+        rc = 0;
+rollback:
+    if (rc) {
+        snprintf(err, errlen, "cannot store the turn: %s", sqlite3_errmsg(db));
+        store_exec(db, "ROLLBACK");
+    }
+out:
+    if (rc && !err[0])
+        snprintf(err, errlen, "cannot store the turn: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(conv);
+    sqlite3_finalize(ins);
+    store_give(st, db);
+    return rc;
+}
+
+int store_set_reply_text(store *st, const char *conversation_id, uint64_t turn, const char *text)
+{
+    sqlite3 *db = store_take(st);
+    if (!db)
+        return -1;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    /* The newest assistant message of that turn: a resumed conversation can
+     * reuse turn numbers, its latest use is the one just interrupted. */
+    if (sqlite3_prepare_v2(db,
+                           "UPDATE messages SET content=?3 WHERE id=(SELECT max(id) FROM messages"
+                           " WHERE conversation_id=?1 AND turn=?2 AND role='assistant')",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, conversation_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)turn);
+        sqlite3_bind_text(q, 3, text, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
+    }
+    sqlite3_finalize(q);
+    store_give(st, db);
+    return rc;
+}
+
+int store_conversation_exists(store *st, const char *conversation_id)
+{
+    sqlite3 *db = store_take(st);
+    if (!db)
+        return -1;
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM conversations WHERE id=?1", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, conversation_id, -1, SQLITE_TRANSIENT);
+        int s = sqlite3_step(q);
+        rc = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
+    }
+    sqlite3_finalize(q);
+    store_give(st, db);
+    return rc;
+}
+
+/* One JSON object per row, keys from the column names, NULLs kept. */
+cJSON *store_row_json(sqlite3_stmt *q)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < sqlite3_column_count(q); i++) {
+        const char *name = sqlite3_column_name(q, i);
+        switch (sqlite3_column_type(q, i)) {
+        case SQLITE_INTEGER: cJSON_AddNumberToObject(o, name, (double)sqlite3_column_int64(q, i)); break;
+        case SQLITE_FLOAT: cJSON_AddNumberToObject(o, name, sqlite3_column_double(q, i)); break;
+        case SQLITE_NULL: cJSON_AddNullToObject(o, name); break;
+        default: cJSON_AddStringToObject(o, name, (const char *)sqlite3_column_text(q, i)); break;
+        }
+    }
+    return o;
+}
+
+/* Runs a prepared query to its end, one JSON object a row. */
+cJSON *store_rows_json(sqlite3_stmt *q)
+{
+    cJSON *arr = cJSON_CreateArray();
+    int s;
+    while ((s = sqlite3_step(q)) == SQLITE_ROW)
+        cJSON_AddItemToArray(arr, store_row_json(q));
+    if (s != SQLITE_DONE) {
+        cJSON_Delete(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+cJSON *store_load_history(store *st, const char *conversation_id, int max)
+{
+    sqlite3 *db = store_take(st);
+    if (!db)
+        return NULL;
+    sqlite3_stmt *q = NULL;
+    cJSON *out = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT role, content, turn FROM (SELECT id, role, content, turn, created_at FROM messages"
+                           " WHERE conversation_id=?1 AND role IN ('user','assistant')"
+                           " ORDER BY created_at DESC, id DESC LIMIT ?2) ORDER BY created_at, id",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, conversation_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(q, 2, max);
+        out = store_rows_json(q);
+    }
+    sqlite3_finalize(q);
+    store_give(st, db);
+    return out;
+}
+
+cJSON *store_list_conversations(store *st, int limit, int offset)
+{
+    sqlite3 *db = store_take(st);
+    if (!db)
+        return NULL;
+    sqlite3_stmt *q = NULL;
+    cJSON *out = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT c.id, c.title, c.created_at, c.updated_at,"
+                           " (SELECT count(*) FROM messages m WHERE m.conversation_id=c.id) AS messages"
+                           " FROM conversations c ORDER BY c.updated_at DESC, c.id LIMIT ?1 OFFSET ?2",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int(q, 1, limit);
+        sqlite3_bind_int(q, 2, offset);
+        out = store_rows_json(q);
+    }
+    sqlite3_finalize(q);
+    store_give(st, db);
+    return out;
+}
+
+cJSON *store_get_conversation(store *st, const char *conversation_id)
+{
+    sqlite3 *db = store_take(st);
+    if (!db)
+        return NULL;
+    sqlite3_stmt *c = NULL, *m = NULL;
+    cJSON *out = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT id, title, created_at, updated_at FROM conversations WHERE id=?1", -1, &c,
+                           NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db,
+                           "SELECT id, turn, role, content, input, interrupted, tool, metrics, created_at"
+                           " FROM messages WHERE conversation_id=?1 ORDER BY created_at, id",
+                           -1, &m, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(c, 1, conversation_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(m, 1, conversation_id, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(c) == SQLITE_ROW) {
+            out = store_row_json(c);
+            cJSON *msgs = store_rows_json(m);
+            /* metrics are stored as JSON text; hand them back as objects */
+            cJSON *it;
+            cJSON_ArrayForEach(it, msgs)
+            {
+                cJSON *mt = cJSON_GetObjectItemCaseSensitive(it, "metrics");
+                cJSON *parsed = cJSON_IsString(mt) ? cJSON_Parse(mt->valuestring) : NULL;
+                if (parsed)
+                    cJSON_ReplaceItemInObjectCaseSensitive(it, "metrics", parsed);
+                cJSON *flag = cJSON_GetObjectItemCaseSensitive(it, "interrupted");
+                cJSON_ReplaceItemInObjectCaseSensitive(it, "interrupted",
+                                                       cJSON_CreateBool(cJSON_IsNumber(flag) && flag->valueint));
+            }
+            cJSON_AddItemToObject(out, "messages", msgs ? msgs : cJSON_CreateArray());
+        }
+    }
+    sqlite3_finalize(c);
+    sqlite3_finalize(m);
+    store_give(st, db);
+    return out;
+}

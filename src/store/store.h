@@ -1,0 +1,90 @@
+/* The one SQLite file under the data directory: conversations and their
+ * messages, long-term memories (FTS5 + vectors), and the user's structured
+ * tables. Thread-safe: every call borrows a connection from a small pool, so
+ * workers can read and write at once (WAL); callers never hold one. */
+#ifndef PARLEY_STORE_H
+#define PARLEY_STORE_H
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store_params {
+    const char *path;     /* the database file; created if missing */
+    int busy_timeout_ms;  /* how long a writer waits for another */
+    int max_idle;         /* connections kept open between calls */
+    int max_memories;     /* the oldest memory goes past this */
+};
+struct store_params store_default_params(void);
+
+typedef struct store store;
+store *store_open(const struct store_params *p, char *err, size_t errlen);
+void store_close(store *st);
+int store_schema_version(store *st);
+int64_t store_now_ms(void); /* wall clock, as stored in created_at columns */
+
+/* ---- conversations ---- */
+
+struct store_message {
+    uint64_t turn;
+    const char *role;    /* user | assistant | tool */
+    const char *content;
+    const char *input;   /* user: speech | text; NULL otherwise */
+    int interrupted;     /* assistant: cut short by a barge-in */
+    int64_t created_ms;
+    const char *metrics; /* JSON object text or NULL */
+    const char *tool;    /* tool messages: the tool's name */
+};
+
+/* Writes a finished turn's messages in one transaction, creating the
+ * conversation on its first turn. Returns 0 or -1 with err. */
+int store_commit_turn(store *st, const char *conversation_id, const struct store_message *msgs, int n, char *err,
+                      size_t errlen);
+/* A late, more exact account of what was heard of an interrupted reply. */
+int store_set_reply_text(store *st, const char *conversation_id, uint64_t turn, const char *text);
+/* 1 if it exists, 0 if not, -1 on error. */
+int store_conversation_exists(store *st, const char *conversation_id);
+/* The newest max user/assistant messages, oldest first:
+ * [{"role","content","turn"}]. The caller frees it. NULL on error. */
+cJSON *store_load_history(store *st, const char *conversation_id, int max);
+/* [{"id","title","created_at","updated_at","messages"}], newest first. */
+cJSON *store_list_conversations(store *st, int limit, int offset);
+/* {"id",…,"messages":[…]} or NULL when there is no such conversation. */
+cJSON *store_get_conversation(store *st, const char *conversation_id);
+
+/* ---- memories ---- */
+
+/* vec may be NULL (no embedding model). Returns the new id or -1. */
+int64_t store_memory_add(store *st, const char *content, const char *conversation_id, const float *vec, int dim,
+                         const char *model, char *err, size_t errlen);
+/* Hybrid retrieval: FTS5 keyword ranks fused with cosine ranks (when qvec is
+ * given) by reciprocal rank. [{"id","content","created_at","score"}]. */
+cJSON *store_memory_search(store *st, const char *query, const float *qvec, int dim, int limit);
+/* 1 deleted, 0 no such memory, -1 error. */
+int store_memory_forget(store *st, int64_t id);
+
+/* ---- structured tables (movies, music, projects) ---- */
+
+/* The tables' schemas as tool descriptions can show them: one entry each. */
+struct store_column {
+    const char *name;
+    const char *type; /* string | integer | number */
+    const char *description;
+};
+struct store_table {
+    const char *name;
+    const char *description;
+    const char *key[3]; /* the columns that identify a row (an upsert's target) */
+    const struct store_column *columns;
+    int ncolumns;
+};
+const struct store_table *store_tables(int *n);
+const struct store_table *store_table_find(const char *name);
+/* Inserts or updates the row whose key columns match; only given columns
+ * change. Returns the row as JSON, or NULL with err (bad or missing field). */
+cJSON *store_table_save(store *st, const struct store_table *t, const cJSON *fields, char *err, size_t errlen);
+/* Rows, newest change first; query (may be NULL) filters on the key columns. */
+cJSON *store_table_list(store *st, const struct store_table *t, const char *query, int limit);
+/* 1 deleted, 0 no such row, -1 error. */
+int store_table_delete(store *st, const struct store_table *t, const cJSON *fields, char *err, size_t errlen);
+
+#endif
