@@ -96,6 +96,21 @@ static const struct key_def keys[] = {
      "frames quieter than this (dBFS) do not count towards a barge-in: speaker echo is quieter than the user"},
     {"barge_in.half_duplex", NULL, T_BOOL, F(barge_in_half_duplex), 0, 1, NULL,
      "ignore the microphone while the assistant speaks"},
+
+    {"data_dir", NULL, T_STR, F(data_dir), 0, 0, NULL,
+     "folder of parley's database (parley.db); created if missing; empty: nothing is stored"},
+    {"memory.enabled", NULL, T_BOOL, F(memory_enabled), 0, 1, NULL,
+     "put the memories relevant to each user turn into the LLM context"},
+    {"memory.top_k", NULL, T_INT, F(memory_top_k), 1, 50, NULL, "memories recalled per turn at most"},
+    {"memory.embed_model", NULL, T_STR, F(memory_embed_model), 0, 0, NULL,
+     "embedding model for vector search (e.g. nomic-embed-text); empty: keyword search only"},
+    {"memory.embed_provider", NULL, T_STR, F(memory_embed_provider), 0, 0, "|ollama|openai",
+     "embedding wire format; empty: llm.provider"},
+    {"memory.embed_url", NULL, T_STR, F(memory_embed_url), 0, 0, NULL, "embedding server base URL; empty: llm.url"},
+    {"tools.enabled", NULL, T_BOOL, F(tools_enabled), 0, 1, NULL, "offer tools (built-in and MCP) to the LLM"},
+    {"tools.timeout_ms", NULL, T_INT, F(tools_timeout_ms), 100, 600000, NULL,
+     "a tool call with no result by then is answered with a timeout error"},
+    {"tools.max_rounds", NULL, T_INT, F(tools_max_rounds), 1, 32, NULL, "tool-call rounds per turn at most"},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -146,6 +161,12 @@ void config_defaults(struct parley_config *c)
     c->barge_in_aggressiveness = 3;
     c->barge_in_min_level_dbfs = -45;
     c->barge_in_half_duplex = 0;
+    strcpy(c->data_dir, "data");
+    c->memory_enabled = 1;
+    c->memory_top_k = 3;
+    c->tools_enabled = 1;
+    c->tools_timeout_ms = 10000;
+    c->tools_max_rounds = 4;
 }
 
 static const struct key_def *find_key(const char *name)
@@ -265,6 +286,55 @@ int config_apply_env(struct parley_config *c, char *err, size_t errlen)
     return 0;
 }
 
+/* mcp.servers.<name>.command|args|env: the one part of the config that is a
+ * list of records, kept beside the key table. Sequence items arrive joined
+ * by '\x1f' so that arguments may hold commas. */
+static int set_mcp(struct parley_config *c, const char *rest, const char *v, char *err, size_t errlen)
+{
+    const char *dot = strchr(rest, '.');
+    if (!dot || dot == rest || (size_t)(dot - rest) >= sizeof c->mcp[0].name) {
+        snprintf(err, errlen, "mcp.servers: write each server as <name>: {command, args, env}");
+        return -1;
+    }
+    int i = 0;
+    while (i < c->nmcp && (strlen(c->mcp[i].name) != (size_t)(dot - rest) || strncmp(c->mcp[i].name, rest, (size_t)(dot - rest))))
+        i++;
+    if (i == c->nmcp) {
+        if (c->nmcp == CONFIG_MAX_MCP) {
+            snprintf(err, errlen, "mcp.servers: at most %d servers", CONFIG_MAX_MCP);
+            return -1;
+        }
+        memset(&c->mcp[i], 0, sizeof c->mcp[i]);
+        memcpy(c->mcp[i].name, rest, (size_t)(dot - rest));
+        c->nmcp++;
+    }
+    struct mcp_server_config *m = &c->mcp[i];
+    const char *field = dot + 1;
+    char(*list)[256] = NULL;
+    int *n = NULL;
+    if (!strcmp(field, "command")) {
+        snprintf(m->command, sizeof m->command, "%s", v);
+        return 0;
+    } else if (!strcmp(field, "args")) {
+        list = m->args, n = &m->nargs;
+    } else if (!strcmp(field, "env")) {
+        list = m->env, n = &m->nenv;
+    } else {
+        snprintf(err, errlen, "mcp.servers.%s: unknown field '%s' (command, args, env)", m->name, field);
+        return -1;
+    }
+    *n = 0;
+    for (const char *p = v; *p && *n < CONFIG_MAX_MCP_ARGS;) {
+        size_t len = strcspn(p, "\x1f");
+        snprintf(list[*n], sizeof list[0], "%.*s", (int)len, p);
+        (*n)++;
+        p += len;
+        if (*p)
+            p++;
+    }
+    return 0;
+}
+
 /* The YAML walker keeps the path of mapping keys ("llm" → "llm.url"); a
  * sequence value becomes a comma-joined string (tts.chain: [flite, espeak]). */
 int config_load_file(struct parley_config *c, const char *path, char *err, size_t errlen)
@@ -282,7 +352,7 @@ int config_load_file(struct parley_config *c, const char *path, char *err, size_
     int depth = 0;        /* open mappings */
     int expect_key[9] = {1};
     char seqbuf[512] = "";
-    int in_seq = 0, rc = -1, done = 0;
+    int in_seq = 0, seq_items = 0, rc = -1, done = 0;
     char origin[600];
     snprintf(origin, sizeof origin, "%s", path);
 
@@ -317,6 +387,7 @@ int config_load_file(struct parley_config *c, const char *path, char *err, size_
             break;
         case YAML_SEQUENCE_START_EVENT:
             in_seq = 1;
+            seq_items = 0;
             seqbuf[0] = 0;
             break;
         case YAML_SEQUENCE_END_EVENT:
@@ -326,8 +397,8 @@ int config_load_file(struct parley_config *c, const char *path, char *err, size_
             const char *v = (const char *)ev.data.scalar.value;
             if (in_seq) {
                 if (strlen(seqbuf) + strlen(v) + 2 < sizeof seqbuf) {
-                    if (seqbuf[0])
-                        strcat(seqbuf, ",");
+                    if (seq_items++)
+                        strcat(seqbuf, "\x1f");
                     strcat(seqbuf, v);
                 }
                 break;
@@ -341,12 +412,23 @@ int config_load_file(struct parley_config *c, const char *path, char *err, size_
         have_value:
             for (int i = 0; i < depth; i++)
                 snprintf(full + strlen(full), sizeof full - strlen(full), "%s%s", i ? "." : "", stack[i]);
+            if (!strncmp(full, "mcp.servers.", 12)) {
+                if (set_mcp(c, full + 12, seqbuf, err, errlen)) {
+                    yaml_event_delete(&ev);
+                    goto out;
+                }
+                expect_key[depth] = 1;
+                break;
+            }
             const struct key_def *k = find_key(full);
             if (!k) {
                 snprintf(err, errlen, "%s:%zu: unknown config key '%s'", path, ev.start_mark.line + 1, full);
                 yaml_event_delete(&ev);
                 goto out;
             }
+            for (char *p = seqbuf; *p; p++)
+                if (*p == '\x1f')
+                    *p = ','; /* a list for a plain key: tts.chain: [flite, espeak] */
             if (set_value(c, k, seqbuf, origin, err, errlen)) {
                 yaml_event_delete(&ev);
                 goto out;

@@ -6,6 +6,19 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#define CONFIG_MAX_MCP 8
+#define CONFIG_MAX_MCP_ARGS 16
+
+/* An MCP server parley starts and talks to over stdio. */
+struct mcp_server_config {
+    char name[32]; /* its tools are offered as <name>__<tool> */
+    char command[256];
+    char args[CONFIG_MAX_MCP_ARGS][256];
+    int nargs;
+    char env[CONFIG_MAX_MCP_ARGS][256]; /* NAME=value, added to parley's environment */
+    int nenv;
+};
+
 struct parley_config {
     /* server */
     char listen[160]; /* host:port */
@@ -67,6 +80,19 @@ struct parley_config {
     int barge_in_aggressiveness;
     double barge_in_min_level_dbfs;
     int barge_in_half_duplex;
+
+    /* storage, memory and tools */
+    char data_dir[512];
+    int memory_enabled;
+    int memory_top_k;
+    char memory_embed_model[128];
+    char memory_embed_provider[16];
+    char memory_embed_url[512];
+    int tools_enabled;
+    int tools_timeout_ms;
+    int tools_max_rounds;
+    struct mcp_server_config mcp[CONFIG_MAX_MCP];
+    int nmcp;
 };
 
 void config_defaults(struct parley_config *cfg);

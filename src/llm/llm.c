@@ -36,7 +36,37 @@ const struct llm_wire *llm_wire_find(const char *provider)
     return NULL;
 }
 
-char *llm_json_chat_body(const struct llm_params *p, const struct llm_message *msgs, int n)
+/* Tool calls are kept in one neutral shape ({"id","name","arguments"}) and
+ * written here as each provider wants them. */
+static cJSON *wire_tool_calls(const char *neutral, int openai_shape)
+{
+    cJSON *in = cJSON_Parse(neutral), *out = cJSON_CreateArray(), *call;
+    cJSON_ArrayForEach(call, in)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(call, "id");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(call, "name");
+        const cJSON *args = cJSON_GetObjectItemCaseSensitive(call, "arguments");
+        cJSON *c = cJSON_CreateObject(), *fn = cJSON_CreateObject();
+        if (openai_shape) {
+            cJSON_AddStringToObject(c, "id", cJSON_IsString(id) ? id->valuestring : "call_0");
+            cJSON_AddStringToObject(c, "type", "function");
+        }
+        cJSON_AddStringToObject(fn, "name", cJSON_IsString(name) ? name->valuestring : "");
+        if (openai_shape) {
+            char *text = args ? cJSON_PrintUnformatted(args) : NULL;
+            cJSON_AddStringToObject(fn, "arguments", text ? text : "{}");
+            free(text);
+        } else {
+            cJSON_AddItemToObject(fn, "arguments", args ? cJSON_Duplicate(args, 1) : cJSON_CreateObject());
+        }
+        cJSON_AddItemToObject(c, "function", fn);
+        cJSON_AddItemToArray(out, c);
+    }
+    cJSON_Delete(in);
+    return out;
+}
+
+char *llm_json_chat_body(const struct llm_params *p, const struct llm_message *msgs, int n, int openai_shape)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "model", p->model);
@@ -45,9 +75,23 @@ char *llm_json_chat_body(const struct llm_params *p, const struct llm_message *m
     for (int i = 0; i < n; i++) {
         cJSON *m = cJSON_CreateObject();
         cJSON_AddStringToObject(m, "role", msgs[i].role);
-        cJSON_AddStringToObject(m, "content", msgs[i].content);
+        if (msgs[i].tool_calls && openai_shape && !msgs[i].content[0])
+            cJSON_AddNullToObject(m, "content");
+        else
+            cJSON_AddStringToObject(m, "content", msgs[i].content);
+        if (msgs[i].tool_calls)
+            cJSON_AddItemToObject(m, "tool_calls", wire_tool_calls(msgs[i].tool_calls, openai_shape));
+        if (msgs[i].tool_call_id && openai_shape)
+            cJSON_AddStringToObject(m, "tool_call_id", msgs[i].tool_call_id);
+        if (msgs[i].tool_name && !openai_shape)
+            cJSON_AddStringToObject(m, "tool_name", msgs[i].tool_name);
         cJSON_AddItemToArray(arr, m);
     }
+    cJSON *tools = p->tools ? cJSON_Parse(p->tools) : NULL;
+    if (cJSON_GetArraySize(tools) > 0)
+        cJSON_AddItemToObject(root, "tools", tools);
+    else
+        cJSON_Delete(tools);
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return s;
@@ -77,6 +121,12 @@ struct llm_request {
     char errbody[1024];
     size_t errbody_len;
     size_t reply_chars;
+    struct {
+        char id[64], name[128];
+        char *args;
+        size_t len;
+    } calls[LLM_MAX_TOOL_CALLS];
+    int ncalls;
 };
 
 static void release(llm_request *r)
@@ -88,6 +138,8 @@ static void release(llm_request *r)
         return;
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->cond);
+    for (int i = 0; i < r->ncalls; i++)
+        free(r->calls[i].args);
     free(r->body);
     free(r->line);
     free(r);
@@ -106,11 +158,61 @@ static void emit_token(void *ud, const char *text, size_t len)
         r->finished = 1; /* keep what was said; stop reading */
 }
 
+static void emit_tool(void *ud, int index, const char *id, const char *name, const char *args, size_t len)
+{
+    llm_request *r = ud;
+    if (index < 0)
+        index = r->ncalls; /* a whole call: the next slot */
+    if (index >= LLM_MAX_TOOL_CALLS) {
+        snprintf(r->err, sizeof r->err, "the reply asked for more than %d tool calls", LLM_MAX_TOOL_CALLS);
+        return;
+    }
+    while (r->ncalls <= index)
+        memset(&r->calls[r->ncalls++], 0, sizeof r->calls[0]);
+    if (id && id[0])
+        snprintf(r->calls[index].id, sizeof r->calls[index].id, "%s", id);
+    if (name && name[0])
+        snprintf(r->calls[index].name, sizeof r->calls[index].name, "%s", name);
+    if (len == 0)
+        return;
+    if (r->calls[index].len + len > LLM_MAX_TOOL_ARGS) {
+        snprintf(r->err, sizeof r->err, "a tool call's arguments exceed %d bytes", LLM_MAX_TOOL_ARGS);
+        return;
+    }
+    char *grown = realloc(r->calls[index].args, r->calls[index].len + len + 1);
+    if (!grown)
+        return;
+    memcpy(grown + r->calls[index].len, args, len);
+    r->calls[index].len += len;
+    grown[r->calls[index].len] = 0;
+    r->calls[index].args = grown;
+}
+
+/* Hands the finished calls to the session, in order, before done. */
+static void deliver_tool_calls(llm_request *r)
+{
+    pthread_mutex_lock(&r->lock);
+    for (int i = 0; i < r->ncalls && !r->cancelled && r->cb.tool_call; i++) {
+        if (!r->calls[i].name[0])
+            continue;
+        char id[80];
+        if (r->calls[i].id[0])
+            snprintf(id, sizeof id, "%s", r->calls[i].id);
+        else
+            snprintf(id, sizeof id, "call_%d", i);
+        r->cb.tool_call(r->ud, id, r->calls[i].name, r->calls[i].args && r->calls[i].len ? r->calls[i].args : "{}");
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
 static int handle_line(llm_request *r, const char *line, size_t len)
 {
     if (len > 0 && line[len - 1] == '\r')
         len--;
-    int rc = r->wire->parse_line(line, len, emit_token, r, r->err, sizeof r->err);
+    struct llm_sink sink = {emit_token, emit_tool, r};
+    int rc = r->wire->parse_line(line, len, &sink, r->err, sizeof r->err);
+    if (r->err[0])
+        return -1;
     if (rc > 0)
         r->finished = 1;
     return rc < 0 ? -1 : 0;
@@ -264,6 +366,7 @@ static void *request_thread(void *arg)
                      curl_err[0] ? curl_err : curl_easy_strerror(res));
         finish(r, LLM_ERR_FAIL, msg);
     } else {
+        deliver_tool_calls(r);
         finish(r, LLM_OK, "");
     }
     curl_slist_free_all(hdrs);

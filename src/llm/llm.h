@@ -6,8 +6,13 @@
 #include <stddef.h>
 
 struct llm_message {
-    const char *role; /* system | user | assistant */
+    const char *role; /* system | user | assistant | tool */
     const char *content;
+    /* assistant: the tool calls it made, as a JSON array text of
+     * {"id","name","arguments":{…}}; the wire writes its own shape. */
+    const char *tool_calls;
+    /* tool: which call this answers */
+    const char *tool_call_id, *tool_name;
 };
 
 struct llm_params {
@@ -18,8 +23,22 @@ struct llm_params {
     int first_token_timeout_ms;
     int timeout_s;        /* the whole reply */
     int max_reply_chars;
+    /* Tools the model may call: a JSON array text of
+     * {"type":"function","function":{"name","description","parameters"}},
+     * the shape both providers take; NULL for none. */
+    const char *tools;
 };
 struct llm_params llm_default_params(void);
+
+/* Where a wire's line parser delivers what it finds. */
+struct llm_sink {
+    void (*text)(void *ud, const char *text, size_t len);
+    /* A piece of a tool call. OpenAI streams calls as deltas by index (id and
+     * name first, then argument fragments); Ollama sends whole calls, given
+     * with index -1. */
+    void (*tool)(void *ud, int index, const char *id, const char *name, const char *args, size_t args_len);
+    void *ud;
+};
 
 /* A provider's wire format. A new provider is one file that fills this in. */
 struct llm_wire {
@@ -27,14 +46,13 @@ struct llm_wire {
     const char *path; /* appended to the base URL */
     /* Returns a malloc'd JSON request body. */
     char *(*build_body)(const struct llm_params *p, const struct llm_message *msgs, int n);
-    /* Parses one line of the response stream; calls emit for each piece of
-     * content. Returns 1 at the end-of-reply marker, 0 to go on, -1 on an
-     * error object (message in err). */
-    int (*parse_line)(const char *line, size_t len, void (*emit)(void *ud, const char *text, size_t len),
-                      void *ud, char *err, size_t errlen);
+    /* Parses one line of the response stream into the sink. Returns 1 at the
+     * end-of-reply marker, 0 to go on, -1 on an error object (message in err). */
+    int (*parse_line)(const char *line, size_t len, const struct llm_sink *sink, char *err, size_t errlen);
 };
-/* The chat body both providers accept: model, stream=true, messages. */
-char *llm_json_chat_body(const struct llm_params *p, const struct llm_message *msgs, int n);
+/* The chat body: model, stream=true, messages and tools. The providers
+ * differ only in how tool calls and results are written (openai_shape). */
+char *llm_json_chat_body(const struct llm_params *p, const struct llm_message *msgs, int n, int openai_shape);
 extern const struct llm_wire llm_wire_ollama;
 extern const struct llm_wire llm_wire_openai;
 const struct llm_wire *llm_wire_find(const char *provider);
@@ -49,6 +67,9 @@ enum llm_status {
 /* Called on the request's thread, never after llm_request_free returns. */
 struct llm_callbacks {
     void (*token)(void *ud, const char *text, size_t len);
+    /* Each tool call the reply asked for, whole, before done(LLM_OK).
+     * arguments is a JSON object's text. May be NULL: calls are ignored. */
+    void (*tool_call)(void *ud, const char *id, const char *name, const char *arguments);
     void (*done)(void *ud, enum llm_status status, const char *message);
 };
 
@@ -61,6 +82,9 @@ llm_request *llm_request_start(const struct llm_params *p, const struct llm_mess
 void llm_request_free(llm_request *r);
 /* Holds the stream (the thread stops reading) until resumed. */
 void llm_request_pause(llm_request *r, int paused);
+
+#define LLM_MAX_TOOL_CALLS 8         /* per reply; more is an error */
+#define LLM_MAX_TOOL_ARGS (64 * 1024) /* bytes of arguments per call */
 
 /* Process-wide set-up for libcurl; call once before any thread starts. */
 int llm_global_init(void);

@@ -1,14 +1,18 @@
 /* The OpenAI-compatible /chat/completions wire format: stream=true gives
- * server-sent events, "data: {choices:[{delta:{content}}]}" lines ending
- * with "data: [DONE]". */
+ * server-sent events, "data: {choices:[{delta:{content, tool_calls}}]}" lines
+ * ending with "data: [DONE]". */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "llm/llm.h"
 
-static int openai_line(const char *line, size_t len, void (*emit)(void *, const char *, size_t), void *ud, char *err,
-                       size_t errlen)
+static char *openai_body(const struct llm_params *p, const struct llm_message *msgs, int n)
+{
+    return llm_json_chat_body(p, msgs, n, 1);
+}
+
+static int openai_line(const char *line, size_t len, const struct llm_sink *sink, char *err, size_t errlen)
 {
     /* SSE: only data fields matter; comments (":"), event names and blank
      * separators are skipped. */
@@ -36,7 +40,24 @@ static int openai_line(const char *line, size_t len, void (*emit)(void *, const 
         const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(delta, "content");
         if (cJSON_IsString(content) && content->valuestring[0])
-            emit(ud, content->valuestring, strlen(content->valuestring));
+            sink->text(sink->ud, content->valuestring, strlen(content->valuestring));
+        /* Tool calls arrive as deltas: id and name first, then fragments of
+         * the arguments' JSON text, all tied together by index. */
+        const cJSON *call;
+        cJSON_ArrayForEach(call, cJSON_GetObjectItemCaseSensitive(delta, "tool_calls"))
+        {
+            const cJSON *index = cJSON_GetObjectItemCaseSensitive(call, "index");
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(call, "id");
+            const cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+            const cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+            int i = cJSON_IsNumber(index) ? index->valueint : 0;
+            if (i < 0)
+                continue;
+            sink->tool(sink->ud, i, cJSON_IsString(id) ? id->valuestring : NULL,
+                       cJSON_IsString(name) ? name->valuestring : NULL, cJSON_IsString(args) ? args->valuestring : "",
+                       cJSON_IsString(args) ? strlen(args->valuestring) : 0);
+        }
     }
     cJSON_Delete(obj);
     return rc;
@@ -45,6 +66,6 @@ static int openai_line(const char *line, size_t len, void (*emit)(void *, const 
 const struct llm_wire llm_wire_openai = {
     .name = "openai",
     .path = "/chat/completions",
-    .build_body = llm_json_chat_body,
+    .build_body = openai_body,
     .parse_line = openai_line,
 };

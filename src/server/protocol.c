@@ -55,7 +55,8 @@ static int parse_start(const cJSON *j, struct proto_client_msg *m, char *err, si
     }
     if (copy_opt_string(j, "session_id", m->session_id, sizeof m->session_id, err, errlen) ||
         copy_opt_string(j, "tts", m->tts, sizeof m->tts, err, errlen) ||
-        copy_opt_string(j, "llm_model", m->llm_model, sizeof m->llm_model, err, errlen))
+        copy_opt_string(j, "llm_model", m->llm_model, sizeof m->llm_model, err, errlen) ||
+        copy_opt_string(j, "conversation_id", m->conversation_id, sizeof m->conversation_id, err, errlen))
         return -1;
     return 0;
 }
@@ -138,10 +139,12 @@ static cJSON *typed(const char *type)
     return o;
 }
 
-char *proto_ready(const char *session_id, int out_rate, const char *const *engines, int nengines)
+char *proto_ready(const char *session_id, const char *conversation_id, int out_rate, const char *const *engines,
+                  int nengines)
 {
     cJSON *o = typed("ready");
     cJSON_AddStringToObject(o, "session_id", session_id);
+    cJSON_AddStringToObject(o, "conversation_id", conversation_id);
     cJSON_AddNumberToObject(o, "protocol", 1);
     cJSON *a = cJSON_AddObjectToObject(o, "audio_out");
     cJSON_AddStringToObject(a, "format", "pcm_s16le");
@@ -223,5 +226,29 @@ char *proto_done(uint64_t turn, const char *metrics_json)
     cJSON_AddNumberToObject(o, "turn", (double)turn);
     cJSON *m = cJSON_Parse(metrics_json);
     cJSON_AddItemToObject(o, "metrics", m ? m : cJSON_CreateObject());
+    return finish(o);
+}
+
+char *proto_tool_call(uint64_t turn, const char *id, const char *name, const char *arguments_json)
+{
+    cJSON *o = typed("tool_call");
+    cJSON_AddNumberToObject(o, "turn", (double)turn);
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "name", name);
+    cJSON *args = cJSON_Parse(arguments_json);
+    cJSON_AddItemToObject(o, "arguments", args ? args : cJSON_CreateString(arguments_json));
+    return finish(o);
+}
+
+char *proto_tool_result(uint64_t turn, const char *id, const char *name, const char *result, int is_error)
+{
+    cJSON *o = typed("tool_result");
+    cJSON_AddNumberToObject(o, "turn", (double)turn);
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "name", name);
+    cJSON_AddBoolToObject(o, "is_error", is_error);
+    /* Results are usually JSON; then the client gets them as JSON. */
+    cJSON *r = cJSON_Parse(result);
+    cJSON_AddItemToObject(o, "result", r ? r : cJSON_CreateString(result));
     return finish(o);
 }

@@ -18,6 +18,7 @@ struct proto_client_msg {
     char session_id[64];
     char tts[128];
     char llm_model[128];
+    char conversation_id[64]; /* resume this conversation */
     int half_duplex; /* -1: not given */
     /* text */
     char *text; /* malloc'd; free with proto_client_msg_clear */
@@ -35,6 +36,9 @@ struct proto_client_msg {
 #define ERR_PROTOCOL "PROTOCOL_VIOLATION"
 #define ERR_MAX_DURATION "MAX_DURATION_EXCEEDED"
 #define ERR_INTERNAL "INTERNAL"
+#define ERR_NOT_FOUND "NOT_FOUND"
+#define ERR_TOOL_FAIL "TOOL_FAIL"
+#define ERR_STORE_FAIL "STORE_FAIL"
 
 /* Parses one text frame. Returns 0, or -1 with a client-facing reason in err;
  * *fatal says whether the connection must close (not JSON, no or unknown type). */
@@ -43,7 +47,8 @@ void proto_client_msg_clear(struct proto_client_msg *m);
 
 /* Builders return malloc'd JSON text. */
 /* engines: the TTS engines the server has loaded, offered to the client. */
-char *proto_ready(const char *session_id, int out_rate, const char *const *engines, int nengines);
+char *proto_ready(const char *session_id, const char *conversation_id, int out_rate, const char *const *engines,
+                  int nengines);
 char *proto_state(const char *state);
 char *proto_simple(const char *type); /* speech_started, speech_stopped */
 char *proto_transcript(int final, uint64_t turn, const char *text);
@@ -55,5 +60,7 @@ char *proto_error(const char *code, const char *message, int recoverable);
 char *proto_info(const char *message);
 /* metrics_json is an object's text, embedded as is. */
 char *proto_done(uint64_t turn, const char *metrics_json);
+char *proto_tool_call(uint64_t turn, const char *id, const char *name, const char *arguments_json);
+char *proto_tool_result(uint64_t turn, const char *id, const char *name, const char *result, int is_error);
 
 #endif

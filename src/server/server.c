@@ -4,7 +4,9 @@
 #include "server/server.h"
 
 #include <libwebsockets.h>
+#include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +17,16 @@
 #include "core/mailbox.h"
 #include "core/workers.h"
 #include "llm/llm.h"
+#include "memory/memory.h"
 #include "server/outq.h"
+#include "store/store.h"
+#include "tools/tools.h"
+#include "tools/tools_builtin.h"
 #include "server/protocol.h"
 #include "session/session.h"
 
 #define SHUTDOWN_GRACE_US (3 * 1000000)
+#define IO_THREADS 4
 
 enum close_state { OPEN, CLOSE_AFTER_FLUSH, DROPPED /* not reading: nothing more is queued */ };
 
@@ -46,6 +53,8 @@ struct server {
     volatile sig_atomic_t stop_requested;
     int stopping;
     int64_t stop_deadline;
+    struct memory_params mem;
+    builtins *builtin_tools;
     struct lws_http_mount mount;
     struct lws_protocols protocols[2];
 };
@@ -287,6 +296,54 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 /* ---- life cycle ---- */
 
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0700) && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
+}
+
+static int open_store(server *srv, char *err, size_t errlen)
+{
+    const struct parley_config *cfg = srv->cfg;
+    if (!cfg->data_dir[0]) {
+        log_info("data_dir is empty: conversations and memories are not stored");
+        return 0;
+    }
+    if (make_dirs(cfg->data_dir)) {
+        snprintf(err, errlen, "data_dir: cannot create %s: %s", cfg->data_dir, strerror(errno));
+        return -1;
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/parley.db", cfg->data_dir);
+    struct store_params sp = store_default_params();
+    sp.path = path;
+    srv->env.db = store_open(&sp, err, errlen);
+    if (!srv->env.db)
+        return -1;
+    srv->mem = (struct memory_params){
+        .db = srv->env.db,
+        .embed = {.provider = cfg->memory_embed_provider[0] ? cfg->memory_embed_provider : cfg->llm_provider,
+                  .url = cfg->memory_embed_url[0] ? cfg->memory_embed_url : cfg->llm_url,
+                  .model = cfg->memory_embed_model,
+                  .api_key = cfg->llm_api_key,
+                  .timeout_ms = cfg->llm_first_token_timeout_ms},
+    };
+    srv->env.mem = &srv->mem;
+    log_info("storing conversations and memories in %s%s%s", path, cfg->memory_embed_model[0] ? ", embeddings by " : "",
+             cfg->memory_embed_model);
+    return 0;
+}
+
 server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
 {
     server *srv = calloc(1, sizeof *srv);
@@ -311,10 +368,24 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
     struct workers_params wp = workers_default_params();
     wp.threads = cfg->workers;
     srv->env.pool = workers_new(&wp);
+    wp.threads = IO_THREADS; /* tools and database reads wait more than they compute */
+    srv->env.io = workers_new(&wp);
+    wp.threads = 1;
+    srv->env.writer = workers_new(&wp);
     srv->env.mail = mailbox_new(wake_loop, srv);
-    if (!srv->env.pool || !srv->env.mail) {
-        snprintf(err, errlen, "cannot start the worker pool");
+    if (!srv->env.pool || !srv->env.io || !srv->env.writer || !srv->env.mail) {
+        snprintf(err, errlen, "cannot start the worker pools");
         goto fail;
+    }
+    if (open_store(srv, err, errlen))
+        goto fail;
+    if (cfg->tools_enabled) {
+        srv->env.tools = tools_new();
+        srv->builtin_tools = srv->env.tools ? tools_add_builtins(srv->env.tools, srv->env.mem) : NULL;
+        if (!srv->builtin_tools) {
+            snprintf(err, errlen, "cannot set up the tools");
+            goto fail;
+        }
     }
 
     srv->mount = (struct lws_http_mount){
@@ -381,9 +452,14 @@ void server_free(server *srv)
     /* Workers first: their last mail still finds a live context to wake.
      * Then the context, whose teardown frees the remaining sessions. */
     workers_free(srv->env.pool);
+    workers_free(srv->env.io);
+    workers_free(srv->env.writer); /* every turn queued for the database is written */
     if (srv->ctx)
         lws_context_destroy(srv->ctx);
     mailbox_free(srv->env.mail, session_mail_free);
+    tools_free(srv->env.tools);
+    tools_builtins_free(srv->builtin_tools);
+    store_close(srv->env.db);
     tts_free(srv->env.tts);
     asr_model_free(srv->env.asr);
     /* No llm_global_cleanup(): a cancelled request's thread may still be

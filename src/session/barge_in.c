@@ -89,10 +89,14 @@ void barge_in_interrupt(session *s)
     char *heard = malloc(cap);
     if (heard) {
         heard_text(s->heard.texts, s->heard.samples, s->heard.n, r->written_samples, heard, cap);
-        if (r->finished)
+        if (r->finished) {
             history_set_assistant(s->hist, turn, heard);
-        else if (heard[0])
-            history_add(s->hist, "assistant", heard, turn);
+            persist_update_reply(s, turn, heard); /* it was stored whole at done */
+        } else {
+            if (heard[0])
+                history_add(s->hist, "assistant", heard, turn);
+            persist_commit_turn(s, r, heard, 1);
+        }
         free(heard);
     }
     session_end_reply(s);
@@ -110,5 +114,6 @@ void barge_in_on_played(session *s, uint64_t turn, int64_t ms)
     size_t budget = (size_t)ms * (size_t)s->cfg->tts_sample_rate / 1000;
     heard_text(h->texts, h->samples, h->n, budget, heard, cap);
     history_set_assistant(s->hist, turn, heard);
+    persist_update_reply(s, turn, heard);
     free(heard);
 }

@@ -69,7 +69,7 @@ int history_context(const history *h, const char *system_prompt, size_t budget_c
     int n = 0;
     size_t used = 0;
     if (system_prompt && system_prompt[0] && max > 0) {
-        out[n++] = (struct llm_message){"system", system_prompt};
+        out[n++] = (struct llm_message){.role = "system", .content = system_prompt};
         used = strlen(system_prompt);
     }
     int first = h->count; /* oldest message that fits */
@@ -85,6 +85,6 @@ int history_context(const history *h, const char *system_prompt, size_t budget_c
         first++;
     for (int i = first; i < h->count; i++)
         if (h->items[i].text[0]) /* a reply interrupted before any audio */
-            out[n++] = (struct llm_message){h->items[i].role, h->items[i].text};
+            out[n++] = (struct llm_message){.role = h->items[i].role, .content = h->items[i].text};
     return n;
 }

@@ -36,15 +36,19 @@ void session_send_json(session *s, char *json, enum out_class cls, uint64_t turn
     free(json);
 }
 
-static void send_error(session *s, const char *code, const char *message, int recoverable)
+void session_send_error(session *s, const char *code, const char *message, int recoverable)
 {
     log_info("session %s: %s: %s", s->sid, code, message);
     session_send_json(s, proto_error(code, message, recoverable), OUT_CONTROL, 0);
 }
 
-/* A message for the session, with a copy of text (len bytes) if given. */
-static struct session_mail *mail_new(uint64_t session_id, enum session_mail_kind kind, uint64_t turn,
-                                     const char *text, size_t len)
+static void send_error(session *s, const char *code, const char *message, int recoverable)
+{
+    session_send_error(s, code, message, recoverable);
+}
+
+struct session_mail *session_mail_new(uint64_t session_id, enum session_mail_kind kind, uint64_t turn,
+                                      const char *text, size_t len)
 {
     struct session_mail *m = calloc(1, sizeof *m);
     if (!m)
@@ -59,7 +63,7 @@ static struct session_mail *mail_new(uint64_t session_id, enum session_mail_kind
 
 static void post(session *s, enum session_mail_kind kind, uint64_t turn, const char *text, size_t len)
 {
-    struct session_mail *m = mail_new(s->id, kind, turn, text, len);
+    struct session_mail *m = session_mail_new(s->id, kind, turn, text, len);
     if (m)
         mailbox_post(s->env->mail, &m->node);
 }
@@ -69,6 +73,7 @@ void session_mail_free(struct mail *node)
     struct session_mail *m = (struct session_mail *)node;
     free(m->text);
     tts_result_free(&m->tts);
+    cJSON_Delete(m->json);
     free(m);
 }
 
@@ -92,7 +97,7 @@ static void gate_release(struct turn_gate *g)
         free(g);
 }
 
-static void arm_timer(session *s)
+void session_arm_timer(session *s)
 {
     int64_t next = 0;
     if (s->reply.turn && s->reply.gap_deadline)
@@ -105,6 +110,8 @@ static void arm_timer(session *s)
     if (r->turn && r->finished && r->written_samples == r->sent_samples && s->speaking_until &&
         (!next || s->speaking_until < next))
         next = s->speaking_until;
+    if (r->turn && r->tools_running && (!next || r->tool_deadline < next))
+        next = r->tool_deadline;
     for (int i = 0; i < MAX_FINISHING; i++) {
         int64_t d = s->finishing[i].turn ? s->finishing[i].final_deadline : 0;
         if (d && (!next || d < next))
@@ -126,7 +133,7 @@ static void on_asr_partial(void *ud, uint64_t utt, const char *text)
 static void on_asr_final(void *ud, uint64_t utt, const char *text, int64_t audio_ms, int64_t cpu_us)
 {
     session *s = ud;
-    struct session_mail *m = mail_new(s->id, MAIL_ASR_FINAL, utt, text, strlen(text));
+    struct session_mail *m = session_mail_new(s->id, MAIL_ASR_FINAL, utt, text, strlen(text));
     if (!m)
         return;
     m->audio_ms = audio_ms;
@@ -150,10 +157,23 @@ static void on_llm_token(void *ud, const char *text, size_t len)
     post(c->s, MAIL_LLM_TOKEN, c->turn, text, len);
 }
 
+static void on_llm_tool_call(void *ud, const char *id, const char *name, const char *arguments)
+{
+    struct llm_ctx *c = ud;
+    struct session_mail *m = session_mail_new(c->s->id, MAIL_LLM_TOOL_CALL, c->turn, NULL, 0);
+    if (!m)
+        return;
+    m->json = cJSON_CreateObject();
+    cJSON_AddStringToObject(m->json, "id", id);
+    cJSON_AddStringToObject(m->json, "name", name);
+    cJSON_AddStringToObject(m->json, "arguments", arguments);
+    mailbox_post(c->s->env->mail, &m->node);
+}
+
 static void on_llm_done(void *ud, enum llm_status status, const char *message)
 {
     struct llm_ctx *c = ud;
-    struct session_mail *m = mail_new(c->s->id, MAIL_LLM_DONE, c->turn, message, strlen(message));
+    struct session_mail *m = session_mail_new(c->s->id, MAIL_LLM_DONE, c->turn, message, strlen(message));
     if (m) {
         m->status = (int)status;
         mailbox_post(c->s->env->mail, &m->node);
@@ -182,7 +202,7 @@ static int tts_job_stale(void *ud)
 /* Hands the batched audio over to the session. */
 static void tts_job_post_audio(struct tts_job *j)
 {
-    struct session_mail *m = mail_new(j->session_id, MAIL_TTS_AUDIO, j->turn, NULL, 0);
+    struct session_mail *m = session_mail_new(j->session_id, MAIL_TTS_AUDIO, j->turn, NULL, 0);
     if (!m)
         return;
     m->phrase = j->phrase;
@@ -210,7 +230,7 @@ static void tts_job_run(void *arg)
     if (rc != 1) { /* 1: a barge-in made it stale, nobody waits for it */
         if (j->batch.len)
             tts_job_post_audio(j);
-        struct session_mail *m = mail_new(j->session_id, MAIL_TTS_DONE, j->turn, NULL, 0);
+        struct session_mail *m = session_mail_new(j->session_id, MAIL_TTS_DONE, j->turn, NULL, 0);
         if (m) {
             m->phrase = j->phrase;
             m->status = rc;
@@ -289,7 +309,7 @@ static void on_phrase(void *ud, const char *text, size_t len)
     update_pause(s);
 }
 
-static void metrics_json(const struct turn_marks *m, char *out, size_t outlen)
+void session_metrics_json(const struct turn_marks *m, char *out, size_t outlen)
 {
     cJSON *o = cJSON_CreateObject();
     int64_t ref = m->speech_end;
@@ -345,6 +365,11 @@ static void free_reply(session *s)
     }
     free(r->phrases);
     free(r->text);
+    free(r->user_text);
+    free(r->memory_block);
+    cJSON_Delete(r->round_calls);
+    cJSON_Delete(r->tool_msgs);
+    cJSON_Delete(r->tool_log);
     memset(r, 0, sizeof *r);
 }
 
@@ -353,7 +378,7 @@ void session_log_latency(session *s, const struct reply *r, int interrupted)
     if (!s->cfg->log_latency)
         return;
     char metrics[1024], line[1400];
-    metrics_json(&r->marks, metrics, sizeof metrics);
+    session_metrics_json(&r->marks, metrics, sizeof metrics);
     snprintf(line, sizeof line,
              "{\"event\":\"latency\",\"session_id\":\"%s\",\"turn\":%" PRIu64 ",\"interrupted\":%s,\"metrics\":%s}",
              s->sid, r->turn, interrupted ? "true" : "false", metrics);
@@ -371,7 +396,7 @@ static void maybe_finish_reply(session *s)
     r->finished = 1;
     r->marks.done = clock_now_us();
     char metrics[1024];
-    metrics_json(&r->marks, metrics, sizeof metrics);
+    session_metrics_json(&r->marks, metrics, sizeof metrics);
     session_send_json(s, proto_done(r->turn, metrics), OUT_CONTROL, 0);
     session_log_latency(s, r, 0);
     char *said = malloc(s->cfg->llm_max_reply_chars + 1u);
@@ -379,12 +404,15 @@ static void maybe_finish_reply(session *s)
         spoken_text(r, said, s->cfg->llm_max_reply_chars + 1u);
         if (said[0])
             history_add(s->hist, "assistant", said, r->turn);
+        /* Stored as delivered: what was spoken, or the text when no voice
+         * could speak it. */
+        persist_commit_turn(s, r, said[0] ? said : r->text ? r->text : "", 0);
         free(said);
     }
     if (r->sent_samples == 0)
         session_end_reply(s); /* nothing to play */
     else
-        arm_timer(s);
+        session_arm_timer(s);
 }
 
 /* Leaves the speaking state once the reply is over (or was interrupted). */
@@ -425,7 +453,7 @@ static void pump_audio(session *s)
             int64_t ahead = r->playout_start ? (int64_t)(r->sent_samples * 1000000 / (size_t)rate) - (now - r->playout_start) : 0;
             if (ahead >= lead_us) {
                 r->pump_deadline = now + (ahead - lead_us) + 1000;
-                arm_timer(s);
+                session_arm_timer(s);
                 goto out;
             }
             size_t n = p->pcm.len < chunk ? p->pcm.len : chunk;
@@ -458,39 +486,74 @@ static void start_reply(session *s, uint64_t turn, const char *user_text, const 
     memset(r, 0, sizeof *r);
     r->turn = turn;
     r->marks = *marks;
-    r->marks.llm_request = clock_now_us();
+    r->user_text = strdup(user_text);
+    r->user_ms = store_now_ms();
     atomic_store(&s->gate->current, turn);
     phrase_reset(s->splitter);
-
-    struct llm_message msgs[HISTORY_MAX_MESSAGES + 1];
-    int n = history_context(s->hist, s->cfg->llm_system_prompt, (size_t)s->cfg->llm_context_tokens * 4, msgs,
-                            HISTORY_MAX_MESSAGES + 1);
-    struct llm_params p = {
-        .provider = s->cfg->llm_provider,
-        .url = s->cfg->llm_url,
-        .model = s->llm_model,
-        .api_key = s->cfg->llm_api_key,
-        .first_token_timeout_ms = s->cfg->llm_first_token_timeout_ms,
-        .timeout_s = s->cfg->llm_timeout_s,
-        .max_reply_chars = s->cfg->llm_max_reply_chars,
-    };
-    struct llm_callbacks cb = {on_llm_token, on_llm_done};
-    struct llm_ctx *ctx = malloc(sizeof *ctx);
-    char err[256] = "";
-    if (ctx) {
-        ctx->s = s;
-        ctx->turn = turn;
-        r->llm_ctx = ctx;
-        r->llm = llm_request_start(&p, msgs, n, &cb, ctx, err, sizeof err);
-    }
     session_set_state(s, ST_THINKING);
     session_send_json(s, proto_assistant_text(turn, "start", ""), OUT_CONTROL, 0);
+    /* Memories are looked up first (a worker job); the request follows. */
+    r->waiting_recall = persist_recall(s) == 0;
+    if (!r->waiting_recall)
+        session_request_llm(s);
+}
+
+/* The system prompt, with the recalled memories after it. */
+static char *system_prompt(const session *s)
+{
+    const char *base = s->cfg->llm_system_prompt;
+    const char *mem = s->reply.memory_block;
+    size_t n = strlen(base) + (mem ? strlen(mem) + 2 : 0) + 1;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "%s%s%s", base, mem ? "\n\n" : "", mem ? mem : "");
+    return out;
+}
+
+void session_request_llm(session *s)
+{
+    struct reply *r = &s->reply;
+    r->marks.llm_request = r->marks.llm_request ? r->marks.llm_request : clock_now_us();
+    r->round_start = r->text_len;
+    char *prompt = system_prompt(s);
+    enum { MAX_MSGS = HISTORY_MAX_MESSAGES + 1 + 4 * LLM_MAX_TOOL_CALLS * 8 };
+    struct llm_message *msgs = calloc(MAX_MSGS, sizeof *msgs);
+    char *tools = s->env->tools && s->cfg->tools_enabled && r->tool_rounds < s->cfg->tools_max_rounds
+                      ? tools_definitions(s->env->tools)
+                      : NULL;
+    char err[256] = "";
+    if (prompt && msgs) {
+        int n = history_context(s->hist, prompt, (size_t)s->cfg->llm_context_tokens * 4, msgs, HISTORY_MAX_MESSAGES + 1);
+        n += tool_calls_context(r, msgs + n, MAX_MSGS - n);
+        struct llm_params p = {
+            .provider = s->cfg->llm_provider,
+            .url = s->cfg->llm_url,
+            .model = s->llm_model,
+            .api_key = s->cfg->llm_api_key,
+            .first_token_timeout_ms = s->cfg->llm_first_token_timeout_ms,
+            .timeout_s = s->cfg->llm_timeout_s,
+            .max_reply_chars = s->cfg->llm_max_reply_chars,
+            .tools = tools,
+        };
+        struct llm_callbacks cb = {on_llm_token, on_llm_tool_call, on_llm_done};
+        if (!r->llm_ctx)
+            r->llm_ctx = malloc(sizeof *r->llm_ctx);
+        if (r->llm_ctx) {
+            r->llm_ctx->s = s;
+            r->llm_ctx->turn = r->turn;
+            r->llm = llm_request_start(&p, msgs, n, &cb, r->llm_ctx, err, sizeof err); /* copies what it needs */
+        }
+    }
+    free(tools);
+    free(msgs);
+    free(prompt);
+    r->paused = 0; /* a new request starts reading */
     if (!r->llm) {
         send_error(s, ERR_LLM_FAIL, err[0] ? err : "cannot start the LLM request", 1);
-        r->llm_done = 1;
-        session_send_json(s, proto_assistant_text(turn, "end", ""), OUT_CONTROL, 0);
-        maybe_finish_reply(s);
+        session_reply_llm_finished(s);
+        return;
     }
+    update_pause(s);
 }
 
 static void on_llm_token_mail(session *s, struct session_mail *m)
@@ -510,23 +573,55 @@ static void on_llm_token_mail(session *s, struct session_mail *m)
     session_send_json(s, proto_assistant_text(r->turn, "chunk", m->text), OUT_CONTROL, 0);
     phrase_push(s->splitter, m->text, len, on_phrase, s);
     r->gap_deadline = phrase_buffered(s->splitter) ? clock_now_us() + (int64_t)s->cfg->phrase_gap_ms * 1000 : 0;
-    arm_timer(s);
+    session_arm_timer(s);
 }
 
 static void on_llm_done_mail(session *s, struct session_mail *m)
 {
     struct reply *r = &s->reply;
-    if (m->turn != r->turn || r->llm_done)
+    if (m->turn != r->turn || r->llm_done || !r->llm)
         return;
-    r->llm_done = 1;
-    r->gap_deadline = 0;
-    phrase_flush(s->splitter, on_phrase, s);
+    llm_request_free(r->llm); /* its thread has finished; the next round gets a new one */
+    r->llm = NULL;
+    if (m->status == LLM_OK && cJSON_GetArraySize(r->round_calls) > 0 && tool_calls_start(s) == 0)
+        return; /* the reply goes on once the tools have answered */
     if (m->status == LLM_ERR_TIMEOUT)
         send_error(s, ERR_LLM_TIMEOUT, m->text ? m->text : "LLM timeout", 1);
     else if (m->status == LLM_ERR_FAIL)
         send_error(s, ERR_LLM_FAIL, m->text ? m->text : "LLM failure", 1);
+    session_reply_llm_finished(s);
+}
+
+void session_reply_llm_finished(session *s)
+{
+    struct reply *r = &s->reply;
+    r->llm_done = 1;
+    r->gap_deadline = 0;
+    phrase_flush(s->splitter, on_phrase, s);
     session_send_json(s, proto_assistant_text(r->turn, "end", r->text ? r->text : ""), OUT_CONTROL, 0);
     pump_audio(s);
+}
+
+static void on_tool_call_mail(session *s, struct session_mail *m)
+{
+    struct reply *r = &s->reply;
+    if (m->turn != r->turn || !r->llm || !m->json)
+        return;
+    if (!r->round_calls)
+        r->round_calls = cJSON_CreateArray();
+    cJSON_AddItemToArray(r->round_calls, m->json);
+    m->json = NULL;
+}
+
+static void on_recall_mail(session *s, struct session_mail *m)
+{
+    struct reply *r = &s->reply;
+    if (m->turn != r->turn || !r->waiting_recall)
+        return;
+    r->waiting_recall = 0;
+    r->memory_block = m->text;
+    m->text = NULL;
+    session_request_llm(s);
 }
 
 static void on_tts_mail(session *s, struct session_mail *m)
@@ -580,7 +675,7 @@ static void end_utterance(session *s)
     u->final_deadline = u->marks.endpoint + (int64_t)s->cfg->asr_final_timeout_ms * 1000;
     s->finishing[slot] = *u;
     memset(u, 0, sizeof *u);
-    arm_timer(s);
+    session_arm_timer(s);
 }
 
 static void on_vad_event(void *ud, const struct vad_event *ev)
@@ -699,13 +794,22 @@ static int handle_start(session *s, struct proto_client_msg *msg)
         return -1;
     }
     s->started = 1;
+    if (msg->conversation_id[0])
+        persist_resume(s, msg->conversation_id); /* 'ready' follows the stored history */
+    else
+        session_send_ready(s);
+    return 0;
+}
+
+void session_send_ready(session *s)
+{
     const char *engines[TTS_MAX_ENGINES];
     int nengines = tts_engine_count(s->env->tts);
     for (int i = 0; i < nengines; i++)
         engines[i] = tts_engine_name(s->env->tts, i);
-    session_send_json(s, proto_ready(s->sid, s->cfg->tts_sample_rate, engines, nengines), OUT_CONTROL, 0);
+    session_send_json(s, proto_ready(s->sid, s->conversation_id, s->cfg->tts_sample_rate, engines, nengines),
+                      OUT_CONTROL, 0);
     session_send_json(s, proto_state(state_names[s->state]), OUT_CONTROL, 0);
-    return 0;
 }
 
 int session_on_text(session *s, const char *data, size_t len)
@@ -805,7 +909,7 @@ void session_on_written(session *s, uint64_t turn, int phrase, size_t samples)
     /* The client plays in real time from its first frame. */
     s->speaking_until = r->marks.first_audio + (int64_t)(r->written_samples * 1000000 / (size_t)s->cfg->tts_sample_rate);
     if (r->finished)
-        arm_timer(s);
+        session_arm_timer(s);
     else
         maybe_finish_reply(s);
 }
@@ -820,6 +924,8 @@ void session_on_timer(session *s)
     }
     if (r->turn && r->pump_deadline && now >= r->pump_deadline)
         pump_audio(s);
+    if (r->turn && r->tools_running && now >= r->tool_deadline)
+        tool_calls_on_timer(s);
     for (int i = 0; i < MAX_FINISHING; i++) {
         struct utterance *u = &s->finishing[i];
         if (u->turn && now >= u->final_deadline) {
@@ -832,7 +938,7 @@ void session_on_timer(session *s)
     }
     if (r->turn && r->finished && r->written_samples == r->sent_samples && now >= s->speaking_until)
         session_end_reply(s);
-    arm_timer(s);
+    session_arm_timer(s);
 }
 
 void session_on_mail(session *s, struct session_mail *m)
@@ -861,6 +967,10 @@ void session_on_mail(session *s, struct session_mail *m)
     case MAIL_LLM_DONE: on_llm_done_mail(s, m); break;
     case MAIL_TTS_AUDIO:
     case MAIL_TTS_DONE: on_tts_mail(s, m); break;
+    case MAIL_LLM_TOOL_CALL: on_tool_call_mail(s, m); break;
+    case MAIL_TOOL_RESULT: tool_calls_on_result(s, m); break;
+    case MAIL_RECALL: on_recall_mail(s, m); break;
+    case MAIL_HISTORY: persist_on_history(s, m); break;
     }
 }
 
@@ -891,6 +1001,7 @@ session *session_new(const struct session_env *env, const struct session_io *io,
         memcpy(rnd, &id, sizeof rnd);
     snprintf(s->sid, sizeof s->sid, "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
              rnd[5], rnd[6], rnd[7]);
+    session_new_conversation_id(s->conversation_id, sizeof s->conversation_id);
     snprintf(s->llm_model, sizeof s->llm_model, "%s", c->llm_model);
     s->half_duplex = c->barge_in_half_duplex;
     char err[256];
@@ -946,6 +1057,19 @@ void session_free(session *s)
 }
 
 uint64_t session_id(const session *s) { return s->id; }
+
+void session_new_conversation_id(char *out, size_t outlen)
+{
+    unsigned char rnd[12] = {0};
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        int64_t t = clock_now_us();
+        memcpy(rnd, &t, sizeof t);
+    }
+    size_t n = 0;
+    n += (size_t)snprintf(out + n, outlen - n, "c-");
+    for (size_t i = 0; i < sizeof rnd && n + 2 < outlen; i++)
+        n += (size_t)snprintf(out + n, outlen - n, "%02x", rnd[i]);
+}
 
 /* Shared with barge_in.c: the text of the first `budget` samples. */
 size_t heard_text(char *const *texts, const size_t *samples, int n, size_t budget, char *out, size_t outlen)

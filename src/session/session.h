@@ -6,11 +6,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "asr/asr.h"
 #include "core/config.h"
 #include "core/mailbox.h"
 #include "core/workers.h"
 #include "server/outq.h"
+#include "memory/memory.h"
+#include "store/store.h"
+#include "tools/tools.h"
 #include "tts/tts.h"
 
 /* What every session shares; owned by the server. */
@@ -18,8 +23,13 @@ struct session_env {
     const struct parley_config *cfg;
     asr_model *asr;
     tts *tts;
-    workers *pool;
+    workers *pool;   /* CPU work: ASR, TTS */
+    workers *io;     /* waiting work: tools, memory recall, database reads */
+    workers *writer; /* one thread: database writes, in the order made */
     mailbox *mail;
+    store *db;                      /* NULL: nothing is persisted */
+    const struct memory_params *mem; /* NULL: no long-term memory */
+    tools *tools;                   /* NULL: the LLM gets no tools */
 };
 
 /* How a session reaches its connection. */
@@ -61,6 +71,10 @@ enum session_mail_kind {
     MAIL_LLM_DONE,
     MAIL_TTS_AUDIO, /* a chunk of a phrase's audio, streamed */
     MAIL_TTS_DONE,
+    MAIL_LLM_TOOL_CALL, /* json: {"id","name","arguments"} */
+    MAIL_TOOL_RESULT,   /* json: {"id","name","result","is_error","changes_data"} */
+    MAIL_RECALL,        /* text: the memory block for the context, or NULL */
+    MAIL_HISTORY,       /* json: a resumed conversation's messages; status 0: none */
 };
 
 struct session_mail {
@@ -73,6 +87,7 @@ struct session_mail {
     char *text;
     int64_t audio_ms, cpu_us;
     struct tts_result tts;
+    cJSON *json;
 };
 void session_on_mail(session *s, struct session_mail *m);
 void session_mail_free(struct mail *m);

@@ -53,6 +53,21 @@ struct reply {
      * is queued, so a barge-in has little to purge and "sent" ≈ "heard". */
     int64_t playout_start, pump_deadline;
     size_t sent_samples, written_samples;
+
+    /* What the turn answers, for the conversation store. */
+    char *user_text;
+    int64_t user_ms;   /* wall clock */
+    /* Before the LLM request: recalled memories (waiting_recall: not yet). */
+    int waiting_recall;
+    char *memory_block;
+    /* Tool rounds (tool_calls.c): this round's calls, and the assistant
+     * tool_calls and tool results so far, resent with each continuation. */
+    cJSON *round_calls;  /* [{"id","name","arguments","done"}] */
+    cJSON *tool_msgs;    /* [{"role","content","tool_calls"|"tool_call_id","tool_name"}] */
+    cJSON *tool_log;     /* [{"name","arguments","result","is_error"}]: stored with the turn */
+    size_t round_start;  /* where this round's text begins in text */
+    int tool_rounds, tools_running;
+    int64_t tool_deadline;
 };
 
 /* The utterance being captured. turn == 0: none. */
@@ -108,6 +123,8 @@ struct session {
     struct heard_record heard;
     int64_t speaking_until;
     int partial_skip_noted;
+    char conversation_id[64];
+    int resuming; /* a stored conversation is loading; 'ready' waits for it */
 };
 
 /* session.c */
@@ -117,6 +134,43 @@ void session_end_reply(session *s);
 /* The one-line JSON latency log (STREAM_LOG_LATENCY), for every reply. */
 void session_log_latency(session *s, const struct reply *r, int interrupted);
 size_t heard_text(char *const *texts, const size_t *samples, int n, size_t budget, char *out, size_t outlen);
+
+void session_send_ready(session *s);
+/* (Re)arms the session timer for the earliest deadline pending. */
+void session_arm_timer(session *s);
+/* The latency marks as a JSON object's text (relative to the end of speech). */
+void session_metrics_json(const struct turn_marks *m, char *out, size_t outlen);
+void session_new_conversation_id(char *out, size_t outlen);
+/* Starts (or continues, after tool results) the LLM request of the reply. */
+void session_request_llm(session *s);
+void session_send_error(session *s, const char *code, const char *message, int recoverable);
+/* A message for the session, with a copy of text (len bytes) if given. */
+struct session_mail *session_mail_new(uint64_t session_id, enum session_mail_kind kind, uint64_t turn,
+                                      const char *text, size_t len);
+/* The reply ends: flush and send assistant_text end, then finish. */
+void session_reply_llm_finished(session *s);
+
+/* tool_calls.c */
+/* An LLM round ended with tool calls: run them. Returns 0 if it did (the
+ * reply goes on when the results are in), -1 if the turn must end now. */
+int tool_calls_start(session *s);
+void tool_calls_on_result(session *s, struct session_mail *m);
+/* The tool deadline passed: answer the missing calls with an error. */
+void tool_calls_on_timer(session *s);
+/* The context of this turn's tool rounds, appended to msgs; returns count. */
+int tool_calls_context(const struct reply *r, struct llm_message *msgs, int max);
+
+/* persist.c: the conversation store */
+/* Resume a stored conversation; 'ready' goes out when it is loaded. */
+void persist_resume(session *s, const char *conversation_id);
+void persist_on_history(session *s, struct session_mail *m);
+/* Look up the memories for this reply; MAIL_RECALL comes back. Returns -1
+ * when recall is off (the LLM request can start at once). */
+int persist_recall(session *s);
+/* Writes the turn (user, tools, assistant as heard) once it has ended. */
+void persist_commit_turn(session *s, const struct reply *r, const char *assistant_text, int interrupted);
+/* A late "played" made the stored text of an interrupted reply more exact. */
+void persist_update_reply(session *s, uint64_t turn, const char *text);
 
 /* barge_in.c */
 /* A confirmed speech start while a reply is in flight. */

@@ -330,7 +330,7 @@ int store_set_reply_text(store *st, const char *conversation_id, uint64_t turn, 
     /* The newest assistant message of that turn: a resumed conversation can
      * reuse turn numbers, its latest use is the one just interrupted. */
     if (sqlite3_prepare_v2(db,
-                           "UPDATE messages SET content=?3 WHERE id=(SELECT max(id) FROM messages"
+                           "UPDATE messages SET content=?3, interrupted=1 WHERE id=(SELECT max(id) FROM messages"
                            " WHERE conversation_id=?1 AND turn=?2 AND role='assistant')",
                            -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, conversation_id, -1, SQLITE_TRANSIENT);

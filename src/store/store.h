@@ -39,7 +39,7 @@ struct store_message {
  * conversation on its first turn. Returns 0 or -1 with err. */
 int store_commit_turn(store *st, const char *conversation_id, const struct store_message *msgs, int n, char *err,
                       size_t errlen);
-/* A late, more exact account of what was heard of an interrupted reply. */
+/* What was heard of a reply that a barge-in cut short (marks it interrupted). */
 int store_set_reply_text(store *st, const char *conversation_id, uint64_t turn, const char *text);
 /* 1 if it exists, 0 if not, -1 on error. */
 int store_conversation_exists(store *st, const char *conversation_id);

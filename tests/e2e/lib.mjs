@@ -113,11 +113,13 @@ export async function startFakeLlm(extraArgs = []) {
 }
 
 // Starts parley serve; env adds to the environment, args to the command line.
+// Each server gets its own data_dir unless env names one (to restart on it).
 export async function startParley({ env = {}, args = [] } = {}) {
   const port = await freePort();
   const stderr = [];
+  const dataDir = env.PARLEY_DATA_DIR || fs.mkdtempSync(path.join(tmpDir, 'data-'));
   const child = spawn(parleyBin, ['serve', '--listen', `127.0.0.1:${port}`, ...args], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, PARLEY_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'inherit', 'pipe'],
   });
   children.add(child);
@@ -129,7 +131,9 @@ export async function startParley({ env = {}, args = [] } = {}) {
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return {
     port,
+    dataDir,
     url: `ws://127.0.0.1:${port}/ws`,
+    http: `http://127.0.0.1:${port}`,
     child,
     exited,
     log: () => stderr.join(''),

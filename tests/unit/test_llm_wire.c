@@ -14,9 +14,20 @@ static void emit(void *ud, const char *text, size_t len)
     strncat(got, text, len);
 }
 
+/* Tool-call pieces as the wire reports them, "index:id:name:args|". */
+static char calls[512];
+
+static void tool(void *ud, int index, const char *id, const char *name, const char *args, size_t len)
+{
+    (void)ud;
+    snprintf(calls + strlen(calls), sizeof calls - strlen(calls), "%d:%s:%s:%.*s|", index, id ? id : "",
+             name ? name : "", (int)len, args);
+}
+
 static int line(const struct llm_wire *w, const char *s, char *err)
 {
-    return w->parse_line(s, strlen(s), emit, NULL, err, 256);
+    struct llm_sink sink = {emit, tool, NULL};
+    return w->parse_line(s, strlen(s), &sink, err, 256);
 }
 
 int main(void)
@@ -50,8 +61,23 @@ int main(void)
     CHECK(line(a, "data: {\"error\":{\"message\":\"rate limited\"}}", err) == -1);
     CHECK_STR(err, "rate limited");
 
+    /* Tool calls: Ollama's whole, OpenAI's in deltas by index. */
+    calls[0] = 0;
+    CHECK(line(o, "{\"message\":{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":"
+                  "{\"name\":\"memory_save\",\"arguments\":{\"content\":\"likes Alien\"}}}]},\"done\":false}",
+               err) == 0);
+    CHECK_STR(calls, "-1::memory_save:{\"content\":\"likes Alien\"}|");
+    calls[0] = 0;
+    CHECK(line(a, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_9\","
+                  "\"type\":\"function\",\"function\":{\"name\":\"current_time\",\"arguments\":\"\"}}]}}]}",
+               err) == 0);
+    CHECK(line(a, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":"
+                  "{\"arguments\":\"{\\\"tz\\\":\"}}]}}]}",
+               err) == 0);
+    CHECK_STR(calls, "0:call_9:current_time:|0:::{\"tz\":|");
+
     struct llm_params p = llm_default_params();
-    struct llm_message msgs[] = {{"system", "be brief"}, {"user", "say \"hi\""}};
+    struct llm_message msgs[] = {{"system", "be brief", NULL, NULL, NULL}, {"user", "say \"hi\"", NULL, NULL, NULL}};
     char *body = o->build_body(&p, msgs, 2);
     cJSON *j = cJSON_Parse(body);
     CHECK(j && cJSON_IsTrue(cJSON_GetObjectItem(j, "stream")));
@@ -59,6 +85,36 @@ int main(void)
     CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "messages")) == 2);
     CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "messages"), 1), "content")->valuestring,
               "say \"hi\"");
+    cJSON_Delete(j);
+    free(body);
+
+    /* A tool round trip, written in each provider's shape. */
+    p.tools = "[{\"type\":\"function\",\"function\":{\"name\":\"current_time\",\"parameters\":{}}}]";
+    struct llm_message round[] = {
+        {"user", "time?", NULL, NULL, NULL},
+        {"assistant", "", "[{\"id\":\"call_1\",\"name\":\"current_time\",\"arguments\":{\"tz\":\"UTC\"}}]", NULL,
+         NULL},
+        {"tool", "{\"time\":\"12:00\"}", NULL, "call_1", "current_time"},
+    };
+    body = o->build_body(&p, round, 3);
+    j = cJSON_Parse(body);
+    cJSON *m1 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "messages"), 1);
+    cJSON *fn = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(m1, "tool_calls"), 0), "function");
+    CHECK(cJSON_IsObject(cJSON_GetObjectItem(fn, "arguments")));
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "messages"), 2), "tool_name")->valuestring,
+              "current_time");
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "tools")) == 1);
+    cJSON_Delete(j);
+    free(body);
+    body = a->build_body(&p, round, 3);
+    j = cJSON_Parse(body);
+    m1 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "messages"), 1);
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(m1, "content")));
+    cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(m1, "tool_calls"), 0);
+    CHECK_STR(cJSON_GetObjectItem(c0, "id")->valuestring, "call_1");
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(c0, "function"), "arguments")->valuestring, "{\"tz\":\"UTC\"}");
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "messages"), 2), "tool_call_id")->valuestring,
+              "call_1");
     cJSON_Delete(j);
     free(body);
     return check_summary();

@@ -67,7 +67,7 @@ int main(void)
     free(s);
 
     const char *engines[] = {"flite", "espeak"};
-    s = proto_ready("abc", 22050, engines, 2);
+    s = proto_ready("abc", "conv1", 22050, engines, 2);
     j = cJSON_Parse(s);
     CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "audio_out"), "sample_rate")->valueint == 22050);
     CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "tts_engines")) == 2);
