@@ -10,6 +10,10 @@
 //         "mode": "normal"|"stall"|"drop"|"error"|"hang", "after_tokens": 2,
 //         "status": 500, "tool_calls": [{"name": "...", "arguments": {...}}]}
 //
+// Embeddings: POST /api/embed (Ollama) and /v1/embeddings (OpenAI) answer a
+// deterministic bag-of-words vector (each word hashed into one of 64
+// dimensions), so texts that share words are near. They are logged too.
+//
 // Usage: node server.mjs [--port N] [--ttft-ms N] [--token-ms N]; prints "LISTENING <port>".
 import http from 'node:http';
 
@@ -46,6 +50,17 @@ function readBody(req) {
 
 function nextReply() {
   return { ...fallback, ...(queue.length ? queue.shift() : {}) };
+}
+
+const EMBED_DIM = 64;
+export function embed(text) {
+  const v = new Array(EMBED_DIM).fill(0);
+  for (const w of text.toLowerCase().match(/[a-z0-9]+/g) || []) {
+    let h = 2166136261;
+    for (const c of w) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
+    v[h % EMBED_DIM] += 1;
+  }
+  return v;
 }
 
 const ollamaChunk = (model, content, extra = {}) =>
@@ -167,6 +182,20 @@ const server = http.createServer(async (req, res) => {
       requests = [];
       res.writeHead(200);
       return res.end('{}');
+    }
+    if (req.method === 'POST' && (url.pathname === '/api/embed' || url.pathname === '/v1/embeddings')) {
+      const body = JSON.parse((await readBody(req)) || '{}');
+      requests.push({ path: url.pathname, body, at: Date.now() });
+      const inputs = Array.isArray(body.input) ? body.input : [body.input || ''];
+      const vectors = inputs.map(embed);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(
+        JSON.stringify(
+          url.pathname === '/api/embed'
+            ? { model: body.model, embeddings: vectors }
+            : { object: 'list', model: body.model, data: vectors.map((embedding, index) => ({ object: 'embedding', index, embedding })) },
+        ),
+      );
     }
     const flavour =
       url.pathname === '/api/chat' ? 'ollama' : url.pathname === '/v1/chat/completions' ? 'openai' : null;
