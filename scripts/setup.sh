@@ -28,6 +28,7 @@ if [ -n "$(echo "$missing" | tr -d ' ')" ]; then
   apt-get install -y -qq --no-install-recommends $missing
 fi
 
-if [ $TESTS = 1 ] && { [ ! -d tests/node_modules/ws ] || [ ! -d tests/node_modules/playwright-core ]; }; then
+if [ $TESTS = 1 ] && { [ ! -d tests/node_modules/ws ] || [ ! -d tests/node_modules/playwright-core ] ||
+  [ ! -d tests/node_modules/@modelcontextprotocol/server-everything ]; }; then
   (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 fi

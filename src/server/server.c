@@ -21,6 +21,7 @@
 #include "server/outq.h"
 #include "store/store.h"
 #include "tools/tools.h"
+#include "tools/mcp.h"
 #include "tools/tools_builtin.h"
 #include "server/protocol.h"
 #include "session/session.h"
@@ -55,6 +56,7 @@ struct server {
     int64_t stop_deadline;
     struct memory_params mem;
     builtins *builtin_tools;
+    mcp_client *mcp[CONFIG_MAX_MCP];
     struct lws_http_mount mount;
     struct lws_protocols protocols[2];
 };
@@ -386,6 +388,14 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "cannot set up the tools");
             goto fail;
         }
+        struct mcp_params mp = mcp_default_params();
+        for (int i = 0; i < cfg->nmcp; i++) {
+            if (!cfg->mcp[i].command[0]) {
+                snprintf(err, errlen, "mcp.servers.%s: no command", cfg->mcp[i].name);
+                goto fail;
+            }
+            srv->mcp[i] = mcp_start(&cfg->mcp[i], &mp, srv->env.tools);
+        }
     }
 
     srv->mount = (struct lws_http_mount){
@@ -454,6 +464,8 @@ void server_free(server *srv)
     workers_free(srv->env.pool);
     workers_free(srv->env.io);
     workers_free(srv->env.writer); /* every turn queued for the database is written */
+    for (int i = 0; i < CONFIG_MAX_MCP; i++)
+        mcp_stop(srv->mcp[i]); /* no tool job is left to call them */
     if (srv->ctx)
         lws_context_destroy(srv->ctx);
     mailbox_free(srv->env.mail, session_mail_free);

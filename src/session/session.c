@@ -561,6 +561,17 @@ static void on_llm_token_mail(session *s, struct session_mail *m)
     struct reply *r = &s->reply;
     if (m->turn != r->turn || !r->llm || r->llm_done || !m->text)
         return;
+    if (r->round_start > 0 && r->text_len == r->round_start && r->text_len > 0 && m->text[0] != ' ' &&
+        r->text[r->text_len - 1] != ' ') {
+        /* A new round after tool calls is a new message: keep words apart. */
+        char *spaced = malloc(strlen(m->text) + 2);
+        if (spaced) {
+            spaced[0] = ' ';
+            strcpy(spaced + 1, m->text);
+            free(m->text);
+            m->text = spaced;
+        }
+    }
     size_t len = strlen(m->text);
     if (!r->marks.first_token)
         r->marks.first_token = clock_now_us();
@@ -590,6 +601,12 @@ static void on_llm_done_mail(session *s, struct session_mail *m)
     else if (m->status == LLM_ERR_FAIL)
         send_error(s, ERR_LLM_FAIL, m->text ? m->text : "LLM failure", 1);
     session_reply_llm_finished(s);
+}
+
+void session_flush_phrases(session *s)
+{
+    s->reply.gap_deadline = 0;
+    phrase_flush(s->splitter, on_phrase, s);
 }
 
 void session_reply_llm_finished(session *s)

@@ -147,6 +147,8 @@ void session_send_error(session *s, const char *code, const char *message, int r
 /* A message for the session, with a copy of text (len bytes) if given. */
 struct session_mail *session_mail_new(uint64_t session_id, enum session_mail_kind kind, uint64_t turn,
                                       const char *text, size_t len);
+/* Speaks what the splitter holds (the model stopped to call a tool). */
+void session_flush_phrases(session *s);
 /* The reply ends: flush and send assistant_text end, then finish. */
 void session_reply_llm_finished(session *s);
 

@@ -40,7 +40,7 @@ static void tool_job_run(void *arg)
 {
     struct tool_job *j = arg;
     if (!job_cancelled(j)) {
-        struct tool_ctx ctx = {j->conversation_id, job_cancelled, j, j->timeout_ms};
+        struct tool_ctx ctx = {NULL, j->conversation_id, job_cancelled, j, j->timeout_ms};
         int is_error = 0, changes = 0;
         char *result = tools_call(j->registry, j->name, j->arguments, &ctx, &is_error, &changes);
         struct session_mail *m = session_mail_new(j->session_id, MAIL_TOOL_RESULT, j->turn, NULL, 0);
@@ -135,6 +135,7 @@ int tool_calls_start(session *s)
     free(calls_text);
     cJSON_AddItemToArray(r->tool_msgs, ask);
 
+    session_flush_phrases(s); /* "Let me check." is spoken while the tool runs */
     r->tool_deadline = clock_now_us() + (int64_t)s->cfg->tools_timeout_ms * 1000;
     r->tools_running = cJSON_GetArraySize(r->round_calls);
     cJSON_ArrayForEach(call, r->round_calls)

@@ -142,7 +142,9 @@ char *tools_call(tools *t, const char *name, const char *args_json, const struct
         return error_text("the arguments of %s are not a JSON object", name);
     }
     char *result = NULL;
-    int rc = e.fn(e.ud, args, ctx, &result);
+    struct tool_ctx named = *ctx;
+    named.name = name;
+    int rc = e.fn(e.ud, args, &named, &result);
     cJSON_Delete(args);
     *is_error = rc != 0;
     *changes_data = e.changes_data && rc == 0;

@@ -8,6 +8,7 @@
 
 /* What a running call may know of the turn it serves. */
 struct tool_ctx {
+    const char *name; /* the tool's registered name (set by tools_call) */
     const char *conversation_id;
     /* Polled by slow handlers: 1 once the turn was interrupted. */
     int (*cancelled)(void *ud);

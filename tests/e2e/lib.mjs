@@ -137,6 +137,26 @@ export async function startParley({ env = {}, args = [] } = {}) {
     child,
     exited,
     log: () => stderr.join(''),
+    // Resolves when the server's log matches re `count` times.
+    waitLog(re, timeoutMs = 15000, count = 1) {
+      const g = new RegExp(re.source, re.flags.includes('g') ? re.flags : re.flags + 'g');
+      const hits = () => (stderr.join('').match(g) || []).length >= count;
+      if (hits()) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          child.stderr.off('data', on);
+          reject(new Error(`log never showed ${re} x${count}:\n${stderr.join('').slice(-3000)}`));
+        }, timeoutMs);
+        const on = () => {
+          if (hits()) {
+            clearTimeout(timer);
+            child.stderr.off('data', on);
+            resolve();
+          }
+        };
+        child.stderr.on('data', on);
+      });
+    },
     // Stops with SIGTERM and checks the exit: a sanitizer report (ASan,
     // LeakSanitizer, UBSan) makes it non-zero, and fails the test.
     async stop() {

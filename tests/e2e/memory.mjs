@@ -36,7 +36,7 @@ test('a spoken fact saved by a tool call is recalled in a new session', async ()
   assert(!result.is_error && result.result.saved > 0, `tool_result ${JSON.stringify(result)}`);
   await a.waitFor('done', (m) => m.turn === call.turn, 20000);
   const endA = a.messages('assistant_text').find((m) => m.turn === call.turn && m.status === 'end');
-  assert(endA.text === 'Sure.I will remember that your favourite film is Alien.', `whole reply across the tool round: ${endA.text}`);
+  assert(endA.text === 'Sure. I will remember that your favourite film is Alien.', `whole reply across the tool round: ${endA.text}`);
   // The continuation carried the call and its result, as Ollama expects them.
   const second = chats(await llm.requests())[1].body.messages;
   const asked = second.find((m) => m.role === 'assistant' && m.tool_calls);
