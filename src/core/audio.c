@@ -50,6 +50,60 @@ static float sample_at(const unsigned char *p, int fmt, int bits)
     }
 }
 
+int wav_parse(const unsigned char *data, size_t size, struct pcm_buf *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (size < 12 || memcmp(data, "RIFF", 4) || memcmp(data + 8, "WAVE", 4)) {
+        snprintf(err, errlen, "not a RIFF/WAVE file");
+        return -1;
+    }
+    int fmt = 0, channels = 0, rate = 0, bits = 0;
+    const unsigned char *pcm = NULL;
+    size_t pcm_bytes = 0;
+    for (size_t off = 12; off + 8 <= size;) {
+        uint32_t clen = le32(data + off + 4);
+        const unsigned char *body = data + off + 8;
+        if (clen > size - off - 8)
+            clen = (uint32_t)(size - off - 8); /* truncated files: take what is there */
+        if (!memcmp(data + off, "fmt ", 4) && clen >= 16) {
+            fmt = le16(body);
+            channels = le16(body + 2);
+            rate = (int)le32(body + 4);
+            bits = le16(body + 14);
+            if (fmt == 0xFFFE && clen >= 26)
+                fmt = le16(body + 24); /* WAVE_FORMAT_EXTENSIBLE sub-format */
+        } else if (!memcmp(data + off, "data", 4)) {
+            pcm = body;
+            pcm_bytes = clen;
+        }
+        off += 8 + (size_t)clen + (clen & 1);
+    }
+    if (!pcm || !channels || rate <= 0) {
+        snprintf(err, errlen, "missing fmt or data chunk");
+        return -1;
+    }
+    if (!((fmt == 1 && (bits == 8 || bits == 16 || bits == 24 || bits == 32)) || (fmt == 3 && bits == 32))) {
+        snprintf(err, errlen, "unsupported WAV encoding (format %d, %d bits)", fmt, bits);
+        return -1;
+    }
+    size_t frame = (size_t)channels * (size_t)(bits / 8);
+    size_t frames = pcm_bytes / frame;
+    if (pcm_append(out, NULL, frames)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < frames; i++) {
+        float acc = 0;
+        for (int c = 0; c < channels; c++)
+            acc += sample_at(pcm + i * frame + (size_t)c * (size_t)(bits / 8), fmt, bits);
+        acc /= (float)channels;
+        float v = acc * 32767.0f;
+        out->samples[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+    }
+    out->sample_rate = rate;
+    return 0;
+}
+
 int wav_read(const char *path, struct pcm_buf *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -63,67 +117,16 @@ int wav_read(const char *path, struct pcm_buf *out, char *err, size_t errlen)
     fseek(f, 0, SEEK_END);
     long size = ftell(f);
     fseek(f, 0, SEEK_SET);
+    char why[200];
     if (size < 12 || size > (1L << 30)) {
         snprintf(err, errlen, "%s: not a WAV file", path);
-        goto out;
-    }
-    data = malloc((size_t)size);
-    if (!data || fread(data, 1, (size_t)size, f) != (size_t)size) {
+    } else if (!(data = malloc((size_t)size)) || fread(data, 1, (size_t)size, f) != (size_t)size) {
         snprintf(err, errlen, "%s: read failed", path);
-        goto out;
+    } else if (wav_parse(data, (size_t)size, out, why, sizeof why)) {
+        snprintf(err, errlen, "%s: %s", path, why);
+    } else {
+        rc = 0;
     }
-    if (memcmp(data, "RIFF", 4) || memcmp(data + 8, "WAVE", 4)) {
-        snprintf(err, errlen, "%s: not a RIFF/WAVE file", path);
-        goto out;
-    }
-    int fmt = 0, channels = 0, rate = 0, bits = 0;
-    const unsigned char *pcm = NULL;
-    size_t pcm_bytes = 0;
-    for (long off = 12; off + 8 <= size;) {
-        uint32_t clen = le32(data + off + 4);
-        const unsigned char *body = data + off + 8;
-        if (clen > (uint32_t)(size - off - 8))
-            clen = (uint32_t)(size - off - 8); /* truncated files: take what is there */
-        if (!memcmp(data + off, "fmt ", 4) && clen >= 16) {
-            fmt = le16(body);
-            channels = le16(body + 2);
-            rate = (int)le32(body + 4);
-            bits = le16(body + 14);
-            if (fmt == 0xFFFE && clen >= 26)
-                fmt = le16(body + 24); /* WAVE_FORMAT_EXTENSIBLE sub-format */
-        } else if (!memcmp(data + off, "data", 4)) {
-            pcm = body;
-            pcm_bytes = clen;
-        }
-        off += 8 + (long)clen + (clen & 1);
-    }
-    if (!pcm || !channels || !rate) {
-        snprintf(err, errlen, "%s: missing fmt or data chunk", path);
-        goto out;
-    }
-    if (!((fmt == 1 && (bits == 8 || bits == 16 || bits == 24 || bits == 32)) || (fmt == 3 && bits == 32))) {
-        snprintf(err, errlen, "%s: unsupported WAV encoding (format %d, %d bits)", path, fmt, bits);
-        goto out;
-    }
-    size_t frame = (size_t)channels * (size_t)(bits / 8);
-    size_t frames = pcm_bytes / frame;
-    if (pcm_append(out, NULL, frames)) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < frames; i++) {
-        float acc = 0;
-        for (int c = 0; c < channels; c++)
-            acc += sample_at(pcm + i * frame + (size_t)c * (size_t)(bits / 8), fmt, bits);
-        acc /= (float)channels;
-        float s = acc * 32767.0f;
-        out->samples[i] = (int16_t)(s > 32767 ? 32767 : s < -32768 ? -32768 : s);
-    }
-    out->sample_rate = rate;
-    rc = 0;
-out:
-    if (rc)
-        pcm_free(out);
     free(data);
     fclose(f);
     return rc;
@@ -132,9 +135,8 @@ out:
 static void put32(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
 static void put16(unsigned char *p, uint16_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
 
-int wav_write(const char *path, const int16_t *samples, size_t n, int sample_rate, char *err, size_t errlen)
+static void wav_header(unsigned char h[44], size_t n, int sample_rate)
 {
-    unsigned char h[44];
     memcpy(h, "RIFF", 4);
     put32(h + 4, (uint32_t)(36 + n * 2));
     memcpy(h + 8, "WAVEfmt ", 8);
@@ -147,6 +149,24 @@ int wav_write(const char *path, const int16_t *samples, size_t n, int sample_rat
     put16(h + 34, 16);
     memcpy(h + 36, "data", 4);
     put32(h + 40, (uint32_t)(n * 2));
+}
+
+unsigned char *wav_encode(const int16_t *samples, size_t n, int sample_rate, size_t *len)
+{
+    unsigned char *out = malloc(44 + n * 2);
+    if (!out)
+        return NULL;
+    wav_header(out, n, sample_rate);
+    if (n)
+        memcpy(out + 44, samples, n * 2); /* little-endian, as every target is */
+    *len = 44 + n * 2;
+    return out;
+}
+
+int wav_write(const char *path, const int16_t *samples, size_t n, int sample_rate, char *err, size_t errlen)
+{
+    unsigned char h[44];
+    wav_header(h, n, sample_rate);
     FILE *f = fopen(path, "wb");
     if (!f) {
         snprintf(err, errlen, "cannot write %s", path);

@@ -18,6 +18,10 @@ void pcm_free(struct pcm_buf *buf);
 /* Reads a RIFF/WAVE file (PCM 8/16/24/32-bit or IEEE float, any channel count)
  * into mono int16 at its own rate. Returns 0, or -1 with a message in err. */
 int wav_read(const char *path, struct pcm_buf *out, char *err, size_t errlen);
+/* The same, from a WAV file's bytes in memory. */
+int wav_parse(const unsigned char *data, size_t size, struct pcm_buf *out, char *err, size_t errlen);
+/* A 16-bit mono WAV file's bytes (header + data); malloc'd, *len set. */
+unsigned char *wav_encode(const int16_t *samples, size_t n, int sample_rate, size_t *len);
 int wav_write(const char *path, const int16_t *samples, size_t n, int sample_rate, char *err,
               size_t errlen);
 

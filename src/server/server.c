@@ -24,42 +24,11 @@
 #include "tools/mcp.h"
 #include "tools/tools_builtin.h"
 #include "server/protocol.h"
+#include "server/server_internal.h"
 #include "session/session.h"
 
 #define SHUTDOWN_GRACE_US (3 * 1000000)
 #define IO_THREADS 4
-
-enum close_state { OPEN, CLOSE_AFTER_FLUSH, DROPPED /* not reading: nothing more is queued */ };
-
-struct conn {
-    struct lws *wsi;
-    server *srv;
-    session *sess;
-    outq *q;
-    unsigned char *rx;
-    size_t rx_len;
-    int rx_oversized;
-    enum close_state close_requested;
-    lws_sorted_usec_list_t timer;
-    struct conn *next;
-};
-
-struct server {
-    const struct parley_config *cfg;
-    struct lws_context *ctx;
-    struct session_env env;
-    struct conn *conns;
-    int nconns;
-    uint64_t next_session_id;
-    volatile sig_atomic_t stop_requested;
-    int stopping;
-    int64_t stop_deadline;
-    struct memory_params mem;
-    builtins *builtin_tools;
-    mcp_client *mcp[CONFIG_MAX_MCP];
-    struct lws_http_mount mount;
-    struct lws_protocols protocols[2];
-};
 
 /* ---- session_io: how a session reaches its connection ---- */
 
@@ -127,11 +96,13 @@ static void deliver_mail(server *srv)
     while (m) {
         struct mail *next = m->next;
         struct session_mail *sm = (struct session_mail *)m;
-        for (struct conn *c = srv->conns; c; c = c->next)
-            if (c->sess && session_id(c->sess) == sm->session_id) {
-                session_on_mail(c->sess, sm);
-                break;
-            }
+        struct conn *c = srv->conns;
+        while (c && !(c->sess && session_id(c->sess) == sm->session_id))
+            c = c->next;
+        if (c)
+            session_on_mail(c->sess, sm);
+        else
+            http_api_deliver(srv, sm); /* or nobody: stale mail of a closed session */
         session_mail_free(m);
         m = next;
     }
@@ -375,6 +346,12 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
     wp.threads = 1;
     srv->env.writer = workers_new(&wp);
     srv->env.mail = mailbox_new(wake_loop, srv);
+    srv->metrics = srv->env.metrics = metrics_new();
+    srv->audio = audio_cache_new();
+    if (!srv->metrics || !srv->audio) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     if (!srv->env.pool || !srv->env.io || !srv->env.writer || !srv->env.mail) {
         snprintf(err, errlen, "cannot start the worker pools");
         goto fail;
@@ -398,7 +375,18 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
         }
     }
 
+    /* The API by callback; everything else is a file of the web client. */
+    static const char *const api[] = {"/v1", "/health", "/metrics"};
+    for (int i = 0; i < 3; i++)
+        srv->api_mounts[i] = (struct lws_http_mount){
+            .mount_next = i < 2 ? &srv->api_mounts[i + 1] : NULL,
+            .mountpoint = api[i],
+            .mountpoint_len = (unsigned char)strlen(api[i]),
+            .protocol = "parley-http",
+            .origin_protocol = LWSMPRO_CALLBACK,
+        };
     srv->mount = (struct lws_http_mount){
+        .mount_next = &srv->api_mounts[0],
         .mountpoint = "/",
         .mountpoint_len = 1,
         .origin = cfg->web_root,
@@ -413,6 +401,11 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
         .callback = callback,
         .per_session_data_size = sizeof(struct conn),
         .rx_buffer_size = 16384,
+    };
+    srv->protocols[1] = (struct lws_protocols){
+        .name = "parley-http",
+        .callback = http_api_callback,
+        .per_session_data_size = sizeof(struct http_pss),
     };
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -472,6 +465,8 @@ void server_free(server *srv)
     tools_free(srv->env.tools);
     tools_builtins_free(srv->builtin_tools);
     store_close(srv->env.db);
+    metrics_free(srv->metrics);
+    audio_cache_free(srv->audio);
     tts_free(srv->env.tts);
     asr_model_free(srv->env.asr);
     /* No llm_global_cleanup(): a cancelled request's thread may still be

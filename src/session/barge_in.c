@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "session/session_internal.h"
 
 enum { BARGE_NONE, BARGE_WAIT_WORDS, BARGE_NEVER };
@@ -81,8 +82,12 @@ void barge_in_interrupt(session *s)
     r->llm = NULL;
     s->io.purge_turn(s->io_ud, turn);
     session_send_json(s, proto_interrupted(turn), OUT_CONTROL, 0);
-    if (!r->finished)
+    if (!r->finished) {
         session_log_latency(s, r, 1);
+        metrics_turn(s->env->metrics, r->marks.spoken ? "speech" : "text", 1);
+    }
+    if (s->utt.turn && s->utt.marks.speech_start) /* a spoken barge-in, not a cancel */
+        metrics_observe_ms(s->env->metrics, LAT_BARGE_IN, (double)(clock_now_us() - s->utt.marks.speech_start) / 1000);
 
     keep_heard_record(s, r);
     size_t cap = (size_t)s->cfg->llm_max_reply_chars + 1;

@@ -39,6 +39,7 @@ void session_send_json(session *s, char *json, enum out_class cls, uint64_t turn
 void session_send_error(session *s, const char *code, const char *message, int recoverable)
 {
     log_info("session %s: %s: %s", s->sid, code, message);
+    metrics_error(s->env->metrics, code);
     session_send_json(s, proto_error(code, message, recoverable), OUT_CONTROL, 0);
 }
 
@@ -280,6 +281,11 @@ static void on_phrase(void *ud, const char *text, size_t len)
     slot->text = strndup(text, len);
     if (!r->marks.first_phrase)
         r->marks.first_phrase = clock_now_us();
+    if (s->text_only) { /* an HTTP text client: nothing to speak */
+        slot->synthesized = 1;
+        r->nphrases++;
+        return;
+    }
 
     struct tts_job *j = calloc(1, sizeof *j);
     if (!slot->text || !j) {
@@ -395,6 +401,14 @@ static void maybe_finish_reply(session *s)
         return;
     r->finished = 1;
     r->marks.done = clock_now_us();
+    metrics_turn(s->env->metrics, r->marks.spoken ? "speech" : "text", 0);
+    if (r->marks.speech_end) {
+        if (r->marks.first_audio)
+            metrics_observe_ms(s->env->metrics, LAT_FIRST_AUDIO, (double)(r->marks.first_audio - r->marks.speech_end) / 1000);
+        if (r->marks.first_token)
+            metrics_observe_ms(s->env->metrics, LAT_FIRST_TOKEN, (double)(r->marks.first_token - r->marks.speech_end) / 1000);
+        metrics_observe_ms(s->env->metrics, LAT_TURN, (double)(r->marks.done - r->marks.speech_end) / 1000);
+    }
     char metrics[1024];
     session_metrics_json(&r->marks, metrics, sizeof metrics);
     session_send_json(s, proto_done(r->turn, metrics), OUT_CONTROL, 0);
@@ -409,8 +423,8 @@ static void maybe_finish_reply(session *s)
         persist_commit_turn(s, r, said[0] ? said : r->text ? r->text : "", 0);
         free(said);
     }
-    if (r->sent_samples == 0)
-        session_end_reply(s); /* nothing to play */
+    if (r->sent_samples == 0 || s->headless)
+        session_end_reply(s); /* nothing to play, or nobody plays it in real time */
     else
         session_arm_timer(s);
 }
@@ -451,7 +465,7 @@ static void pump_audio(session *s)
         while (p->pcm.len > 0) {
             int64_t now = clock_now_us();
             int64_t ahead = r->playout_start ? (int64_t)(r->sent_samples * 1000000 / (size_t)rate) - (now - r->playout_start) : 0;
-            if (ahead >= lead_us) {
+            if (ahead >= lead_us && !s->headless) {
                 r->pump_deadline = now + (ahead - lead_us) + 1000;
                 session_arm_timer(s);
                 goto out;
@@ -465,6 +479,11 @@ static void pump_audio(session *s)
             p->pcm.len -= n;
             p->sent += n;
             r->sent_samples += n;
+            if (s->headless) { /* no socket pacing: handed over is written */
+                r->written_samples += n;
+                if (!r->marks.first_audio)
+                    r->marks.first_audio = now;
+            }
         }
         if (!p->synthesized)
             break; /* more of this phrase is coming */
@@ -988,6 +1007,7 @@ void session_on_mail(session *s, struct session_mail *m)
     case MAIL_TOOL_RESULT: tool_calls_on_result(s, m); break;
     case MAIL_RECALL: on_recall_mail(s, m); break;
     case MAIL_HISTORY: persist_on_history(s, m); break;
+    case MAIL_HTTP_DONE: break; /* for the HTTP layer, never a session */
     }
 }
 
@@ -1074,6 +1094,12 @@ void session_free(session *s)
 }
 
 uint64_t session_id(const session *s) { return s->id; }
+
+void session_set_headless(session *s, int text_only)
+{
+    s->headless = 1;
+    s->text_only = text_only;
+}
 
 void session_new_conversation_id(char *out, size_t outlen)
 {

@@ -10,6 +10,7 @@
 
 #include "asr/asr.h"
 #include "core/config.h"
+#include "core/metrics.h"
 #include "core/mailbox.h"
 #include "core/workers.h"
 #include "server/outq.h"
@@ -30,6 +31,7 @@ struct session_env {
     store *db;                      /* NULL: nothing is persisted */
     const struct memory_params *mem; /* NULL: no long-term memory */
     tools *tools;                   /* NULL: the LLM gets no tools */
+    metrics *metrics;
 };
 
 /* How a session reaches its connection. */
@@ -51,6 +53,9 @@ typedef struct session session;
 session *session_new(const struct session_env *env, const struct session_io *io, void *io_ud, uint64_t id);
 void session_free(session *s);
 uint64_t session_id(const session *s);
+/* For HTTP clients: reply audio is not paced to real time and the reply ends
+ * once everything is handed over; text_only skips speech altogether. */
+void session_set_headless(session *s, int text_only);
 
 /* Input from the client. Both return -1 when the connection must close. */
 int session_on_text(session *s, const char *data, size_t len);
@@ -75,6 +80,7 @@ enum session_mail_kind {
     MAIL_TOOL_RESULT,   /* json: {"id","name","result","is_error","changes_data"} */
     MAIL_RECALL,        /* text: the memory block for the context, or NULL */
     MAIL_HISTORY,       /* json: a resumed conversation's messages; status 0: none */
+    MAIL_HTTP_DONE,     /* an HTTP request's job: json = answer, status = HTTP status */
 };
 
 struct session_mail {
@@ -90,6 +96,9 @@ struct session_mail {
     cJSON *json;
 };
 void session_on_mail(session *s, struct session_mail *m);
+/* A message for a session, with a copy of text (len bytes) if given. */
+struct session_mail *session_mail_new(uint64_t session_id, enum session_mail_kind kind, uint64_t turn,
+                                      const char *text, size_t len);
 void session_mail_free(struct mail *m);
 
 #endif

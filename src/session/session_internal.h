@@ -125,6 +125,7 @@ struct session {
     int partial_skip_noted;
     char conversation_id[64];
     int resuming; /* a stored conversation is loading; 'ready' waits for it */
+    int headless, text_only; /* an HTTP client: see session_set_headless */
 };
 
 /* session.c */
@@ -144,9 +145,6 @@ void session_new_conversation_id(char *out, size_t outlen);
 /* Starts (or continues, after tool results) the LLM request of the reply. */
 void session_request_llm(session *s);
 void session_send_error(session *s, const char *code, const char *message, int recoverable);
-/* A message for the session, with a copy of text (len bytes) if given. */
-struct session_mail *session_mail_new(uint64_t session_id, enum session_mail_kind kind, uint64_t turn,
-                                      const char *text, size_t len);
 /* Speaks what the splitter holds (the model stopped to call a tool). */
 void session_flush_phrases(session *s);
 /* The reply ends: flush and send assistant_text end, then finish. */

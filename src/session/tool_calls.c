@@ -70,6 +70,7 @@ static void answer(session *s, cJSON *call, const char *result, int is_error, in
     struct reply *r = &s->reply;
     cJSON_ReplaceItemInObjectCaseSensitive(call, "done", cJSON_CreateTrue());
     r->tools_running--;
+    metrics_tool_call(s->env->metrics, is_error);
     session_send_json(s, proto_tool_result(r->turn, str(call, "id"), str(call, "name"), result, is_error), OUT_CONTROL,
                       0);
     cJSON *msg = cJSON_CreateObject();

@@ -183,6 +183,12 @@ const server = http.createServer(async (req, res) => {
       res.writeHead(200);
       return res.end('{}');
     }
+    if (req.method === 'GET' && (url.pathname === '/api/tags' || url.pathname === '/v1/models')) {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(
+        JSON.stringify(url.pathname === '/api/tags' ? { models: [{ name: 'test' }] } : { object: 'list', data: [{ id: 'test', object: 'model' }] }),
+      );
+    }
     if (req.method === 'POST' && (url.pathname === '/api/embed' || url.pathname === '/v1/embeddings')) {
       const body = JSON.parse((await readBody(req)) || '{}');
       requests.push({ path: url.pathname, body, at: Date.now() });

@@ -1,0 +1,30 @@
+/* Process-wide counters and latency histograms for GET /metrics. Updated
+ * from the network thread and workers with atomics; read without locks. */
+#ifndef PARLEY_METRICS_H
+#define PARLEY_METRICS_H
+#include <stddef.h>
+
+enum metric_latency {
+    LAT_FIRST_AUDIO, /* end of the user's speech (or a typed turn) → first reply audio */
+    LAT_FIRST_TOKEN, /* → first LLM token */
+    LAT_TURN,        /* → the reply fully sent */
+    LAT_BARGE_IN,    /* speech onset over the assistant → agent_interrupted */
+    LAT_COUNT
+};
+
+typedef struct metrics metrics;
+metrics *metrics_new(void);
+void metrics_free(metrics *m);
+
+/* input: "speech" | "text" */
+void metrics_turn(metrics *m, const char *input, int interrupted);
+void metrics_error(metrics *m, const char *code);
+void metrics_tool_call(metrics *m, int is_error);
+void metrics_observe_ms(metrics *m, enum metric_latency which, double ms);
+void metrics_http_request(metrics *m, int status);
+
+/* The Prometheus text exposition; gauges are given by the caller. Returns a
+ * malloc'd string. */
+char *metrics_render(metrics *m, int active_sessions, int ws_sessions);
+
+#endif

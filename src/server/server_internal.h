@@ -1,0 +1,69 @@
+/* Server internals shared by server.c (the loop, WebSockets) and http_api.c
+ * (the HTTP API). Not for other modules. */
+#ifndef PARLEY_SERVER_INTERNAL_H
+#define PARLEY_SERVER_INTERNAL_H
+#include <libwebsockets.h>
+#include <signal.h>
+
+#include "core/metrics.h"
+#include "memory/memory.h"
+#include "server/outq.h"
+#include "server/server.h"
+#include "session/session.h"
+#include "tools/mcp.h"
+#include "tools/tools_builtin.h"
+
+struct http_req;
+
+enum close_state { OPEN, CLOSE_AFTER_FLUSH, DROPPED /* not reading: nothing more is queued */ };
+
+struct conn {
+    struct lws *wsi;
+    server *srv;
+    session *sess;
+    outq *q;
+    unsigned char *rx;
+    size_t rx_len;
+    int rx_oversized;
+    enum close_state close_requested;
+    lws_sorted_usec_list_t timer;
+    struct conn *next;
+};
+
+struct server {
+    const struct parley_config *cfg;
+    struct lws_context *ctx;
+    struct session_env env;
+    struct conn *conns;
+    int nconns;
+    uint64_t next_session_id;
+    volatile sig_atomic_t stop_requested;
+    int stopping;
+    int64_t stop_deadline;
+    struct memory_params mem;
+    builtins *builtin_tools;
+    mcp_client *mcp[CONFIG_MAX_MCP];
+    struct lws_http_mount mount, api_mounts[3];
+    struct lws_protocols protocols[3];
+    struct http_req *http_reqs; /* HTTP requests in progress */
+    int nhttp_sessions;
+    metrics *metrics;
+    struct audio_cache *audio; /* replies of /v1/voice/upload, for GET */
+};
+
+
+/* http_api.c */
+/* The lws callback of the "parley-http" protocol (mounted at /v1, /health,
+ * /metrics). */
+int http_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+/* Mail for a request (its headless session, or a finished job). Returns 0 if
+ * some request took it. */
+int http_api_deliver(server *srv, struct session_mail *m);
+struct audio_cache *audio_cache_new(void);
+void audio_cache_free(struct audio_cache *c);
+/* Per-request data lws allocates for the protocol. */
+struct http_pss {
+    struct http_req *req;
+};
+
+#endif

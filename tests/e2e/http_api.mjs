@@ -1,0 +1,248 @@
+// The HTTP API end to end (docs/api.md): text turns as JSON and as server-
+// sent events, resuming by conversation_id, voice uploads (WAV and raw PCM)
+// with the reply as WAV, conversations, memories, health, metrics, bad input
+// of every kind, a dead LLM, and many writers at once.
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { test, run, assert, startFakeLlm, startParley, Client, tmpDir, freePort } from './lib.mjs';
+
+const chats = (reqs) => reqs.filter((r) => r.path === '/api/chat' || r.path === '/v1/chat/completions');
+
+async function post(base, p, body, headers = {}) {
+  const res = await fetch(base + p, {
+    method: 'POST',
+    body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+    headers,
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: res.status, json, text, headers: res.headers };
+}
+
+async function get(base, p, method = 'GET') {
+  const res = await fetch(base + p, { method });
+  const buf = Buffer.from(await res.arrayBuffer());
+  let json = null;
+  try {
+    json = JSON.parse(buf.toString());
+  } catch {}
+  return { status: res.status, json, buf, headers: res.headers };
+}
+
+function wavOf(text) {
+  const raw = path.join(tmpDir, `u-${Math.random().toString(36).slice(2)}.wav`);
+  execFileSync('flite', ['-voice', 'slt', '-t', text, '-o', raw]);
+  return raw;
+}
+
+test('text turns as JSON, resumed by conversation_id, listed and read back', async () => {
+  const llm = await startFakeLlm();
+  await llm.script([{ text: 'Hello, nice to meet you.' }, { text: 'You said hello.' }]);
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const a = await post(p.http, '/v1/chat', { text: 'Hello there' });
+  assert(a.status === 200 && a.json.text === 'Hello, nice to meet you.', `chat: ${a.status} ${a.text}`);
+  assert(a.json.conversation_id && a.json.turn === 1 && a.json.errors.length === 0, a.text);
+  const b = await post(p.http, '/v1/chat', { text: 'What did I say?', conversation_id: a.json.conversation_id });
+  assert(b.status === 200 && b.json.conversation_id === a.json.conversation_id, b.text);
+  const msgs = chats(await llm.requests())[1].body.messages.map((m) => `${m.role}:${m.content}`);
+  assert(msgs.includes('user:Hello there') && msgs.includes('assistant:Hello, nice to meet you.'), `context ${msgs}`);
+
+  const list = await get(p.http, '/v1/conversations');
+  assert(list.status === 200 && list.json.conversations.length === 1 && list.json.conversations[0].messages === 4, JSON.stringify(list.json));
+  const conv = await get(p.http, `/v1/conversations/${a.json.conversation_id}`);
+  assert(conv.status === 200, `conversation ${conv.status}`);
+  const roles = conv.json.messages.map((m) => `${m.role}/${m.input}`);
+  assert(roles.join(',') === 'user/text,assistant/null,user/text,assistant/null', roles.join(','));
+  assert(conv.json.messages[0].metrics && conv.json.messages[0].created_at > 0, 'timestamps and latency marks kept');
+  await p.stop();
+  llm.stop();
+});
+
+test('a text turn as server-sent events', async () => {
+  const llm = await startFakeLlm();
+  await llm.script([{ text: 'Streaming works fine.', token_ms: 40 }]);
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const res = await fetch(`${p.http}/v1/chat`, {
+    method: 'POST',
+    headers: { Accept: 'text/event-stream' },
+    body: JSON.stringify({ text: 'Stream something' }),
+  });
+  assert(res.status === 200 && res.headers.get('content-type').startsWith('text/event-stream'), `${res.status}`);
+  const events = [];
+  const t0 = Date.now();
+  let firstChunkAt = 0;
+  const decoder = new TextDecoder();
+  let buf = '';
+  for await (const part of res.body) {
+    buf += decoder.decode(part, { stream: true });
+    let i;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const ev = Object.fromEntries(block.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
+      events.push({ event: ev.event, data: JSON.parse(ev.data) });
+      if (ev.event === 'assistant_text' && !firstChunkAt) firstChunkAt = Date.now() - t0;
+    }
+  }
+  const names = events.map((e) => e.event);
+  assert(names[0] === 'ready' && names.includes('assistant_text') && names[names.length - 1] === 'done', names.join(','));
+  const chunks = events.filter((e) => e.event === 'assistant_text' && e.data.status === 'chunk');
+  assert(chunks.length >= 4 && chunks.map((e) => e.data.text).join('') === 'Streaming works fine.', 'token by token');
+  await p.stop();
+  llm.stop();
+});
+
+test('bad requests get 4xx JSON errors and change nothing', async () => {
+  const llm = await startFakeLlm();
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const ok = await post(p.http, '/v1/chat', { text: 'Keep this' });
+  assert(ok.status === 200, ok.text);
+  const cases = [
+    [await post(p.http, '/v1/chat', '{not json'), 400, 'BAD_REQUEST'],
+    [await post(p.http, '/v1/chat', '[1,2]'), 400, 'BAD_REQUEST'],
+    [await post(p.http, '/v1/chat', { text: '' }), 400, 'BAD_REQUEST'],
+    [await post(p.http, '/v1/chat', { text: 42 }), 400, 'BAD_REQUEST'],
+    [await post(p.http, '/v1/chat', { text: 'x', conversation_id: 7 }), 400, 'BAD_REQUEST'],
+    [await post(p.http, '/v1/chat', ''), 400, 'BAD_REQUEST'],
+    [await post(p.http, '/v1/chat', JSON.stringify({ text: 'x'.repeat(70000) })), 413, 'TOO_LARGE'],
+    [await post(p.http, '/v1/chat', { text: 'hi', conversation_id: "x'); DROP TABLE messages; --" }), 404, 'NOT_FOUND'],
+    [await get(p.http, '/v1/chat'), 405, 'METHOD_NOT_ALLOWED'],
+    [await get(p.http, '/v1/nothing-here'), 404, 'NOT_FOUND'],
+    [await get(p.http, '/v1/conversations/unknown'), 404, 'NOT_FOUND'],
+    [await get(p.http, '/v1/memories/abc', 'DELETE'), 404, 'NOT_FOUND'],
+    [await get(p.http, '/v1/memories/12345', 'DELETE'), 404, 'NOT_FOUND'],
+    [await get(p.http, '/v1/audio/nope.wav'), 404, 'NOT_FOUND'],
+    [await post(p.http, '/v1/voice/upload', 'RIFF....WAVEjunk'), 400, 'BAD_AUDIO'],
+    [await post(p.http, '/v1/voice/upload', new Uint8Array(3200)), 400, 'BAD_AUDIO'],
+  ];
+  cases.forEach(([r, status, code], i) =>
+    assert(r.status === status && r.json && r.json.error && r.json.error.code === code, `case ${i}: ${r.status} ${JSON.stringify(r.json)}`),
+  );
+  const list = await get(p.http, '/v1/conversations');
+  assert(list.json.conversations.length === 1 && list.json.conversations[0].messages === 2, `database intact: ${JSON.stringify(list.json)}`);
+  const again = await post(p.http, '/v1/chat', { text: 'Still fine?' });
+  assert(again.status === 200, 'the server still answers');
+  await p.stop();
+  llm.stop();
+});
+
+test('a dead LLM: chat answers 502 with LLM_FAIL, health says degraded', async () => {
+  const port = await freePort(); // nothing listens there
+  const p = await startParley({ env: { PARLEY_LLM_URL: `http://127.0.0.1:${port}` } });
+  const r = await post(p.http, '/v1/chat', { text: 'Anyone there?' });
+  assert(r.status === 502 && r.json.error.code === 'LLM_FAIL', `${r.status} ${r.text}`);
+  const h = await get(p.http, '/health');
+  assert(h.status === 503 && h.json.status === 'degraded' && h.json.llm_reachable === false && h.json.llm_error, JSON.stringify(h.json));
+  await p.stop();
+});
+
+test('voice upload: WAV and raw PCM in, transcript and reply WAV out', async () => {
+  const llm = await startFakeLlm();
+  await llm.script([{ text: 'It will be sunny all day.' }, { text: 'It will rain tomorrow.' }]);
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const wav = fs.readFileSync(wavOf('What is the weather like today?'));
+  const r = await post(p.http, '/v1/voice/upload', new Uint8Array(wav), { 'Content-Type': 'audio/wav' });
+  assert(r.status === 200 && r.json.transcript.includes('weather') && r.json.text === 'It will be sunny all day.', r.text);
+  const audio = await get(p.http, r.json.audio_url);
+  assert(audio.status === 200 && audio.headers.get('content-type') === 'audio/wav', `${audio.status}`);
+  assert(audio.buf.subarray(0, 4).toString() === 'RIFF' && audio.buf.readUInt32LE(24) === 16000, 'a 16 kHz WAV');
+  const seconds = (audio.buf.length - 44) / 2 / 16000;
+  assert(seconds > 1 && seconds < 5, `${seconds.toFixed(2)} s of reply audio`);
+
+  const raw = execFileSync('sox', [wavOf('Will it rain tomorrow?'), '-r', '22050', '-c', '1', '-b', '16', '-t', 'raw', '-']);
+  const r2 = await post(p.http, '/v1/voice/upload?sample_rate=22050', new Uint8Array(raw));
+  assert(r2.status === 200 && r2.json.transcript.includes('rain') && r2.json.audio_url, r2.text);
+  const silent = await post(p.http, '/v1/voice/upload?sample_rate=16000', new Uint8Array(32000));
+  assert(silent.status === 422 && silent.json.error.code === 'NO_SPEECH', silent.text);
+  await p.stop();
+  llm.stop();
+});
+
+test('memories over HTTP; tool calls that change data are logged in the conversation', async () => {
+  const llm = await startFakeLlm();
+  await llm.script([
+    { text: '', tool_calls: [{ name: 'memory_save', arguments: { content: 'The user likes the film Alien' } }] },
+    { text: 'Noted.' },
+    { text: '', tool_calls: [{ name: 'movies_save', arguments: { title: 'Alien', year: 1979, rating: 9 } }] },
+    { text: 'Rated.' },
+  ]);
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const a = await post(p.http, '/v1/chat', { text: 'Remember that I like Alien.' });
+  assert(a.status === 200 && a.json.tools.length === 2 && a.json.tools[1].type === 'tool_result', a.text);
+  const b = await post(p.http, '/v1/chat', { text: 'Rate Alien nine.', conversation_id: a.json.conversation_id });
+  assert(b.status === 200 && b.json.tools[1].result.saved.rating === 9, b.text);
+
+  const found = await get(p.http, '/v1/memories?q=film%20alien');
+  assert(found.status === 200 && found.json.memories.length === 1, JSON.stringify(found.json));
+  const conv = await get(p.http, `/v1/conversations/${a.json.conversation_id}`);
+  const tools = conv.json.messages.filter((m) => m.role === 'tool');
+  assert(tools.map((m) => m.tool).join(',') === 'memory_save,movies_save', `tool log ${JSON.stringify(tools)}`);
+  assert(JSON.parse(tools[1].content).arguments.title === 'Alien', 'arguments logged');
+
+  const id = found.json.memories[0].id;
+  const del = await get(p.http, `/v1/memories/${id}`, 'DELETE');
+  assert(del.status === 200 && del.json.deleted === id, JSON.stringify(del.json));
+  const gone = await get(p.http, '/v1/memories?q=alien');
+  assert(gone.json.memories.length === 0, 'forgotten');
+  await p.stop();
+  llm.stop();
+});
+
+test('health and metrics', async () => {
+  const llm = await startFakeLlm();
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const h = await get(p.http, '/health');
+  assert(h.status === 200 && h.json.status === 'ok' && h.json.llm_reachable === true, JSON.stringify(h.json));
+  assert(h.json.asr.engine === 'pocketsphinx' && h.json.tts_engines.includes('flite') && h.json.store === true, 'engines');
+  const c = new Client(p.url);
+  await c.open();
+  await c.start();
+  c.send({ type: 'text', text: 'Hi' });
+  await c.waitFor('done', () => true, 15000);
+  c.send({ type: 'nonsense' });
+  await c.waitClosed(5000).catch(() => {});
+  await post(p.http, '/v1/chat', { text: 'Hello' });
+  const m = await get(p.http, '/metrics');
+  const text = m.buf.toString();
+  assert(m.status === 200 && m.headers.get('content-type').startsWith('text/plain'), 'prometheus text');
+  assert(/parley_turns_total\{input="text"\} 2/.test(text), text.slice(0, 400));
+  assert(/parley_errors_total\{code="PROTOCOL_VIOLATION"\} 1/.test(text), 'errors by code');
+  assert(/parley_first_token_latency_ms_count 2/.test(text) && /parley_turn_duration_ms_bucket\{le="\+Inf"\} 2/.test(text), 'histograms');
+  assert(/parley_active_sessions \d+/.test(text) && /parley_http_requests_total\{class="2xx"\} \d+/.test(text), 'gauges');
+  await p.stop();
+  llm.stop();
+});
+
+test('many writers at once: every turn stored, nothing lost', async () => {
+  const llm = await startFakeLlm(['--ttft-ms', '20', '--token-ms', '5']);
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const http = Array.from({ length: 8 }, (_, i) => post(p.http, '/v1/chat', { text: `HTTP writer ${i}` }));
+  const ws = Array.from({ length: 3 }, async (_, i) => {
+    const c = new Client(p.url);
+    await c.open();
+    await c.start();
+    for (let t = 1; t <= 3; t++) {
+      c.send({ type: 'text', text: `socket ${i} turn ${t}` });
+      await c.waitFor('done', (m) => m.turn === t, 20000);
+    }
+    c.close();
+  });
+  const results = await Promise.all(http);
+  await Promise.all(ws);
+  assert(results.every((r) => r.status === 200), results.map((r) => r.status).join(','));
+  // WebSocket turns are written by the writer thread after done; a stop
+  // drains it, and a restart on the same file reads what landed.
+  await p.stop();
+  const q = await startParley({ env: { PARLEY_LLM_URL: llm.base, PARLEY_DATA_DIR: p.dataDir } });
+  const list = await get(q.http, '/v1/conversations?limit=100');
+  const total = list.json.conversations.reduce((a, c) => a + c.messages, 0);
+  assert(list.json.conversations.length === 11 && total === 34, `${list.json.conversations.length} conversations, ${total} messages`);
+  await q.stop();
+  llm.stop();
+});
+
+run();
