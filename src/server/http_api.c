@@ -414,9 +414,11 @@ static enum outq_result req_send(void *ud, int binary, enum out_class cls, uint6
         cJSON *copy = cJSON_Duplicate(msg, 1);
         cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r->answer, "tools"), copy);
     } else if (!strcmp(t, "done") || !strcmp(t, "agent_interrupted")) {
-        cJSON *metrics = cJSON_GetObjectItemCaseSensitive(msg, "metrics");
-        if (metrics)
-            cJSON_ReplaceItemInObjectCaseSensitive(r->answer, "metrics", cJSON_Duplicate(metrics, 1));
+        cJSON *metrics = cJSON_DetachItemFromObjectCaseSensitive(msg, "metrics");
+        if (metrics) {
+            cJSON_DeleteItemFromObjectCaseSensitive(r->answer, "metrics");
+            cJSON_AddItemToObject(r->answer, "metrics", metrics);
+        }
         r->text_sent = 2; /* the turn is over */
         lws_callback_on_writable(r->wsi);
     }
@@ -828,6 +830,8 @@ static int on_http(struct lws *wsi, struct http_pss *pss)
 
 static int on_body(struct http_req *r, const void *in, size_t len)
 {
+    if (len == 0)
+        return 0; /* lws reports an empty body as (NULL, 0) */
     if (r->body_too_large || r->body_len + len > r->body_max) {
         r->body_too_large = 1;
         return 0;
@@ -859,8 +863,6 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
             lws_finalize_write_http_header(wsi, start, &p, end))
             return -1;
         r->headers_sent = 1;
-        if (r->sse)
-            lws_http_mark_sse(wsi);
         if (r->out_len > r->out_off || !r->complete) {
             lws_callback_on_writable(wsi);
             return 0;
