@@ -9,7 +9,23 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   state: $('state'), connection: $('connection'), log: $('log'), partial: $('partial'), error: $('error'),
   mic: $('mic'), level: $('level'), talk: $('talk'), stop: $('stop'), ptt: $('ptt'), halfduplex: $('halfduplex'),
-  voice: $('voice'), compose: $('compose'), text: $('text'), out: $('out'),
+  voice: $('voice'), compose: $('compose'), text: $('text'), out: $('out'), fresh: $('new'),
+};
+
+// The conversation this page continues, across reloads and reconnects.
+const CONVERSATION_KEY = 'parley.conversation';
+const savedConversation = () => {
+  try {
+    return localStorage.getItem(CONVERSATION_KEY) || '';
+  } catch {
+    return ''; // storage blocked: every connection is a new conversation
+  }
+};
+const saveConversation = (id) => {
+  try {
+    if (id) localStorage.setItem(CONVERSATION_KEY, id);
+    else localStorage.removeItem(CONVERSATION_KEY);
+  } catch {}
 };
 
 // What tests and curious users can read: window.parley.stats.
@@ -60,6 +76,7 @@ const conn = new Connection(
     type: 'start', sample_rate: 16000, format: 'pcm_s16le',
     ...(ui.voice.value ? { tts: ui.voice.value } : {}),
     half_duplex: ui.halfduplex.checked,
+    ...(savedConversation() ? { conversation_id: savedConversation() } : {}),
   }),
   {
     onStatus(s) {
@@ -77,6 +94,8 @@ const conn = new Connection(
 function handle(m) {
   switch (m.type) {
     case 'ready':
+      saveConversation(m.conversation_id);
+      stats.conversation = m.conversation_id;
       voices = m.tts_engines || [];
       if (ui.voice.options.length !== voices.length) {
         const keep = ui.voice.value;
@@ -99,6 +118,17 @@ function handle(m) {
       const span = assistantLine(m.turn).firstChild;
       if (m.status === 'chunk') span.textContent += m.text;
       if (m.status === 'end') span.textContent = m.text;
+      break;
+    }
+    case 'tool_call':
+      addLine('tool', `${m.name}(${JSON.stringify(m.arguments)})`).dataset.call = m.id;
+      break;
+    case 'tool_result': {
+      const li = [...ui.log.querySelectorAll('li.tool')].find((e) => e.dataset.call === m.id);
+      if (li) {
+        li.classList.add(m.is_error ? 'failed' : 'ok');
+        li.title = typeof m.result === 'string' ? m.result : JSON.stringify(m.result);
+      }
       break;
     }
     case 'tts_start':
@@ -133,6 +163,7 @@ function handle(m) {
       break;
     }
     case 'error':
+      if (m.code === 'NOT_FOUND') break; // a forgotten conversation: ready brings a new one
       showError(`${m.code}: ${m.message}`);
       break;
     case 'info':
@@ -200,6 +231,12 @@ window.addEventListener('keyup', (e) => {
   if (e.code === 'Space' && e.target !== ui.text && ui.ptt.checked) press(false);
 });
 ui.voice.addEventListener('change', () => conn.restart());
+ui.fresh.addEventListener('click', () => {
+  saveConversation('');
+  ui.log.replaceChildren();
+  assistantEl.clear();
+  conn.restart();
+});
 ui.halfduplex.addEventListener('change', () => conn.restart());
 
 // Route playback through WebRTC so the browser's echo canceller hears it.

@@ -46,9 +46,19 @@ void mailbox_post(mailbox *mb, struct mail *m)
     else
         mb->head = m;
     mb->tail = m;
-    pthread_mutex_unlock(&mb->lock);
+    /* Woken under the lock, so that after mailbox_set_wake(NULL) returns
+     * no thread is still about to call the old one. */
     if (mb->wake)
         mb->wake(mb->ud);
+    pthread_mutex_unlock(&mb->lock);
+}
+
+void mailbox_set_wake(mailbox *mb, mailbox_wake_fn wake, void *ud)
+{
+    pthread_mutex_lock(&mb->lock);
+    mb->wake = wake;
+    mb->ud = ud;
+    pthread_mutex_unlock(&mb->lock);
 }
 
 struct mail *mailbox_take_all(mailbox *mb)

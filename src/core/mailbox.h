@@ -16,6 +16,8 @@ mailbox *mailbox_new(mailbox_wake_fn wake, void *ud);
 void mailbox_free(mailbox *mb, void (*free_fn)(struct mail *m));
 /* Thread-safe; wakes the loop. */
 void mailbox_post(mailbox *mb, struct mail *m);
+/* Replaces the wake callback (NULL: none); no call of the old one follows. */
+void mailbox_set_wake(mailbox *mb, mailbox_wake_fn wake, void *ud);
 /* Takes every pending message in posting order (a list linked by next). */
 struct mail *mailbox_take_all(mailbox *mb);
 

@@ -453,14 +453,17 @@ void server_free(server *srv)
     if (!srv)
         return;
     /* Workers first: their last mail still finds a live context to wake.
-     * Then the context, whose teardown frees the remaining sessions. */
+     * Then the context, whose teardown frees the remaining sessions, which
+     * store their turns through the writer: it goes last. */
     workers_free(srv->env.pool);
     workers_free(srv->env.io);
-    workers_free(srv->env.writer); /* every turn queued for the database is written */
     for (int i = 0; i < CONFIG_MAX_MCP; i++)
         mcp_stop(srv->mcp[i]); /* no tool job is left to call them */
+    if (srv->env.mail)
+        mailbox_set_wake(srv->env.mail, NULL, NULL); /* the writer's last reads wake nothing */
     if (srv->ctx)
-        lws_context_destroy(srv->ctx);
+        lws_context_destroy(srv->ctx); /* sessions still open store their turn as they go */
+    workers_free(srv->env.writer);     /* every turn queued for the database is written */
     mailbox_free(srv->env.mail, session_mail_free);
     tools_free(srv->env.tools);
     tools_builtins_free(srv->builtin_tools);

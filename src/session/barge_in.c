@@ -122,3 +122,20 @@ void barge_in_on_played(session *s, uint64_t turn, int64_t ms)
     persist_update_reply(s, turn, heard);
     free(heard);
 }
+
+void barge_in_on_close(session *s)
+{
+    struct reply *r = &s->reply;
+    if (!r->turn || r->finished)
+        return;
+    /* The client left mid-reply (a reload, a lost network): store the turn
+     * as interrupted, with what reached it. */
+    keep_heard_record(s, r);
+    size_t cap = (size_t)s->cfg->llm_max_reply_chars + 1;
+    char *heard = malloc(cap);
+    if (!heard)
+        return;
+    heard_text(s->heard.texts, s->heard.samples, s->heard.n, r->written_samples, heard, cap);
+    persist_commit_turn(s, r, heard, 1);
+    free(heard);
+}

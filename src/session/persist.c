@@ -47,7 +47,9 @@ void persist_resume(session *s, const char *conversation_id)
     *j = (struct resume_job){s->env->db, s->env->mail, s->id, "", HISTORY_MAX_MESSAGES};
     snprintf(j->conversation_id, sizeof j->conversation_id, "%s", conversation_id);
     s->resuming = 1;
-    if (workers_submit(s->env->io, resume_run, j)) {
+    /* On the writer's queue: it reads after every write already queued, so
+     * a turn stored as the previous connection closed is there. */
+    if (workers_submit(s->env->writer, resume_run, j)) {
         free(j);
         s->resuming = 0;
         session_send_error(s, ERR_STORE_FAIL, "the server is busy; starting a new conversation", 1);

@@ -1081,6 +1081,7 @@ void session_free(session *s)
         return;
     if (s->gate)
         atomic_store(&s->gate->current, 0);
+    barge_in_on_close(s);
     asr_stream_free(s->asr); /* no ASR callback runs after this */
     free_reply(s);           /* nor an LLM one */
     gate_release(s->gate);

@@ -184,6 +184,8 @@ int barge_in_is_false_start(session *s, const struct utterance *u, const char *f
 void barge_in_interrupt(session *s);
 /* The client's report of how much of a turn it played. */
 void barge_in_on_played(session *s, uint64_t turn, int64_t ms);
+/* The session closes with a reply in flight: store it as interrupted. */
+void barge_in_on_close(session *s);
 /* Whether microphone audio should reach the VAD at all now (half duplex). */
 int barge_in_mic_open(const session *s);
 

@@ -118,6 +118,38 @@ test('a typed turn gets a streamed answer', async () => {
   llm.stop();
 });
 
+test('a reload resumes the conversation; tool calls are shown; "New conversation" starts over', async () => {
+  const { llm, p, browser, page } = await openPage(
+    [
+      { text: 'Saved.', tool_calls: [{ name: 'movies_save', arguments: { title: 'Alien', rating: 9 } }] },
+      { text: 'Alien, rated nine.' },
+      { text: 'You rated Alien nine.' },
+      { text: 'Hello, stranger.' },
+    ],
+    null,
+  );
+  await page.getByLabel('Message').fill('Rate Alien nine');
+  await page.getByLabel('Message').press('Enter');
+  await page.locator('li.tool.ok', { hasText: 'movies_save' }).waitFor({ timeout: 15000 });
+  await page.locator('li.assistant', { hasText: 'rated nine' }).waitFor({ timeout: 15000 });
+  const first = await page.evaluate(() => window.parley.stats.conversation);
+  await page.reload();
+  const again = await page.waitForFunction(() => window.parley.stats.conversation, null, { timeout: 10000 });
+  assert((await again.jsonValue()) === first, 'the same conversation after a reload');
+  await page.getByLabel('Message').fill('What did I rate?');
+  await page.getByLabel('Message').press('Enter');
+  await page.locator('li.assistant', { hasText: 'You rated Alien nine.' }).waitFor({ timeout: 15000 });
+  const reqs = (await llm.requests()).filter((r) => r.path === '/api/chat');
+  const context = reqs[2].body.messages.map((m) => m.content);
+  assert(context.includes('Rate Alien nine') && context.includes('What did I rate?'), `history resumed: ${context}`);
+  await page.getByRole('button', { name: 'Start a new conversation' }).click();
+  await page.waitForFunction((id) => window.parley.stats.conversation && window.parley.stats.conversation !== id, first, { timeout: 10000 });
+  assert((await page.locator('li').count()) === 0, 'the view is cleared');
+  await browser.close();
+  await p.stop();
+  llm.stop();
+});
+
 test('a refused microphone and a server that goes away are shown plainly', async () => {
   const { llm, p, browser, page } = await openPage([{ text: 'Still here.' }], null, { allowMic: false });
   await page.getByRole('button', { name: 'Microphone' }).click();
