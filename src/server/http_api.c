@@ -497,14 +497,7 @@ static void advance_turn(struct http_req *r)
     }
     if (r->ready && !r->text_sent) {
         r->text_sent = 1;
-        cJSON *msg = cJSON_CreateObject();
-        cJSON_AddStringToObject(msg, "type", "text");
-        cJSON_AddStringToObject(msg, "text", r->text);
-        char *text = cJSON_PrintUnformatted(msg);
-        cJSON_Delete(msg);
-        if (text)
-            session_on_text(r->sess, text, strlen(text));
-        free(text);
+        session_submit_text(r->sess, r->text, r->route == R_UPLOAD);
         return;
     }
     if (r->text_sent != 2)

@@ -848,6 +848,18 @@ void session_send_ready(session *s)
     session_send_json(s, proto_state(state_names[s->state]), OUT_CONTROL, 0);
 }
 
+int session_submit_text(session *s, const char *text, int spoken)
+{
+    if (!s->started)
+        return -1;
+    uint64_t turn = ++s->last_turn;
+    struct turn_marks marks = {0};
+    marks.speech_end = marks.final = clock_now_us();
+    marks.spoken = spoken;
+    start_reply(s, turn, text, &marks);
+    return 0;
+}
+
 int session_on_text(session *s, const char *data, size_t len)
 {
     struct proto_client_msg msg;
@@ -865,13 +877,7 @@ int session_on_text(session *s, const char *data, size_t len)
     }
     switch (msg.type) {
     case MSG_START: rc = handle_start(s, &msg); break;
-    case MSG_TEXT: {
-        uint64_t turn = ++s->last_turn;
-        struct turn_marks marks = {0};
-        marks.speech_end = marks.final = clock_now_us();
-        start_reply(s, turn, msg.text, &marks);
-        break;
-    }
+    case MSG_TEXT: session_submit_text(s, msg.text, 0); break;
     case MSG_STOP: end_utterance(s); break;
     case MSG_CANCEL:
         if (s->reply.turn)

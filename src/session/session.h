@@ -56,6 +56,9 @@ uint64_t session_id(const session *s);
 /* For HTTP clients: reply audio is not paced to real time and the reply ends
  * once everything is handed over; text_only skips speech altogether. */
 void session_set_headless(session *s, int text_only);
+/* A user turn given as text; spoken: it was transcribed elsewhere (an
+ * uploaded clip). Returns -1 before 'start'. */
+int session_submit_text(session *s, const char *text, int spoken);
 
 /* Input from the client. Both return -1 when the connection must close. */
 int session_on_text(session *s, const char *data, size_t len);

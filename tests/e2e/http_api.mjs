@@ -156,6 +156,8 @@ test('voice upload: WAV and raw PCM in, transcript and reply WAV out', async () 
   const raw = execFileSync('sox', [wavOf('Will it rain tomorrow?'), '-r', '22050', '-c', '1', '-b', '16', '-t', 'raw', '-']);
   const r2 = await post(p.http, '/v1/voice/upload?sample_rate=22050', new Uint8Array(raw));
   assert(r2.status === 200 && r2.json.transcript.includes('rain') && r2.json.audio_url, r2.text);
+  const stored = await get(p.http, `/v1/conversations/${r2.json.conversation_id}`);
+  assert(stored.json.messages[0].input === 'speech' && stored.json.messages[0].content.includes('rain'), 'stored as a spoken turn');
   const silent = await post(p.http, '/v1/voice/upload?sample_rate=16000', new Uint8Array(32000));
   assert(silent.status === 422 && silent.json.error.code === 'NO_SPEECH', silent.text);
   await p.stop();

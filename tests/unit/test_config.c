@@ -92,5 +92,30 @@ int main(void)
     CHECK(config_load_file(&c, broken, err, sizeof err) == -1);
     CHECK(strstr(err, "YAML") != NULL);
     CHECK(config_load_file(&c, "/nonexistent/parley.yaml", err, sizeof err) == -1);
+
+    /* MCP servers: a mapping of records; arguments may hold commas. */
+    const char *mcp = write_file("tts:\n  chain: [espeak, flite]\n"
+                                 "mcp:\n  servers:\n"
+                                 "    everything:\n      command: npx\n"
+                                 "      args: [-y, \"@modelcontextprotocol/server-everything\", \"a,b\"]\n"
+                                 "      env: [TOKEN=x, MODE=y]\n"
+                                 "    memory:\n      command: /usr/bin/mcp-memory\n");
+    config_defaults(&c);
+    CHECK(config_load_file(&c, mcp, err, sizeof err) == 0);
+    CHECK_STR(c.tts_chain, "espeak,flite");
+    CHECK(c.nmcp == 2);
+    CHECK_STR(c.mcp[0].name, "everything");
+    CHECK_STR(c.mcp[0].command, "npx");
+    CHECK(c.mcp[0].nargs == 3);
+    CHECK_STR(c.mcp[0].args[2], "a,b");
+    CHECK(c.mcp[0].nenv == 2);
+    CHECK_STR(c.mcp[0].env[1], "MODE=y");
+    CHECK_STR(c.mcp[1].command, "/usr/bin/mcp-memory");
+    CHECK(c.mcp[1].nargs == 0);
+    const char *mcp_bad = write_file("mcp:\n  servers:\n    x:\n      cmd: nope\n");
+    CHECK(config_load_file(&c, mcp_bad, err, sizeof err) == -1 && strstr(err, "unknown field 'cmd'"));
+    CHECK(config_set(&c, "memory.embed_provider", "cohere", err, sizeof err) == -1);
+    CHECK(config_set(&c, "memory.embed_provider", "", err, sizeof err) == 0);
+    CHECK(c.memory_enabled == 1 && c.tools_max_rounds == 4 && !strcmp(c.data_dir, "data"));
     return check_summary();
 }
