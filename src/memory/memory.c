@@ -7,15 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-int64_t memory_save(const struct memory_params *p, const char *content, const char *conversation_id, char *err,
-                    size_t errlen)
+int64_t memory_save(const struct memory_params *p, const char *content, const char *conversation_id, uint64_t turn,
+                    char *err, size_t errlen)
 {
     float *vec = NULL;
     int dim = 0;
     char eerr[256];
     if (p->embed.model && p->embed.model[0] && embed_text(&p->embed, content, &vec, &dim, eerr, sizeof eerr))
         fprintf(stderr, "memory: saved without an embedding: %s\n", eerr);
-    int64_t id = store_memory_add(p->db, content, conversation_id, vec, dim, p->embed.model, err, errlen);
+    int64_t id = store_memory_add(p->db, content, conversation_id, turn, vec, dim, p->embed.model, err, errlen);
     free(vec);
     return id;
 }

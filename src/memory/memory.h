@@ -15,8 +15,8 @@ struct memory_params {
 };
 
 /* Returns the new memory's id, or -1 with err. */
-int64_t memory_save(const struct memory_params *p, const char *content, const char *conversation_id, char *err,
-                    size_t errlen);
+int64_t memory_save(const struct memory_params *p, const char *content, const char *conversation_id, uint64_t turn,
+                    char *err, size_t errlen);
 /* Hybrid search; an embedding failure falls back to keywords (and is
  * reported in *warning when given). [{"id","content","created_at","score"}] */
 cJSON *memory_recall(const struct memory_params *p, const char *query, int limit, char *warning, size_t warnlen);

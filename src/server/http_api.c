@@ -795,6 +795,12 @@ static int on_http(struct lws *wsi, struct http_pss *pss)
     pss->req = r;
     char uri[300];
     r->route = parse_route(wsi, r, uri, sizeof uri);
+    if (!server_origin_allowed(wsi, srv->cfg)) {
+        /* A form on another site could otherwise post turns (and through
+         * tools, change data) with the visitor's browser. */
+        respond_error(r, 403, "FORBIDDEN", "requests from this origin are not allowed (allowed_origins)");
+        return 0;
+    }
     if (r->route == R_NONE) {
         respond_error(r, 404, "NOT_FOUND", "no such endpoint (see docs/api.md)");
         return 0;

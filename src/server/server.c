@@ -178,9 +178,10 @@ static int on_writable(struct conn *c)
 }
 
 /* A web page from another site must not drive a local assistant through the
- * visitor's browser: a browser's upgrade carries an Origin, which must be
- * parley's own host or one of allowed_origins. */
-static int origin_allowed(struct lws *wsi, const struct parley_config *cfg)
+ * visitor's browser: a browser's request (the /ws upgrade, an API call)
+ * carries an Origin, which must be parley's own host or one of
+ * allowed_origins. */
+int server_origin_allowed(struct lws *wsi, const struct parley_config *cfg)
 {
     char origin[256], host[256];
     if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
@@ -216,7 +217,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     server *srv = lws_context_user(lws_get_context(wsi));
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        if (!is_ws_path(wsi) || !origin_allowed(wsi, srv->cfg))
+        if (!is_ws_path(wsi) || !server_origin_allowed(wsi, srv->cfg))
             return 1;
         if (srv->nconns >= srv->cfg->max_sessions || srv->stopping) {
             log_warn("refusing a session: %s", srv->stopping ? "shutting down" : "max_sessions reached");
@@ -309,7 +310,8 @@ static int open_store(server *srv, char *err, size_t errlen)
                   .url = cfg->memory_embed_url[0] ? cfg->memory_embed_url : cfg->llm_url,
                   .model = cfg->memory_embed_model,
                   .api_key = cfg->llm_api_key,
-                  .timeout_ms = cfg->llm_first_token_timeout_ms},
+                  /* recall waits on it before every LLM request: keep it short */
+                  .timeout_ms = cfg->llm_first_token_timeout_ms < 2000 ? cfg->llm_first_token_timeout_ms : 2000},
     };
     srv->env.mem = &srv->mem;
     log_info("storing conversations and memories in %s%s%s", path, cfg->memory_embed_model[0] ? ", embeddings by " : "",

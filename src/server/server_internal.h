@@ -52,6 +52,9 @@ struct server {
 };
 
 
+/* server.c: 1 unless a browser page from a foreign origin sent the request. */
+int server_origin_allowed(struct lws *wsi, const struct parley_config *cfg);
+
 /* http_api.c */
 /* The lws callback of the "parley-http" protocol (mounted at /v1, /health,
  * /metrics). */

@@ -40,7 +40,7 @@ static void tool_job_run(void *arg)
 {
     struct tool_job *j = arg;
     if (!job_cancelled(j)) {
-        struct tool_ctx ctx = {NULL, j->conversation_id, job_cancelled, j, j->timeout_ms};
+        struct tool_ctx ctx = {NULL, j->conversation_id, j->turn, job_cancelled, j, j->timeout_ms};
         int is_error = 0, changes = 0;
         char *result = tools_call(j->registry, j->name, j->arguments, &ctx, &is_error, &changes);
         struct session_mail *m = session_mail_new(j->session_id, MAIL_TOOL_RESULT, j->turn, NULL, 0);

@@ -34,7 +34,8 @@ static const char *const migrations[] = {
     "CREATE TABLE memories("
     "  id INTEGER PRIMARY KEY,"
     "  content TEXT NOT NULL CHECK(length(content) > 0),"
-    "  conversation_id TEXT REFERENCES conversations(id) ON DELETE SET NULL,"
+    "  conversation_id TEXT," /* the source; no foreign key: a memory outlives its conversation */
+    "  turn INTEGER,"
     "  embedding BLOB,"
     "  embedding_model TEXT,"
     "  created_at INTEGER NOT NULL);"

@@ -53,9 +53,10 @@ cJSON *store_get_conversation(store *st, const char *conversation_id);
 
 /* ---- memories ---- */
 
-/* vec may be NULL (no embedding model). Returns the new id or -1. */
-int64_t store_memory_add(store *st, const char *content, const char *conversation_id, const float *vec, int dim,
-                         const char *model, char *err, size_t errlen);
+/* conversation_id and turn say where it was learnt (may be NULL / 0); vec may
+ * be NULL (no embedding model). Returns the new id or -1. */
+int64_t store_memory_add(store *st, const char *content, const char *conversation_id, uint64_t turn, const float *vec,
+                         int dim, const char *model, char *err, size_t errlen);
 /* Hybrid retrieval: FTS5 keyword ranks fused with cosine ranks (when qvec is
  * given) by reciprocal rank. [{"id","content","created_at","score"}]. */
 cJSON *store_memory_search(store *st, const char *query, const float *qvec, int dim, int limit);

@@ -12,8 +12,8 @@
 #define CANDIDATES 50
 #define RRF_K 60.0
 
-int64_t store_memory_add(store *st, const char *content, const char *conversation_id, const float *vec, int dim,
-                         const char *model, char *err, size_t errlen)
+int64_t store_memory_add(store *st, const char *content, const char *conversation_id, uint64_t turn, const float *vec,
+                         int dim, const char *model, char *err, size_t errlen)
 {
     sqlite3 *db = store_take(st);
     if (!db) {
@@ -25,8 +25,8 @@ int64_t store_memory_add(store *st, const char *content, const char *conversatio
     if (store_exec(db, "BEGIN IMMEDIATE"))
         goto out;
     if (sqlite3_prepare_v2(db,
-                           "INSERT INTO memories(content, conversation_id, embedding, embedding_model, created_at)"
-                           " VALUES (?1, (SELECT id FROM conversations WHERE id=?2), ?3, ?4, ?5)",
+                           "INSERT INTO memories(content, conversation_id, embedding, embedding_model, created_at, turn)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                            -1, &q, NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_text(q, 1, content, -1, SQLITE_TRANSIENT);
@@ -37,6 +37,10 @@ int64_t store_memory_add(store *st, const char *content, const char *conversatio
         sqlite3_bind_null(q, 3);
     store_bind_text_or_null(q, 4, vec ? model : NULL);
     sqlite3_bind_int64(q, 5, store_now_ms());
+    if (turn)
+        sqlite3_bind_int64(q, 6, (sqlite3_int64)turn);
+    else
+        sqlite3_bind_null(q, 6);
     if (sqlite3_step(q) != SQLITE_DONE)
         goto out;
     id = sqlite3_last_insert_rowid(db);
@@ -167,7 +171,7 @@ cJSON *store_memory_search(store *st, const char *query, const float *qvec, int 
         /* No query: the newest memories, for listing. */
         cJSON *out = NULL;
         if (sqlite3_prepare_v2(db,
-                               "SELECT id, content, conversation_id, created_at FROM memories ORDER BY id DESC"
+                               "SELECT id, content, conversation_id, turn, created_at FROM memories ORDER BY id DESC"
                                " LIMIT ?1",
                                -1, &q, NULL) == SQLITE_OK) {
             sqlite3_bind_int(q, 1, limit);
@@ -221,7 +225,7 @@ cJSON *store_memory_search(store *st, const char *query, const float *qvec, int 
 
     cJSON *out = cJSON_CreateArray();
     q = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT id, content, conversation_id, created_at FROM memories WHERE id=?1", -1, &q,
+    if (sqlite3_prepare_v2(db, "SELECT id, content, conversation_id, turn, created_at FROM memories WHERE id=?1", -1, &q,
                            NULL) == SQLITE_OK) {
         for (int i = 0; i < nhits && i < limit; i++) {
             sqlite3_reset(q);

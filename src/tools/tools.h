@@ -5,11 +5,13 @@
 #define PARLEY_TOOLS_H
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* What a running call may know of the turn it serves. */
 struct tool_ctx {
     const char *name; /* the tool's registered name (set by tools_call) */
     const char *conversation_id;
+    uint64_t turn;
     /* Polled by slow handlers: 1 once the turn was interrupted. */
     int (*cancelled)(void *ud);
     void *cancelled_ud;

@@ -46,7 +46,7 @@ static int memory_save_tool(void *ud, const cJSON *args, const struct tool_ctx *
     if (strlen(content) > 2000)
         return fail(result, "a memory is limited to 2000 characters; save a shorter fact");
     char err[256];
-    int64_t id = memory_save(ud, content, ctx->conversation_id, err, sizeof err);
+    int64_t id = memory_save(ud, content, ctx->conversation_id, ctx->turn, err, sizeof err);
     if (id < 0)
         return fail(result, err);
     cJSON *j = cJSON_CreateObject();

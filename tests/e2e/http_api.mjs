@@ -118,6 +118,7 @@ test('bad requests get 4xx JSON errors and change nothing', async () => {
     [await get(p.http, '/v1/audio/nope.wav'), 404, 'NOT_FOUND'],
     [await post(p.http, '/v1/voice/upload', 'RIFF....WAVEjunk'), 400, 'BAD_AUDIO'],
     [await post(p.http, '/v1/voice/upload', new Uint8Array(3200)), 400, 'BAD_AUDIO'],
+    [await post(p.http, '/v1/chat', { text: 'from a web page' }, { Origin: 'http://evil.example' }), 403, 'FORBIDDEN'],
   ];
   cases.forEach(([r, status, code], i) =>
     assert(r.status === status && r.json && r.json.error && r.json.error.code === code, `case ${i}: ${r.status} ${JSON.stringify(r.json)}`),
@@ -180,6 +181,7 @@ test('memories over HTTP; tool calls that change data are logged in the conversa
 
   const found = await get(p.http, '/v1/memories?q=film%20alien');
   assert(found.status === 200 && found.json.memories.length === 1, JSON.stringify(found.json));
+  assert(found.json.memories[0].conversation_id === a.json.conversation_id && found.json.memories[0].turn === 1, 'the source turn is kept');
   const conv = await get(p.http, `/v1/conversations/${a.json.conversation_id}`);
   const tools = conv.json.messages.filter((m) => m.role === 'tool');
   assert(tools.map((m) => m.tool).join(',') === 'memory_save,movies_save', `tool log ${JSON.stringify(tools)}`);

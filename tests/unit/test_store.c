@@ -83,13 +83,14 @@ static void test_turns_and_history(store *st)
 static void test_memories(store *st)
 {
     char err[256];
-    int64_t alien = store_memory_add(st, "The user's favourite film is Alien", "c1", NULL, 0, NULL, err, sizeof err);
-    int64_t cat = store_memory_add(st, "The user has a cat called Miso", NULL, NULL, 0, NULL, err, sizeof err);
+    int64_t alien = store_memory_add(st, "The user's favourite film is Alien", "c1", 3, NULL, 0, NULL, err, sizeof err);
+    int64_t cat = store_memory_add(st, "The user has a cat called Miso", NULL, 0, NULL, 0, NULL, err, sizeof err);
     CHECK(alien > 0 && cat > alien);
     /* Porter stemming: "films" finds "film"; stop words alone find nothing. */
     cJSON *r = store_memory_search(st, "what are my favourite films?", NULL, 0, 5);
     CHECK(cJSON_GetArraySize(r) == 1);
     CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(r, 0), "id")->valuedouble == (double)alien);
+    CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(r, 0), "turn")->valueint == 3); /* where it was learnt */
     cJSON_Delete(r);
     r = store_memory_search(st, "what is my", NULL, 0, 5);
     CHECK(cJSON_GetArraySize(r) == 0);
@@ -105,8 +106,8 @@ static void test_memories(store *st)
 
     /* Vectors: the nearest wins even with no shared word. */
     float pet[3] = {1, 0, 0}, film[3] = {0, 1, 0}, q[3] = {0.9f, 0.1f, 0};
-    int64_t v1 = store_memory_add(st, "Miso likes tuna", NULL, pet, 3, "test-embed", err, sizeof err);
-    int64_t v2 = store_memory_add(st, "Ridley Scott directed it", NULL, film, 3, "test-embed", err, sizeof err);
+    int64_t v1 = store_memory_add(st, "Miso likes tuna", NULL, 0, pet, 3, "test-embed", err, sizeof err);
+    int64_t v2 = store_memory_add(st, "Ridley Scott directed it", NULL, 0, film, 3, "test-embed", err, sizeof err);
     r = store_memory_search(st, "animal food", q, 3, 5);
     CHECK(cJSON_GetArraySize(r) >= 1);
     CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(r, 0), "id")->valuedouble == (double)v1);
@@ -197,7 +198,7 @@ static void *writer_thread(void *arg)
                                     {(uint64_t)t, "assistant", text, NULL, 0, 0, NULL, NULL}};
         if (store_commit_turn(st, conv, m, 2, err, sizeof err))
             w->failures++;
-        if (store_memory_add(st, text, conv, NULL, 0, NULL, err, sizeof err) < 0)
+        if (store_memory_add(st, text, conv, 0, NULL, 0, NULL, err, sizeof err) < 0)
             w->failures++;
     }
     store_close(st);
