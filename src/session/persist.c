@@ -171,6 +171,17 @@ static void commit_run(void *arg)
     commit_job_free(j);
 }
 
+/* A write job for this session's conversation (NULL when nothing is stored). */
+static struct commit_job *commit_job_new(session *s)
+{
+    struct commit_job *j = s->env->db ? calloc(1, sizeof *j) : NULL;
+    if (!j)
+        return NULL;
+    j->db = s->env->db;
+    snprintf(j->conversation_id, sizeof j->conversation_id, "%s", s->conversation_id);
+    return j;
+}
+
 static void submit_write(session *s, struct commit_job *j)
 {
     if (workers_submit(s->env->writer, commit_run, j)) {
@@ -181,13 +192,9 @@ static void submit_write(session *s, struct commit_job *j)
 
 void persist_commit_turn(session *s, const struct reply *r, const char *assistant_text, int interrupted)
 {
-    if (!s->env->db || !r->user_text)
-        return;
-    struct commit_job *j = calloc(1, sizeof *j);
+    struct commit_job *j = r->user_text ? commit_job_new(s) : NULL;
     if (!j)
         return;
-    j->db = s->env->db;
-    snprintf(j->conversation_id, sizeof j->conversation_id, "%s", s->conversation_id);
     char metrics[1024];
     session_metrics_json(&r->marks, metrics, sizeof metrics);
     j->msgs[j->n++] = (struct store_message){.turn = r->turn,
@@ -222,13 +229,9 @@ void persist_commit_turn(session *s, const struct reply *r, const char *assistan
 
 void persist_update_reply(session *s, uint64_t turn, const char *text)
 {
-    if (!s->env->db)
-        return;
-    struct commit_job *j = calloc(1, sizeof *j);
+    struct commit_job *j = commit_job_new(s);
     if (!j)
         return;
-    j->db = s->env->db;
-    snprintf(j->conversation_id, sizeof j->conversation_id, "%s", s->conversation_id);
     j->turn = turn;
     j->reply = strdup(text);
     if (!j->reply) {

@@ -10,6 +10,10 @@
 #include "core/clock.h"
 #include "session/session_internal.h"
 
+/* The session's deadline decides (a TOOL_FAIL and an error result); the
+ * job's own limit only frees its worker a little later. */
+#define TOOL_JOB_GRACE_MS 1000
+
 struct tool_job {
     tools *registry;
     struct turn_gate *gate;
@@ -152,7 +156,7 @@ int tool_calls_start(session *s)
         if (j) {
             *j = (struct tool_job){s->env->tools, s->gate, s->env->mail, s->id, r->turn,
                                    strdup(str(call, "id")), strdup(str(call, "name")), strdup(str(call, "arguments")),
-                                   "", s->cfg->tools_timeout_ms};
+                                   "", s->cfg->tools_timeout_ms + TOOL_JOB_GRACE_MS};
             snprintf(j->conversation_id, sizeof j->conversation_id, "%s", s->conversation_id);
             atomic_fetch_add(&s->gate->refs, 1);
         }

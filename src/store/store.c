@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,20 +392,23 @@ cJSON *store_rows_json(sqlite3_stmt *q)
     return arr;
 }
 
-cJSON *store_load_history(store *st, const char *conversation_id, int max)
+cJSON *store_query_rows(store *st, const char *sql, const char *types, ...)
 {
     sqlite3 *db = store_take(st);
     if (!db)
         return NULL;
     sqlite3_stmt *q = NULL;
     cJSON *out = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT role, content, turn FROM (SELECT id, role, content, turn, created_at FROM messages"
-                           " WHERE conversation_id=?1 AND role IN ('user','assistant')"
-                           " ORDER BY created_at DESC, id DESC LIMIT ?2) ORDER BY created_at, id",
-                           -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, conversation_id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(q, 2, max);
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
+        va_list ap;
+        va_start(ap, types);
+        for (int i = 0; types[i]; i++) {
+            if (types[i] == 's')
+                store_bind_text_or_null(q, i + 1, va_arg(ap, const char *));
+            else
+                sqlite3_bind_int(q, i + 1, va_arg(ap, int));
+        }
+        va_end(ap);
         out = store_rows_json(q);
     }
     sqlite3_finalize(q);
@@ -412,25 +416,22 @@ cJSON *store_load_history(store *st, const char *conversation_id, int max)
     return out;
 }
 
+cJSON *store_load_history(store *st, const char *conversation_id, int max)
+{
+    return store_query_rows(st,
+                            "SELECT role, content, turn FROM (SELECT id, role, content, turn, created_at FROM messages"
+                            " WHERE conversation_id=?1 AND role IN ('user','assistant')"
+                            " ORDER BY created_at DESC, id DESC LIMIT ?2) ORDER BY created_at, id",
+                            "si", conversation_id, max);
+}
+
 cJSON *store_list_conversations(store *st, int limit, int offset)
 {
-    sqlite3 *db = store_take(st);
-    if (!db)
-        return NULL;
-    sqlite3_stmt *q = NULL;
-    cJSON *out = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT c.id, c.title, c.created_at, c.updated_at,"
-                           " (SELECT count(*) FROM messages m WHERE m.conversation_id=c.id) AS messages"
-                           " FROM conversations c ORDER BY c.updated_at DESC, c.id LIMIT ?1 OFFSET ?2",
-                           -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_int(q, 1, limit);
-        sqlite3_bind_int(q, 2, offset);
-        out = store_rows_json(q);
-    }
-    sqlite3_finalize(q);
-    store_give(st, db);
-    return out;
+    return store_query_rows(st,
+                            "SELECT c.id, c.title, c.created_at, c.updated_at,"
+                            " (SELECT count(*) FROM messages m WHERE m.conversation_id=c.id) AS messages"
+                            " FROM conversations c ORDER BY c.updated_at DESC, c.id LIMIT ?1 OFFSET ?2",
+                            "ii", limit, offset);
 }
 
 cJSON *store_get_conversation(store *st, const char *conversation_id)

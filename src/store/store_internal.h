@@ -25,5 +25,8 @@ int store_exec(sqlite3 *db, const char *sql);
 void store_bind_text_or_null(sqlite3_stmt *q, int i, const char *v);
 cJSON *store_row_json(sqlite3_stmt *q);
 cJSON *store_rows_json(sqlite3_stmt *q);
+/* Runs one query to its end, binding the arguments in order by types, a
+ * string of 's' (const char *, NULL binds NULL) and 'i' (int). */
+cJSON *store_query_rows(store *st, const char *sql, const char *types, ...);
 
 #endif

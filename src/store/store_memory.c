@@ -168,18 +168,11 @@ cJSON *store_memory_search(store *st, const char *query, const float *qvec, int 
     fts_query(query ? query : "", fts, sizeof fts);
     sqlite3_stmt *q = NULL;
     if (!fts[0] && !qvec && (!query || !query[0])) {
-        /* No query: the newest memories, for listing. */
-        cJSON *out = NULL;
-        if (sqlite3_prepare_v2(db,
-                               "SELECT id, content, conversation_id, turn, created_at FROM memories ORDER BY id DESC"
-                               " LIMIT ?1",
-                               -1, &q, NULL) == SQLITE_OK) {
-            sqlite3_bind_int(q, 1, limit);
-            out = store_rows_json(q);
-        }
-        sqlite3_finalize(q);
-        store_give(st, db);
-        return out;
+        store_give(st, db); /* no query: the newest memories, for listing */
+        return store_query_rows(st,
+                                "SELECT id, content, conversation_id, turn, created_at FROM memories ORDER BY id DESC"
+                                " LIMIT ?1",
+                                "i", limit);
     }
     if (fts[0] && sqlite3_prepare_v2(db,
                                      "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?1"

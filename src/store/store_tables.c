@@ -230,23 +230,9 @@ cJSON *store_table_list(store *st, const struct store_table *t, const char *quer
         snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE ?1 IS NULL ORDER BY updated_at DESC, id DESC LIMIT ?2",
                  t->name);
     }
-    sqlite3 *db = store_take(st);
-    if (!db)
-        return NULL;
-    sqlite3_stmt *q = NULL;
-    cJSON *out = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
-        if (query && query[0]) {
-            char pattern[300];
-            snprintf(pattern, sizeof pattern, "%%%s%%", query);
-            sqlite3_bind_text(q, 1, pattern, -1, SQLITE_TRANSIENT);
-        }
-        sqlite3_bind_int(q, 2, limit);
-        out = store_rows_json(q);
-    }
-    sqlite3_finalize(q);
-    store_give(st, db);
-    return out;
+    char pattern[300];
+    snprintf(pattern, sizeof pattern, "%%%s%%", query ? query : "");
+    return store_query_rows(st, sql, "si", query && query[0] ? pattern : NULL, limit);
 }
 
 int store_table_delete(store *st, const struct store_table *t, const cJSON *fields, char *err, size_t errlen)
