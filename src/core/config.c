@@ -50,6 +50,10 @@ static const struct key_def keys[] = {
      "context budget (estimated at 4 characters a token); oldest turns drop first"},
     {"llm.max_reply_chars", NULL, T_INT, F(llm_max_reply_chars), 64, 1 << 20, NULL, "longest reply kept"},
 
+    {"vad.engine", NULL, T_STR, F(vad_engine), 0, 0, "auto|webrtc|silero",
+     "speech detector; auto: Silero when its model file is present (and whisper.cpp is built in), else WebRTC"},
+    {"vad.silero_model", NULL, T_STR, F(vad_silero_model), 0, 0, NULL,
+     "Silero VAD weights (ggml); empty: <data_dir>/models/silero-v6.2.0-ggml.bin (parley models pull silero-v6.2.0)"},
     {"vad.aggressiveness", NULL, T_INT, F(vad_aggressiveness), 0, 3, NULL, "WebRTC VAD mode while listening"},
     {"vad.frame_ms", NULL, T_INT, F(vad_frame_ms), 10, 30, NULL, "VAD frame: 10, 20 or 30 ms"},
     {"vad.min_speech_ms", NULL, T_INT, F(vad_min_speech_ms), 0, 5000, NULL, "voiced audio that confirms speech start"},
@@ -133,6 +137,7 @@ void config_defaults(struct parley_config *c)
     c->llm_timeout_s = 30;
     c->llm_context_tokens = 4096;
     c->llm_max_reply_chars = 8000;
+    strcpy(c->vad_engine, "auto");
     c->vad_aggressiveness = 2;
     c->vad_frame_ms = 20;
     c->vad_min_speech_ms = 100;

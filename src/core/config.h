@@ -44,6 +44,8 @@ struct parley_config {
     int llm_max_reply_chars;
 
     /* vad */
+    char vad_engine[16];
+    char vad_silero_model[512];
     int vad_aggressiveness;
     int vad_frame_ms;
     int vad_min_speech_ms;

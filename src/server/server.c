@@ -22,6 +22,7 @@
 #include "store/store.h"
 #include "tools/tools.h"
 #include "tools/mcp.h"
+#include "vad/vad.h"
 #include "tools/tools_builtin.h"
 #include "server/protocol.h"
 #include "server/server_internal.h"
@@ -286,6 +287,43 @@ static int make_dirs(const char *path)
     return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
 }
 
+/* vad.engine: an explicit choice must work (checked by opening it once);
+ * auto takes Silero when its model is there, WebRTC otherwise. */
+static int choose_vad(server *srv, char *err, size_t errlen)
+{
+    const struct parley_config *cfg = srv->cfg;
+    if (cfg->vad_silero_model[0])
+        snprintf(srv->vad_model, sizeof srv->vad_model, "%s", cfg->vad_silero_model);
+    else
+        snprintf(srv->vad_model, sizeof srv->vad_model, "%s/models/silero-v6.2.0-ggml.bin",
+                 cfg->data_dir[0] ? cfg->data_dir : ".");
+    srv->env.vad_model = srv->vad_model;
+    const char *want = cfg->vad_engine;
+    if (!strcmp(want, "auto")) {
+        char why[300];
+        const struct vad_engine *silero = vad_engine_find("silero", why, sizeof why);
+        FILE *f = silero ? fopen(srv->vad_model, "rb") : NULL;
+        if (f)
+            fclose(f);
+        want = f ? "silero" : "webrtc";
+        if (!f)
+            log_info("VAD: WebRTC (%s)", silero ? "no Silero model at the configured path" : why);
+    }
+    srv->env.vad_engine = vad_engine_find(want, err, errlen);
+    if (!srv->env.vad_engine)
+        return -1;
+    struct vad_params vp = vad_default_params();
+    vp.engine = srv->env.vad_engine;
+    vp.model_path = srv->vad_model;
+    vad *probe = vad_new(&vp, err, errlen); /* a bad model file is a start-up error */
+    if (!probe)
+        return -1;
+    vad_free(probe);
+    if (strcmp(want, "webrtc"))
+        log_info("VAD: %s (%s)", want, srv->vad_model);
+    return 0;
+}
+
 static int open_store(server *srv, char *err, size_t errlen)
 {
     const struct parley_config *cfg = srv->cfg;
@@ -334,6 +372,8 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
     struct asr_params ap = {cfg->asr_engine, cfg->asr_model_dir, cfg->asr_decoders};
     srv->env.asr = asr_model_new(&ap, err, errlen);
     if (!srv->env.asr)
+        goto fail;
+    if (choose_vad(srv, err, errlen))
         goto fail;
     struct tts_params tp = {cfg->tts_chain, cfg->tts_timeout_s, cfg->tts_sample_rate, cfg->tts_flite_voice,
                             cfg->tts_espeak_voice};

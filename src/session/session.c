@@ -1055,6 +1055,8 @@ session *session_new(const struct session_env *env, const struct session_io *io,
     vp.min_speech_ms = c->vad_min_speech_ms;
     vp.silence_ms = c->vad_silence_ms;
     vp.preroll_ms = c->vad_preroll_ms;
+    vp.engine = env->vad_engine;
+    vp.model_path = env->vad_model;
     s->vad = vad_new(&vp, err, sizeof err);
     struct asr_callbacks acb = {on_asr_partial, on_asr_final, on_asr_error};
     s->asr = asr_stream_new(env->asr, env->pool, &acb, s, c->asr_partial_interval_ms);

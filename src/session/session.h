@@ -23,6 +23,8 @@
 struct session_env {
     const struct parley_config *cfg;
     asr_model *asr;
+    const struct vad_engine *vad_engine; /* chosen once at start-up */
+    const char *vad_model;              /* its model file, if it has one */
     tts *tts;
     workers *pool;   /* CPU work: ASR, TTS */
     workers *io;     /* waiting work: tools, memory recall, database reads */

@@ -3,6 +3,7 @@
 #include "vad/vad.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,7 +65,7 @@ vad *vad_new(const struct vad_params *params, char *err, size_t errlen)
     /* A candidate start survives a 60 ms gap (a plosive, a pause between
      * syllables) before its voiced count resets. */
     v->conf = (struct vad_confirmation){p.aggressiveness, p.min_speech_ms, -200, 60};
-    v->engine_state = p.engine->create(p.sample_rate, p.aggressiveness, err, errlen);
+    v->engine_state = p.engine->create(&p, err, errlen);
     if (!v->frame || !v->engine_state) {
         vad_free(v);
         return NULL;
@@ -195,4 +196,21 @@ int vad_process(vad *v, const int16_t *pcm, size_t n, vad_event_fn fn, void *ud)
         }
     }
     return 0;
+}
+
+const struct vad_engine *vad_engine_find(const char *name, char *err, size_t errlen)
+{
+    if (!strcmp(name, "webrtc"))
+        return &vad_engine_webrtc;
+#ifdef PARLEY_HAVE_WHISPER
+    if (!strcmp(name, "silero"))
+        return &vad_engine_silero;
+#else
+    if (!strcmp(name, "silero")) {
+        snprintf(err, errlen, "the Silero VAD needs whisper.cpp, which this build lacks (run scripts/setup.sh)");
+        return NULL;
+    }
+#endif
+    snprintf(err, errlen, "unknown VAD engine '%s' (webrtc, silero)", name);
+    return NULL;
 }

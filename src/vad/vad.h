@@ -6,16 +6,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct vad_params;
+
 /* A frame classifier. A new engine is one file that fills this in. */
 struct vad_engine {
     const char *name;
-    void *(*create)(int sample_rate, int aggressiveness, char *err, size_t errlen);
+    void *(*create)(const struct vad_params *p, char *err, size_t errlen);
     /* 1 voiced, 0 unvoiced, -1 error. */
     int (*classify)(void *state, const int16_t *frame, size_t n);
     int (*set_aggressiveness)(void *state, int aggressiveness);
     void (*destroy)(void *state);
 };
 extern const struct vad_engine vad_engine_webrtc;
+#ifdef PARLEY_HAVE_WHISPER
+extern const struct vad_engine vad_engine_silero;
+#endif
+/* The engine of that name (webrtc, silero), or NULL with a reason in err
+ * (unknown, or not built in). */
+const struct vad_engine *vad_engine_find(const char *name, char *err, size_t errlen);
 
 struct vad_params {
     const struct vad_engine *engine;
@@ -25,6 +33,7 @@ struct vad_params {
     int min_speech_ms;  /* voiced audio needed to confirm a start */
     int silence_ms;     /* trailing silence that ends an utterance */
     int preroll_ms;     /* audio handed over from before the confirmed start */
+    const char *model_path; /* engines with a model file (Silero) */
 };
 struct vad_params vad_default_params(void);
 

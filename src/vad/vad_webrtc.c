@@ -18,8 +18,9 @@ struct webrtc_state {
     int rate;
 };
 
-static void *webrtc_create(int sample_rate, int aggressiveness, char *err, size_t errlen)
+static void *webrtc_create(const struct vad_params *p, char *err, size_t errlen)
 {
+    int sample_rate = p->sample_rate, aggressiveness = p->aggressiveness;
     if (WebRtcVad_ValidRateAndFrameLength(sample_rate, (size_t)sample_rate / 100) != 0) {
         snprintf(err, errlen, "WebRTC VAD: unsupported sample rate %d", sample_rate);
         return NULL;
