@@ -5,11 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "asr/asr.h"
 #include "core/audio.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "llm/llm.h"
+#include "models/models.h"
 #include "server/server.h"
 #include "tts/tts.h"
 
@@ -22,6 +25,7 @@ static const char usage[] =
     "  parley serve [OPTIONS]                 run the server (WebSocket at /ws, web client at /)\n"
     "  parley transcribe FILE.wav [OPTIONS]   print the transcript of a WAV file\n"
     "  parley say TEXT -o OUT.wav [OPTIONS]   synthesise TEXT into a 16-bit WAV file\n"
+    "  parley models list|pull NAME|path NAME the speech models (Whisper, Silero VAD)\n"
     "  parley --help-config                   list every configuration key\n"
     "  parley --version\n"
     "\n"
@@ -61,9 +65,17 @@ static const char say_usage[] =
     "Writes TEXT as speech to OUT.wav (mono, 16-bit, tts.sample_rate Hz), using the\n"
     "tts.chain fallback order, or only --engine NAME (flite or espeak).\n";
 
+static const char models_usage[] =
+    "Usage: parley models list\n"
+    "       parley models pull NAME     download NAME into <data_dir>/models, resumable, SHA-1 checked\n"
+    "       parley models path NAME     print where NAME lives (exit 1 if it is not there yet)\n"
+    "\n"
+    "Names: tiny.en, base.en, small.en (Whisper ggml), silero-v6.2.0 (Silero VAD).\n"
+    "Downloads come from https://huggingface.co unless models.url (PARLEY_MODELS_URL) says otherwise.\n";
+
 struct cli {
     const char *command;
-    const char *positional;
+    const char *positional, *positional2;
     const char *out_path;
     const char *engine;
 };
@@ -83,8 +95,9 @@ static int load_config(int argc, char **argv, struct parley_config *cfg, struct 
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            const char *u = !strcmp(cli->command, "serve") ? serve_usage
+            const char *u = !strcmp(cli->command, "serve")        ? serve_usage
                             : !strcmp(cli->command, "transcribe") ? transcribe_usage
+                            : !strcmp(cli->command, "models")     ? models_usage
                                                                   : say_usage;
             fputs(u, stdout);
             exit(0);
@@ -113,6 +126,8 @@ static int load_config(int argc, char **argv, struct parley_config *cfg, struct 
             goto bad;
         } else if (!cli->positional) {
             cli->positional = a;
+        } else if (!cli->positional2 && !strcmp(cli->command, "models")) {
+            cli->positional2 = a;
         } else {
             snprintf(err, sizeof err, "unexpected argument '%s'", a);
             goto bad;
@@ -239,6 +254,63 @@ static int cmd_say(const struct parley_config *cfg, const char *text, const char
     return rc;
 }
 
+static int cmd_models(const struct parley_config *cfg, const char *sub, const char *name)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/models", cfg->data_dir[0] ? cfg->data_dir : ".");
+    if (!sub || (strcmp(sub, "list") && !name)) {
+        fputs(models_usage, stderr);
+        return 2;
+    }
+    if (!strcmp(sub, "list")) {
+        int n;
+        const struct model_info *m = models_known(&n);
+        printf("%-14s %-28s %9s  %-7s %s\n", "NAME", "WHAT", "SIZE", "PRESENT", "PATH");
+        for (int i = 0; i < n; i++) {
+            char path[1200];
+            models_path(dir, &m[i], path, sizeof path);
+            FILE *f = fopen(path, "rb");
+            if (f)
+                fclose(f);
+            printf("%-14s %-28s %7.1f MiB  %-7s %s\n", m[i].name, m[i].what, m[i].mib, f ? "yes" : "no", path);
+        }
+        return 0;
+    }
+    const struct model_info *m = models_find(name);
+    if (!m) {
+        fprintf(stderr, "parley: unknown model '%s' (parley models list)\n", name);
+        return 2;
+    }
+    if (!strcmp(sub, "path")) {
+        char path[1200];
+        models_path(dir, m, path, sizeof path);
+        puts(path);
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            fclose(f);
+            return 0;
+        }
+        fprintf(stderr, "parley: %s is not downloaded yet: parley models pull %s\n", m->name, m->name);
+        return 1;
+    }
+    if (strcmp(sub, "pull")) {
+        fputs(models_usage, stderr);
+        return 2;
+    }
+    if (llm_global_init()) {
+        fprintf(stderr, "parley: cannot initialise libcurl\n");
+        return 1;
+    }
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a write error, reported, not a crash */
+    struct models_pull_params p = {dir, cfg->models_url, stderr, isatty(fileno(stderr))};
+    char err[1200];
+    if (models_pull(&p, m, err, sizeof err)) {
+        fprintf(stderr, "parley: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
@@ -255,7 +327,8 @@ int main(int argc, char **argv)
         return 0;
     }
     struct cli cli = {.command = argv[1]};
-    if (strcmp(cli.command, "serve") && strcmp(cli.command, "transcribe") && strcmp(cli.command, "say")) {
+    if (strcmp(cli.command, "serve") && strcmp(cli.command, "transcribe") && strcmp(cli.command, "say") &&
+        strcmp(cli.command, "models")) {
         fprintf(stderr, "parley: unknown command '%s'\n\n%s", cli.command, usage);
         return 2;
     }
@@ -266,5 +339,7 @@ int main(int argc, char **argv)
         return cmd_serve(&cfg);
     if (!strcmp(cli.command, "transcribe"))
         return cmd_transcribe(&cfg, cli.positional);
+    if (!strcmp(cli.command, "models"))
+        return cmd_models(&cfg, cli.positional, cli.positional2);
     return cmd_say(&cfg, cli.positional, cli.out_path, cli.engine);
 }

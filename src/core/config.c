@@ -103,6 +103,8 @@ static const struct key_def keys[] = {
 
     {"data_dir", NULL, T_STR, F(data_dir), 0, 0, NULL,
      "folder of parley's database (parley.db); created if missing; empty: nothing is stored"},
+    {"models.url", NULL, T_STR, F(models_url), 0, 0, NULL,
+     "where `parley models pull` downloads from (a mirror, or a local server for tests)"},
     {"memory.enabled", NULL, T_BOOL, F(memory_enabled), 0, 1, NULL,
      "put the memories relevant to each user turn into the LLM context"},
     {"memory.top_k", NULL, T_INT, F(memory_top_k), 1, 50, NULL, "memories recalled per turn at most"},
@@ -167,6 +169,7 @@ void config_defaults(struct parley_config *c)
     c->barge_in_min_level_dbfs = -45;
     c->barge_in_half_duplex = 0;
     strcpy(c->data_dir, "data");
+    strcpy(c->models_url, "https://huggingface.co");
     c->memory_enabled = 1;
     c->memory_top_k = 3;
     c->tools_enabled = 1;

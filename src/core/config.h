@@ -85,6 +85,7 @@ struct parley_config {
 
     /* storage, memory and tools */
     char data_dir[512];
+    char models_url[512];
     int memory_enabled;
     int memory_top_k;
     char memory_embed_model[128];
