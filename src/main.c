@@ -202,7 +202,8 @@ static int cmd_transcribe(const struct parley_config *cfg, const char *path)
         return 1;
     }
     pcm_free(&in);
-    struct asr_params ap = {cfg->asr_engine, cfg->asr_model_dir, 1};
+    struct asr_params ap = server_asr_params(cfg);
+    ap.max_decoders = 1;
     asr_model *m = asr_model_new(&ap, err, sizeof err);
     int rc = 1;
     char text[8192];
@@ -226,8 +227,9 @@ static int cmd_say(const struct parley_config *cfg, const char *text, const char
         fputs(say_usage, stderr);
         return 2;
     }
-    struct tts_params tp = {engine ? engine : cfg->tts_chain, cfg->tts_timeout_s, cfg->tts_sample_rate,
-                            cfg->tts_flite_voice, cfg->tts_espeak_voice};
+    struct tts_params tp = server_tts_params(cfg);
+    if (engine)
+        tp.chain = engine;
     tts *t = tts_new(&tp, err, sizeof err);
     if (!t) {
         fprintf(stderr, "parley: %s\n", err);

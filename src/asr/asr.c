@@ -30,7 +30,7 @@ struct asr_params asr_default_params(void)
     return (struct asr_params){.engine = "pocketsphinx", .model_dir = "/usr/share/pocketsphinx/model", .max_decoders = 4};
 }
 
-static const struct asr_engine *const engines[] = {&asr_engine_pocketsphinx};
+static const struct asr_engine *const engines[] = {&asr_engine_pocketsphinx, &asr_engine_openai};
 
 asr_model *asr_model_new(const struct asr_params *p, char *err, size_t errlen)
 {
@@ -201,7 +201,8 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
         if (s->utt && c->utterance == s->utt_id && !s->speculated && !s->kept_overflow) {
             int64_t t0 = thread_cpu_us();
             free(s->spec_text);
-            s->spec_text = strdup(e->finish(s->utt));
+            const char *spec = e->finish(s->utt);
+            s->spec_text = spec ? strdup(spec) : NULL; /* a failure is retried at the end */
             s->cpu_us += thread_cpu_us() - t0;
             s->speculated = s->spec_text != NULL;
         }
@@ -228,10 +229,14 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
         int64_t t0 = thread_cpu_us();
         const char *text = s->speculated ? s->spec_text : e->finish(s->utt);
         s->cpu_us += thread_cpu_us() - t0;
-        pthread_mutex_lock(&s->lock);
-        if (!s->closed && s->cb.final)
-            s->cb.final(s->ud, s->utt_id, text, s->samples / 16, s->cpu_us);
-        pthread_mutex_unlock(&s->lock);
+        if (!text) {
+            report_error(s, s->utt_id, e->error ? e->error(s->utt) : "recognition failed");
+        } else {
+            pthread_mutex_lock(&s->lock);
+            if (!s->closed && s->cb.final)
+                s->cb.final(s->ud, s->utt_id, text, s->samples / 16, s->cpu_us);
+            pthread_mutex_unlock(&s->lock);
+        }
         e->release(s->m->state, s->utt);
         s->utt = NULL;
         break;
@@ -345,10 +350,13 @@ int asr_transcribe(asr_model *m, const int16_t *pcm, size_t n, char *out, size_t
     int rc = 0;
     for (size_t off = 0; off < n && rc == 0; off += 4096)
         rc = e->feed(utt, pcm + off, n - off < 4096 ? n - off : 4096);
-    if (rc == 0)
-        snprintf(out, outlen, "%s", e->finish(utt));
-    else
-        snprintf(err, errlen, "the recogniser rejected the audio");
+    const char *text = rc == 0 ? e->finish(utt) : NULL;
+    if (text) {
+        snprintf(out, outlen, "%s", text);
+    } else {
+        snprintf(err, errlen, "%s", rc ? "the recogniser rejected the audio" : e->error ? e->error(utt) : "recognition failed");
+        rc = -1;
+    }
     e->release(m->state, utt);
     return rc;
 }

@@ -9,9 +9,12 @@
 #include "core/workers.h"
 
 struct asr_params {
-    const char *engine;    /* "pocketsphinx" */
+    const char *engine;    /* "pocketsphinx" | "openai" */
     const char *model_dir; /* pocketsphinx: folder holding en-us/ */
     int max_decoders;      /* concurrent utterances across all sessions */
+    /* openai: an OpenAI-compatible transcription server */
+    const char *remote_url, *remote_key, *remote_model, *language;
+    int timeout_ms;
 };
 struct asr_params asr_default_params(void);
 
@@ -25,11 +28,14 @@ struct asr_engine {
     int (*feed)(void *utt, const int16_t *pcm, size_t n);
     /* Current best hypothesis; "" when none yet. */
     const char *(*hypothesis)(void *utt);
-    /* Ends the utterance and returns the final text (valid until release). */
+    /* Ends the utterance and returns the final text (valid until release),
+     * or NULL when recognition failed (error() says why). */
     const char *(*finish)(void *utt);
+    const char *(*error)(void *utt); /* may be NULL: engines that cannot fail */
     void (*release)(void *model, void *utt);
 };
 extern const struct asr_engine asr_engine_pocketsphinx;
+extern const struct asr_engine asr_engine_openai;
 
 typedef struct asr_model asr_model;
 asr_model *asr_model_new(const struct asr_params *p, char *err, size_t errlen);

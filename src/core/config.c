@@ -61,7 +61,14 @@ static const struct key_def keys[] = {
      "silence that ends an utterance"},
     {"vad.preroll_ms", NULL, T_INT, F(vad_preroll_ms), 0, 2000, NULL, "audio kept before speech start for the ASR"},
 
-    {"asr.engine", "PARLEY_ASR", T_STR, F(asr_engine), 0, 0, "pocketsphinx", "speech recogniser"},
+    {"asr.engine", "PARLEY_ASR", T_STR, F(asr_engine), 0, 0, "pocketsphinx|openai", "speech recogniser"},
+    {"asr.openai_url", NULL, T_STR, F(asr_openai_url), 0, 0, NULL,
+     "asr.engine openai: base URL of an OpenAI-compatible server (…/v1); /audio/transcriptions is appended"},
+    {"asr.openai_model", NULL, T_STR, F(asr_openai_model), 0, 0, NULL, "asr.engine openai: model name"},
+    {"asr.openai_api_key", NULL, T_STR, F(asr_openai_api_key), 0, 0, NULL, "asr.engine openai: bearer token"},
+    {"asr.language", NULL, T_STR, F(asr_language), 0, 0, NULL, "language hint for remote recognisers (ISO 639-1; empty: detect)"},
+    {"asr.timeout_ms", NULL, T_INT, F(asr_timeout_ms), 100, 600000, NULL,
+     "asr.engine openai: a transcription request longer than this fails (ASR_FAIL)"},
     {"asr.model_dir", NULL, T_STR, F(asr_model_dir), 0, 0, NULL, "pocketsphinx model folder (holds en-us/)"},
     {"asr.partial_interval_ms", "STREAM_PARTIAL_INTERVAL_MS", T_INT, F(asr_partial_interval_ms), 50, 10000, NULL,
      "minimum gap between partial transcripts"},
@@ -81,6 +88,13 @@ static const struct key_def keys[] = {
     {"tts.sample_rate", NULL, T_INT, F(tts_sample_rate), 8000, 48000, NULL, "audio_out sample rate"},
     {"tts.playout_lead_ms", NULL, T_INT, F(tts_playout_lead_ms), 100, 60000, NULL,
      "reply audio queued ahead of real-time playback (the client's jitter buffer)"},
+    {"tts.openai_url", NULL, T_STR, F(tts_openai_url), 0, 0, NULL,
+     "the openai TTS engine: base URL of an OpenAI-compatible server (…/v1); /audio/speech is appended"},
+    {"tts.openai_model", NULL, T_STR, F(tts_openai_model), 0, 0, NULL, "openai TTS: model (tts-1, kokoro, …)"},
+    {"tts.openai_voice", NULL, T_STR, F(tts_openai_voice), 0, 0, NULL, "openai TTS: voice (alloy, af_bella, …)"},
+    {"tts.openai_api_key", NULL, T_STR, F(tts_openai_api_key), 0, 0, NULL, "openai TTS: bearer token"},
+    {"tts.openai_sample_rate", NULL, T_INT, F(tts_openai_sample_rate), 8000, 48000, NULL,
+     "openai TTS: rate of the raw PCM the server sends (OpenAI: 24000)"},
     {"tts.flite_voice", NULL, T_STR, F(tts_flite_voice), 0, 0, "slt", "flite voice"},
     {"tts.espeak_voice", NULL, T_STR, F(tts_espeak_voice), 0, 0, NULL, "espeak-ng voice name"},
 
@@ -153,6 +167,12 @@ void config_defaults(struct parley_config *c)
     c->asr_final_timeout_ms = 5000;
     c->asr_decoders = 4;
     strcpy(c->tts_chain, "flite,espeak");
+    strcpy(c->tts_openai_model, "tts-1");
+    strcpy(c->tts_openai_voice, "alloy");
+    c->tts_openai_sample_rate = 24000;
+    strcpy(c->asr_openai_model, "whisper-1");
+    strcpy(c->asr_language, "en");
+    c->asr_timeout_ms = 10000;
     c->tts_timeout_s = 10;
     c->tts_max_pending_phrases = 5;
     c->tts_sample_rate = 16000;

@@ -60,6 +60,11 @@ struct parley_config {
     int asr_speculative_final_ms;
     int asr_final_timeout_ms;
     int asr_decoders;
+    char asr_openai_url[512];
+    char asr_openai_model[128];
+    char asr_openai_api_key[256];
+    char asr_language[16];
+    int asr_timeout_ms;
 
     /* tts */
     char tts_chain[128];
@@ -67,6 +72,11 @@ struct parley_config {
     int tts_max_pending_phrases;
     int tts_sample_rate;
     int tts_playout_lead_ms;
+    char tts_openai_url[512];
+    char tts_openai_model[128];
+    char tts_openai_voice[64];
+    char tts_openai_api_key[256];
+    int tts_openai_sample_rate;
     char tts_flite_voice[32];
     char tts_espeak_voice[64];
 

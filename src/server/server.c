@@ -271,6 +271,36 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 /* ---- life cycle ---- */
 
+struct asr_params server_asr_params(const struct parley_config *cfg)
+{
+    return (struct asr_params){
+        .engine = cfg->asr_engine,
+        .model_dir = cfg->asr_model_dir,
+        .max_decoders = cfg->asr_decoders,
+        .remote_url = cfg->asr_openai_url,
+        .remote_key = cfg->asr_openai_api_key,
+        .remote_model = cfg->asr_openai_model,
+        .language = cfg->asr_language,
+        .timeout_ms = cfg->asr_timeout_ms,
+    };
+}
+
+struct tts_params server_tts_params(const struct parley_config *cfg)
+{
+    return (struct tts_params){
+        .chain = cfg->tts_chain,
+        .timeout_s = cfg->tts_timeout_s,
+        .out_rate = cfg->tts_sample_rate,
+        .flite_voice = cfg->tts_flite_voice,
+        .espeak_voice = cfg->tts_espeak_voice,
+        .openai_url = cfg->tts_openai_url,
+        .openai_key = cfg->tts_openai_api_key,
+        .openai_model = cfg->tts_openai_model,
+        .openai_voice = cfg->tts_openai_voice,
+        .openai_rate = cfg->tts_openai_sample_rate,
+    };
+}
+
 /* mkdir -p */
 static int make_dirs(const char *path)
 {
@@ -369,14 +399,13 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot initialise libcurl");
         goto fail;
     }
-    struct asr_params ap = {cfg->asr_engine, cfg->asr_model_dir, cfg->asr_decoders};
+    struct asr_params ap = server_asr_params(cfg);
     srv->env.asr = asr_model_new(&ap, err, errlen);
     if (!srv->env.asr)
         goto fail;
     if (choose_vad(srv, err, errlen))
         goto fail;
-    struct tts_params tp = {cfg->tts_chain, cfg->tts_timeout_s, cfg->tts_sample_rate, cfg->tts_flite_voice,
-                            cfg->tts_espeak_voice};
+    struct tts_params tp = server_tts_params(cfg);
     srv->env.tts = tts_new(&tp, err, errlen);
     if (!srv->env.tts)
         goto fail;

@@ -5,7 +5,9 @@
 #define PARLEY_SERVER_H
 #include <stddef.h>
 
+#include "asr/asr.h"
 #include "core/config.h"
+#include "tts/tts.h"
 
 typedef struct server server;
 
@@ -17,5 +19,9 @@ int server_run(server *srv);
 /* Async-signal-safe. */
 void server_request_stop(server *srv);
 void server_free(server *srv);
+
+/* The engines' parameters as the configuration gives them (also for the CLI). */
+struct asr_params server_asr_params(const struct parley_config *cfg);
+struct tts_params server_tts_params(const struct parley_config *cfg);
 
 #endif

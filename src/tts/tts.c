@@ -10,7 +10,7 @@
 
 #include "core/clock.h"
 
-static const struct tts_engine *const known_engines[] = {&tts_engine_flite, &tts_engine_espeak};
+static const struct tts_engine *const known_engines[] = {&tts_engine_flite, &tts_engine_espeak, &tts_engine_openai};
 
 struct loaded_engine {
     const struct tts_engine *engine;
@@ -181,6 +181,8 @@ static int speak_sink(void *ud, const int16_t *pcm, size_t n, int rate)
         c->timed_out = 1;
         return 1;
     }
+    if (n == 0)
+        return 0; /* a heartbeat: not stopped */
     c->rate = rate;
     if (!c->on_audio)
         return pcm_append(&c->raw, pcm, n) ? 1 : 0;

@@ -13,10 +13,14 @@ struct tts_params {
     int out_rate;             /* every phrase is delivered at this rate */
     const char *flite_voice;  /* "slt" */
     const char *espeak_voice; /* "en-us" */
+    /* openai: an OpenAI-compatible speech server */
+    const char *openai_url, *openai_key, *openai_model, *openai_voice;
+    int openai_rate; /* of the raw PCM it sends (24000 for OpenAI) */
 };
 struct tts_params tts_default_params(void);
 
-/* Receives audio as it is synthesised; returns nonzero to stop the engine. */
+/* Receives audio as it is synthesised; returns nonzero to stop the engine.
+ * n may be 0 (pcm NULL): a heartbeat that only asks whether to stop. */
 typedef int (*tts_sink_fn)(void *ud, const int16_t *pcm, size_t n, int sample_rate);
 
 /* An engine. A new engine is one file that fills this in. synthesize returns
@@ -30,6 +34,7 @@ struct tts_engine {
 };
 extern const struct tts_engine tts_engine_flite;
 extern const struct tts_engine tts_engine_espeak;
+extern const struct tts_engine tts_engine_openai;
 
 #define TTS_MAX_ENGINES 8
 

@@ -14,6 +14,13 @@
 // deterministic bag-of-words vector (each word hashed into one of 64
 // dimensions), so texts that share words are near. They are logged too.
 //
+// Speech (OpenAI-compatible), for the remote engines:
+//   POST /v1/audio/speech          raw 24 kHz s16le PCM: 60 ms of tone per input
+//                                  character, streamed in 20 ms chunks at real time
+//   POST /v1/audio/transcriptions  multipart (file, model, language, …) → {"text"}
+//   POST /_control/speech {"tts": {"mode": "normal"|"slow"|"error"|"drop",
+//        "ttfb_ms", "status"}, "asr": {"text", "status", "delay_ms"}}
+//
 // Usage: node server.mjs [--port N] [--ttft-ms N] [--token-ms N]; prints "LISTENING <port>".
 import http from 'node:http';
 
@@ -24,6 +31,7 @@ const opt = (name, dflt) => {
 };
 
 let queue = [];
+let speech = { tts: { mode: 'normal' }, asr: { text: 'hello world' } };
 let requests = [];
 let fallback = {
   text: 'This is a scripted reply from the test server.',
@@ -163,6 +171,78 @@ async function stream(req, res, reply, flavour, model) {
   }
 }
 
+async function speak(req, res) {
+  const body = JSON.parse((await readBody(req)) || '{}');
+  const entry = { path: '/v1/audio/speech', body, at: Date.now() };
+  requests.push(entry);
+  const t = speech.tts;
+  if (t.mode === 'error') {
+    res.writeHead(t.status || 500, { 'Content-Type': 'application/json' });
+    return res.end(JSON.stringify({ error: { message: 'scripted speech failure' } }));
+  }
+  if (t.mode === 'slow') await sleep(t.ttfb_ms || 3000);
+  if (res.destroyed) return;
+  res.writeHead(200, { 'Content-Type': 'audio/pcm' });
+  const rate = 24000;
+  const total = Math.round((body.input || '').length * 0.06 * rate);
+  const chunk = rate / 50; // 20 ms
+  let closed = false;
+  res.on('close', () => (closed = true));
+  for (let off = 0; off < total && !closed; off += chunk) {
+    const n = Math.min(chunk, total - off);
+    const pcm = Buffer.alloc(n * 2);
+    for (let i = 0; i < n; i++) pcm.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 220 * (off + i)) / rate)), i * 2);
+    res.write(pcm);
+    if (t.mode === 'drop') {
+      // Cut off after the first chunk, mid-phrase.
+      res.socket.destroy();
+      return;
+    }
+    await sleep(20);
+  }
+  entry.finished_at = Date.now();
+  res.end();
+}
+
+// Just enough multipart/form-data parsing for the transcription requests.
+async function transcribe(req, res) {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  const raw = Buffer.concat(chunks);
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(req.headers['content-type'] || '');
+  const entry = { path: '/v1/audio/transcriptions', authorization: req.headers.authorization || null, fields: {}, at: Date.now() };
+  if (boundary) {
+    const sep = Buffer.from(`--${boundary[1] || boundary[2]}`);
+    let pos = raw.indexOf(sep);
+    while (pos >= 0) {
+      const next = raw.indexOf(sep, pos + sep.length);
+      if (next < 0) break;
+      const part = raw.subarray(pos + sep.length + 2, next - 2);
+      const headEnd = part.indexOf('\r\n\r\n');
+      const head = part.subarray(0, headEnd).toString();
+      const content = part.subarray(headEnd + 4);
+      const name = /name="([^"]+)"/.exec(head)?.[1];
+      if (/filename=/.test(head)) {
+        entry.file_bytes = content.length;
+        entry.file_type = /Content-Type: ([^\r\n]+)/i.exec(head)?.[1];
+        entry.file_riff = content.subarray(0, 4).toString() === 'RIFF';
+      } else if (name) {
+        entry.fields[name] = content.toString();
+      }
+      pos = next;
+    }
+  }
+  requests.push(entry);
+  const a = speech.asr;
+  if (a.delay_ms) await sleep(a.delay_ms);
+  if (a.status) {
+    res.writeHead(a.status, { 'Content-Type': 'application/json' });
+    return res.end(JSON.stringify({ error: { message: 'scripted transcription failure' } }));
+  }
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify({ text: a.text }));
+}
+
 const server = http.createServer(async (req, res) => {
   try {
     const url = new URL(req.url, 'http://x');
@@ -183,6 +263,16 @@ const server = http.createServer(async (req, res) => {
       res.writeHead(200);
       return res.end('{}');
     }
+    if (req.method === 'POST' && url.pathname === '/_control/speech') {
+      const body = JSON.parse((await readBody(req)) || '{}');
+      speech = { tts: { ...speech.tts, ...(body.tts || {}) }, asr: { ...speech.asr, ...(body.asr || {}) } };
+      if (body.tts) speech.tts = { mode: 'normal', ...body.tts };
+      if (body.asr) speech.asr = { text: speech.asr.text, ...body.asr };
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify(speech));
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/audio/speech') return speak(req, res);
+    if (req.method === 'POST' && url.pathname === '/v1/audio/transcriptions') return transcribe(req, res);
     if (req.method === 'GET' && (url.pathname === '/api/tags' || url.pathname === '/v1/models')) {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       return res.end(
