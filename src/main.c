@@ -258,8 +258,7 @@ static int cmd_say(const struct parley_config *cfg, const char *text, const char
 
 static int cmd_models(const struct parley_config *cfg, const char *sub, const char *name)
 {
-    char dir[600];
-    snprintf(dir, sizeof dir, "%s/models", cfg->data_dir[0] ? cfg->data_dir : ".");
+    const char *dir = cfg->models_dir;
     if (!sub || (strcmp(sub, "list") && !name)) {
         fputs(models_usage, stderr);
         return 2;

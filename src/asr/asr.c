@@ -30,7 +30,12 @@ struct asr_params asr_default_params(void)
     return (struct asr_params){.engine = "pocketsphinx", .model_dir = "/usr/share/pocketsphinx/model", .max_decoders = 4};
 }
 
-static const struct asr_engine *const engines[] = {&asr_engine_pocketsphinx, &asr_engine_openai};
+static const struct asr_engine *const engines[] = {
+    &asr_engine_pocketsphinx, &asr_engine_openai,
+#ifdef PARLEY_HAVE_WHISPER
+    &asr_engine_whisper,
+#endif
+};
 
 asr_model *asr_model_new(const struct asr_params *p, char *err, size_t errlen)
 {
@@ -89,6 +94,7 @@ struct asr_stream {
     size_t queued_samples;
     uint64_t utterance; /* the latest begun, as seen by the loop */
     int job_running, closed;
+    atomic_int cancel; /* set by abort and free; read by running decodes */
 
     /* Touched only by the one running job. */
     void *utt;
@@ -162,7 +168,8 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
         s->last_partial[0] = 0;
         s->last_partial_us = clock_now_us();
         s->cpu_us = s->samples = 0;
-        s->utt = e->begin(s->m->state, err, sizeof err);
+        atomic_store(&s->cancel, 0);
+        s->utt = e->begin(s->m->state, &s->cancel, err, sizeof err);
         if (!s->utt)
             report_error(s, c->utterance, err);
         break;
@@ -180,8 +187,10 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
         int rc = e->feed(s->utt, c->pcm.samples, c->pcm.len);
         int64_t now = clock_now_us();
         if (rc == 0 && now - s->last_partial_us >= s->interval_us) {
-            s->last_partial_us = now;
             const char *hyp = e->hypothesis(s->utt);
+            /* The interval runs from the end of a decode: an engine slower
+             * than the interval (Whisper) skips rounds instead of queueing. */
+            s->last_partial_us = clock_now_us();
             s->cpu_us += thread_cpu_us() - t0;
             if (asr_transcript_changed(s->last_partial, hyp)) {
                 snprintf(s->last_partial, sizeof s->last_partial, "%s", hyp);
@@ -213,7 +222,7 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
             int64_t t0 = thread_cpu_us();
             e->release(s->m->state, s->utt);
             s->speculated = 0;
-            s->utt = e->begin(s->m->state, err, sizeof err);
+            s->utt = e->begin(s->m->state, &s->cancel, err, sizeof err);
             if (!s->utt) {
                 report_error(s, c->utterance, err);
                 break;
@@ -230,7 +239,8 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
         const char *text = s->speculated ? s->spec_text : e->finish(s->utt);
         s->cpu_us += thread_cpu_us() - t0;
         if (!text) {
-            report_error(s, s->utt_id, e->error ? e->error(s->utt) : "recognition failed");
+            if (!atomic_load(&s->cancel)) /* a dropped utterance needs no error */
+                report_error(s, s->utt_id, e->error ? e->error(s->utt) : "recognition failed");
         } else {
             pthread_mutex_lock(&s->lock);
             if (!s->closed && s->cb.final)
@@ -325,7 +335,11 @@ int asr_stream_begin(asr_stream *s, uint64_t utterance)
 
 int asr_stream_push(asr_stream *s, const int16_t *pcm, size_t n) { return enqueue(s, CMD_AUDIO, pcm, n); }
 int asr_stream_end(asr_stream *s) { return enqueue(s, CMD_END, NULL, 0); }
-int asr_stream_abort(asr_stream *s) { return enqueue(s, CMD_ABORT, NULL, 0); }
+int asr_stream_abort(asr_stream *s)
+{
+    atomic_store(&s->cancel, 1);
+    return enqueue(s, CMD_ABORT, NULL, 0);
+}
 int asr_stream_speculate(asr_stream *s) { return enqueue(s, CMD_SPECULATE, NULL, 0); }
 int asr_stream_resume(asr_stream *s) { return enqueue(s, CMD_RESUME, NULL, 0); }
 
@@ -333,6 +347,7 @@ void asr_stream_free(asr_stream *s)
 {
     if (!s)
         return;
+    atomic_store(&s->cancel, 1); /* a running decode stops early */
     pthread_mutex_lock(&s->lock);
     s->closed = 1;
     int running = s->job_running;
@@ -344,7 +359,7 @@ void asr_stream_free(asr_stream *s)
 int asr_transcribe(asr_model *m, const int16_t *pcm, size_t n, char *out, size_t outlen, char *err, size_t errlen)
 {
     const struct asr_engine *e = m->engine;
-    void *utt = e->begin(m->state, err, errlen);
+    void *utt = e->begin(m->state, NULL, err, errlen);
     if (!utt)
         return -1;
     int rc = 0;

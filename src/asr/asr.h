@@ -3,6 +3,7 @@
  * pool, in order, and reports partial and final transcripts by callback. */
 #ifndef PARLEY_ASR_H
 #define PARLEY_ASR_H
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,9 @@ struct asr_params {
     /* openai: an OpenAI-compatible transcription server */
     const char *remote_url, *remote_key, *remote_model, *language;
     int timeout_ms;
+    /* whisper: a known model name (base.en) looked up in models_dir, or a path */
+    const char *whisper_model, *models_dir;
+    int whisper_threads;
 };
 struct asr_params asr_default_params(void);
 
@@ -23,8 +27,10 @@ struct asr_engine {
     const char *name;
     void *(*load)(const struct asr_params *p, char *err, size_t errlen);
     void (*unload)(void *model);
-    /* Returns NULL with err set when no decoder can be had. */
-    void *(*begin)(void *model, char *err, size_t errlen);
+    /* Returns NULL with err set when no decoder can be had. cancel (may be
+     * NULL) turns nonzero when the utterance is dropped: a long decode should
+     * poll it and give up. */
+    void *(*begin)(void *model, const atomic_int *cancel, char *err, size_t errlen);
     int (*feed)(void *utt, const int16_t *pcm, size_t n);
     /* Current best hypothesis; "" when none yet. */
     const char *(*hypothesis)(void *utt);
@@ -36,6 +42,9 @@ struct asr_engine {
 };
 extern const struct asr_engine asr_engine_pocketsphinx;
 extern const struct asr_engine asr_engine_openai;
+#ifdef PARLEY_HAVE_WHISPER
+extern const struct asr_engine asr_engine_whisper;
+#endif
 
 typedef struct asr_model asr_model;
 asr_model *asr_model_new(const struct asr_params *p, char *err, size_t errlen);
@@ -59,7 +68,8 @@ int asr_stream_begin(asr_stream *s, uint64_t utterance);
 int asr_stream_push(asr_stream *s, const int16_t *pcm, size_t n);
 /* Finalize: the final callback fires once the queued audio is decoded. */
 int asr_stream_end(asr_stream *s);
-/* Drop the current utterance without a final. */
+/* Drop the current utterance without a final; a decode of it that is running
+ * is cancelled. */
 int asr_stream_abort(asr_stream *s);
 /* Speculative final: the utterance has gone quiet, so run the final decode
  * now, while the endpointer still waits out its silence window; audio that

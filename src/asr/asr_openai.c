@@ -46,9 +46,9 @@ static void *remote_load(const struct asr_params *p, char *err, size_t errlen)
 
 static void remote_unload(void *model) { free(model); }
 
-static void *remote_begin(void *model, char *err, size_t errlen)
+static void *remote_begin(void *model, const atomic_int *cancel, char *err, size_t errlen)
 {
-    (void)err, (void)errlen;
+    (void)err, (void)errlen, (void)cancel; /* bounded by asr.timeout_ms instead */
     struct utt *u = calloc(1, sizeof *u);
     if (u)
         u->r = model;

@@ -76,8 +76,9 @@ static void ps_unload(void *model)
     free(m);
 }
 
-static void *ps_begin(void *model, char *err, size_t errlen)
+static void *ps_begin(void *model, const atomic_int *cancel, char *err, size_t errlen)
 {
+    (void)cancel; /* a pocketsphinx decode is incremental and short */
     struct ps_model *m = model;
     int slot = -1;
     pthread_mutex_lock(&m->lock);

@@ -61,7 +61,10 @@ static const struct key_def keys[] = {
      "silence that ends an utterance"},
     {"vad.preroll_ms", NULL, T_INT, F(vad_preroll_ms), 0, 2000, NULL, "audio kept before speech start for the ASR"},
 
-    {"asr.engine", "PARLEY_ASR", T_STR, F(asr_engine), 0, 0, "pocketsphinx|openai", "speech recogniser"},
+    {"asr.engine", "PARLEY_ASR", T_STR, F(asr_engine), 0, 0, "pocketsphinx|whisper|openai", "speech recogniser"},
+    {"asr.whisper_model", "STREAM_MODEL_WHISPER", T_STR, F(asr_whisper_model), 0, 0, NULL,
+     "asr.engine whisper: a model name (tiny.en, base.en, small.en: parley models pull NAME) or a ggml file path"},
+    {"asr.whisper_threads", NULL, T_INT, F(asr_whisper_threads), 1, 64, NULL, "asr.engine whisper: threads per decode"},
     {"asr.openai_url", NULL, T_STR, F(asr_openai_url), 0, 0, NULL,
      "asr.engine openai: base URL of an OpenAI-compatible server (…/v1); /audio/transcriptions is appended"},
     {"asr.openai_model", NULL, T_STR, F(asr_openai_model), 0, 0, NULL, "asr.engine openai: model name"},
@@ -173,6 +176,8 @@ void config_defaults(struct parley_config *c)
     strcpy(c->asr_openai_model, "whisper-1");
     strcpy(c->asr_language, "en");
     c->asr_timeout_ms = 10000;
+    strcpy(c->asr_whisper_model, "base.en");
+    c->asr_whisper_threads = 2;
     c->tts_timeout_s = 10;
     c->tts_max_pending_phrases = 5;
     c->tts_sample_rate = 16000;
@@ -501,6 +506,7 @@ int config_finish(struct parley_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "llm.url: '%s' must start with http:// or https://", c->llm_url);
         return -1;
     }
+    snprintf(c->models_dir, sizeof c->models_dir, "%s/models", c->data_dir[0] ? c->data_dir : ".");
     if (!c->tts_chain[0]) {
         snprintf(err, errlen, "tts.chain: empty (name at least one of flite, espeak)");
         return -1;

@@ -65,6 +65,8 @@ struct parley_config {
     char asr_openai_api_key[256];
     char asr_language[16];
     int asr_timeout_ms;
+    char asr_whisper_model[512];
+    int asr_whisper_threads;
 
     /* tts */
     char tts_chain[128];
@@ -96,6 +98,7 @@ struct parley_config {
     /* storage, memory and tools */
     char data_dir[512];
     char models_url[512];
+    char models_dir[600]; /* derived: <data_dir>/models */
     int memory_enabled;
     int memory_top_k;
     char memory_embed_model[128];

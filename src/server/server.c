@@ -282,6 +282,9 @@ struct asr_params server_asr_params(const struct parley_config *cfg)
         .remote_model = cfg->asr_openai_model,
         .language = cfg->asr_language,
         .timeout_ms = cfg->asr_timeout_ms,
+        .whisper_model = cfg->asr_whisper_model,
+        .models_dir = cfg->models_dir,
+        .whisper_threads = cfg->asr_whisper_threads,
     };
 }
 
@@ -325,8 +328,7 @@ static int choose_vad(server *srv, char *err, size_t errlen)
     if (cfg->vad_silero_model[0])
         snprintf(srv->vad_model, sizeof srv->vad_model, "%s", cfg->vad_silero_model);
     else
-        snprintf(srv->vad_model, sizeof srv->vad_model, "%s/models/silero-v6.2.0-ggml.bin",
-                 cfg->data_dir[0] ? cfg->data_dir : ".");
+        snprintf(srv->vad_model, sizeof srv->vad_model, "%.600s/silero-v6.2.0-ggml.bin", cfg->models_dir);
     srv->env.vad_model = srv->vad_model;
     const char *want = cfg->vad_engine;
     if (!strcmp(want, "auto")) {

@@ -41,7 +41,7 @@ struct server {
     int stopping;
     int64_t stop_deadline;
     struct memory_params mem;
-    char vad_model[600];
+    char vad_model[700];
     builtins *builtin_tools;
     mcp_client *mcp[CONFIG_MAX_MCP];
     struct lws_http_mount mount, api_mounts[3];
