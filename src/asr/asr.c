@@ -44,7 +44,10 @@ asr_model *asr_model_new(const struct asr_params *p, char *err, size_t errlen)
         if (!strcmp(engines[i]->name, p->engine))
             e = engines[i];
     if (!e) {
-        snprintf(err, errlen, "unknown ASR engine '%s'", p->engine);
+        if (!strcmp(p->engine, "whisper"))
+            snprintf(err, errlen, "the Whisper engine needs whisper.cpp, which this build lacks (run scripts/setup.sh)");
+        else
+            snprintf(err, errlen, "unknown ASR engine '%s'", p->engine);
         return NULL;
     }
     void *state = e->load(p, err, errlen);

@@ -141,4 +141,29 @@ test('a checksum mismatch, an unwritable directory and a full disk are reported'
   srv.close();
 });
 
+test('the Whisper engine in a session; a missing model stops start-up with the command that fetches it', async () => {
+  const data = fs.mkdtempSync(path.join(tmpDir, 'models-'));
+  const missing = spawnSync(parleyBin, ['serve', '--listen', '127.0.0.1:1'], {
+    env: { ...process.env, PARLEY_DATA_DIR: data, PARLEY_ASR: 'whisper', STREAM_MODEL_WHISPER: 'base.en' },
+    encoding: 'utf8',
+  });
+  assert(missing.status !== 0 && missing.stderr.includes('parley models pull base.en'), missing.stderr);
+  // whisper.cpp's structure-valid test model: it runs, its words mean nothing.
+  const { startFakeLlm, Client, makeSpeech } = await import('./lib.mjs');
+  const llm = await startFakeLlm();
+  const p = await startParley({
+    env: { PARLEY_LLM_URL: llm.base, PARLEY_ASR: 'whisper', STREAM_MODEL_WHISPER: path.join(shared, 'whisper-for-tests-tiny.en.bin') },
+  });
+  const c = new Client(p.url);
+  await c.open();
+  await c.start();
+  await c.streamAudio(makeSpeech('Turn on the kitchen lights.'));
+  const final = await c.waitFor('transcript_final', () => true, 20000);
+  assert(final.turn === 1 && typeof final.text === 'string', JSON.stringify(final));
+  assert(!c.messages('error').some((m) => m.code.startsWith('ASR')), JSON.stringify(c.messages('error')));
+  c.close();
+  await p.stop();
+  llm.stop();
+});
+
 run();
