@@ -11,6 +11,7 @@
 
 #include "asr/asr.h"
 #include "core/audio.h"
+#include "core/http_util.h"
 
 #define MAX_UTTERANCE_S 600
 #define MAX_RESPONSE (1 << 20)
@@ -69,27 +70,6 @@ static const char *remote_hypothesis(void *utt)
     return ""; /* no partials from a batch endpoint */
 }
 
-struct body {
-    char *data;
-    size_t len;
-};
-
-static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
-{
-    struct body *b = ud;
-    size_t n = size * nmemb;
-    if (b->len + n > MAX_RESPONSE)
-        return 0;
-    char *grown = realloc(b->data, b->len + n + 1);
-    if (!grown)
-        return 0;
-    memcpy(grown + b->len, data, n);
-    b->len += n;
-    grown[b->len] = 0;
-    b->data = grown;
-    return n;
-}
-
 static const char *remote_finish(void *utt)
 {
     struct utt *u = utt;
@@ -126,12 +106,12 @@ static const char *remote_finish(void *utt)
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", r->key);
         hdrs = curl_slist_append(hdrs, auth);
     }
-    struct body b = {0};
+    struct http_body b = {.max = MAX_RESPONSE};
     char curl_err[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, r->url);
     curl_easy_setopt(c, CURLOPT_MIMEPOST, form);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);

@@ -8,29 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/http_util.h"
+
 #define MAX_RESPONSE (8 << 20)
 #define MAX_DIM 8192
-
-struct body {
-    char *data;
-    size_t len;
-};
-
-static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
-{
-    struct body *b = ud;
-    size_t n = size * nmemb;
-    if (b->len + n > MAX_RESPONSE)
-        return 0;
-    char *grown = realloc(b->data, b->len + n + 1);
-    if (!grown)
-        return 0;
-    memcpy(grown + b->len, data, n);
-    b->len += n;
-    grown[b->len] = 0;
-    b->data = grown;
-    return n;
-}
 
 int embed_text(const struct embed_params *p, const char *text, float **vec, int *dim, char *err, size_t errlen)
 {
@@ -56,11 +37,11 @@ int embed_text(const struct embed_params *p, const char *text, float **vec, int 
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", p->api_key);
         hdrs = curl_slist_append(hdrs, auth);
     }
-    struct body b = {0};
+    struct http_body b = {.max = MAX_RESPONSE};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/http_util.h"
 
 #define MAX_LINE (1 << 20)
 
@@ -266,9 +267,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
     llm_request *r = ud;
     size_t n = size * nmemb;
-    int code;
-    /* The status line of the final response (after any 100 Continue). */
-    if (n > 9 && !strncmp(data, "HTTP/", 5) && sscanf(strchr(data, ' ') ? strchr(data, ' ') : data, " %d", &code) == 1)
+    int code = http_status_line(data, n); /* the final response's, after any 100 Continue */
+    if (code)
         r->http_status = code;
     return n;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/http_util.h"
 #include "core/sha1.h"
 
 static const struct model_info known[] = {
@@ -115,8 +116,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct transfer *t = ud;
     size_t n = size * nmemb;
-    int code;
-    if (n > 9 && !strncmp(data, "HTTP/", 5) && strchr(data, ' ') && sscanf(strchr(data, ' '), " %d", &code) == 1) {
+    int code = http_status_line(data, n);
+    if (code) {
         t->status = code;
         /* 200 to a Range request: the server sends it all; start over. */
         if (code == 200 && t->have > 0) {

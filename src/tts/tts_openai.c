@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/http_util.h"
 #include "tts/tts.h"
 
 struct remote {
@@ -50,8 +51,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct call *c = ud;
     size_t n = size * nmemb;
-    int code;
-    if (n > 9 && !strncmp(data, "HTTP/", 5) && strchr(data, ' ') && sscanf(strchr(data, ' '), " %d", &code) == 1)
+    int code = http_status_line(data, n);
+    if (code)
         c->status = code;
     return n;
 }
