@@ -108,6 +108,7 @@ struct asr_stream {
     char *spec_text;
     char last_partial[1024];
     int64_t last_partial_us, cpu_us, samples;
+    atomic_int partial_decodes; /* for asr_stream_partial_decodes */
 };
 
 asr_stream *asr_stream_new(asr_model *m, workers *pool, const struct asr_callbacks *cb, void *ud,
@@ -191,6 +192,7 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
         int64_t now = clock_now_us();
         if (rc == 0 && now - s->last_partial_us >= s->interval_us) {
             const char *hyp = e->hypothesis(s->utt);
+            atomic_fetch_add(&s->partial_decodes, 1);
             /* The interval runs from the end of a decode: an engine slower
              * than the interval (Whisper) skips rounds instead of queueing. */
             s->last_partial_us = clock_now_us();
@@ -338,6 +340,8 @@ int asr_stream_begin(asr_stream *s, uint64_t utterance)
 
 int asr_stream_push(asr_stream *s, const int16_t *pcm, size_t n) { return enqueue(s, CMD_AUDIO, pcm, n); }
 int asr_stream_end(asr_stream *s) { return enqueue(s, CMD_END, NULL, 0); }
+int asr_stream_partial_decodes(asr_stream *s) { return atomic_load(&s->partial_decodes); }
+
 int asr_stream_abort(asr_stream *s)
 {
     atomic_store(&s->cancel, 1);

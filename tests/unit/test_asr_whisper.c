@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "asr/asr.h"
 #include "check.h"
@@ -109,6 +110,28 @@ int main(void)
     int64_t three_ms = (clock_now_us() - t0) / 1000;
     for (int i = 0; i < 3; i++)
         asr_stream_free(streams[i]);
+
+    /* Partial scheduling: 6 s streamed in real time with a 300 ms interval.
+     * A decode takes longer than the interval, so rounds are skipped rather
+     * than queued: fewer than 6000/300 decodes, and still several. */
+    s.finals = 0;
+    asr_stream *live = asr_stream_new(m, pool, &cb, &s, 300);
+    asr_stream_begin(live, 1);
+    int64_t start = clock_now_us();
+    for (size_t off = 0; off < 6 * 16000; off += 320) {
+        asr_stream_push(live, jfk.samples + off, 320);
+        int64_t due = start + (int64_t)(off + 320) * 1000000 / 16000, wait = due - clock_now_us();
+        if (wait > 0) {
+            struct timespec ts = {0, (long)wait * 1000};
+            nanosleep(&ts, NULL); /* pacing a live microphone, not waiting on an event */
+        }
+    }
+    asr_stream_end(live);
+    CHECK(wait_finals(&s, 1) == 1);
+    int partials = asr_stream_partial_decodes(live);
+    CHECK(partials >= 3 && partials < 20);
+    fprintf(stderr, "whisper partial decodes over 6 s at a 300 ms interval: %d\n", partials);
+    asr_stream_free(live);
 
     /* One final decode of 22 s, timed; then the same, dropped as soon as it
      * is asked for: the decode must stop early and report nothing. */
