@@ -46,7 +46,7 @@ struct http_req {
     char ctype[64];
     char *out;
     size_t out_len, out_off;
-    int headers_sent, complete;
+    int headers_sent, complete, streaming;
 
     /* A turn through a headless session. */
     session *sess;
@@ -855,7 +855,8 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
         return 0;
     if (!r->headers_sent) {
         unsigned char hbuf[LWS_PRE + 1024], *start = hbuf + LWS_PRE, *p = start, *end = hbuf + sizeof hbuf - 1;
-        lws_filepos_t clen = r->sse ? LWS_ILLEGAL_HTTP_CONTENT_LEN : (lws_filepos_t)r->out_len;
+        r->streaming = r->sse && r->status == 200; /* an SSE request answered with an error is plain JSON */
+        lws_filepos_t clen = r->streaming ? LWS_ILLEGAL_HTTP_CONTENT_LEN : (lws_filepos_t)r->out_len;
         if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->ctype, clen, &p, end) ||
             lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p,
                                          end) ||
@@ -873,7 +874,7 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
         size_t n = r->out_len - r->out_off < CHUNK ? r->out_len - r->out_off : CHUNK;
         memcpy(buf + LWS_PRE, r->out + r->out_off, n);
         r->out_off += n;
-        int last = r->complete && r->out_off == r->out_len && !r->sse;
+        int last = r->complete && r->out_off == r->out_len && !r->streaming;
         if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
             return -1;
         if (r->out_off < r->out_len) {
@@ -883,7 +884,7 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
     }
     if (!r->complete)
         return 0;
-    if (r->sse)
+    if (r->streaming)
         return -1; /* the stream ends with the connection */
     pss->req = NULL;
     req_free(r);

@@ -88,6 +88,12 @@ test('a text turn as server-sent events', async () => {
       if (ev.event === 'assistant_text' && !firstChunkAt) firstChunkAt = Date.now() - t0;
     }
   }
+  const missing = await fetch(`${p.http}/v1/chat`, {
+    method: 'POST',
+    headers: { Accept: 'text/event-stream' },
+    body: JSON.stringify({ text: 'Hi', conversation_id: 'no-such-one' }),
+  });
+  assert(missing.status === 404 && (await missing.json()).error.code === 'NOT_FOUND', 'an unknown conversation is a 404, not a stream');
   const names = events.map((e) => e.event);
   assert(names[0] === 'ready' && names.includes('assistant_text') && names[names.length - 1] === 'done', names.join(','));
   const chunks = events.filter((e) => e.event === 'assistant_text' && e.data.status === 'chunk');
