@@ -528,6 +528,8 @@ void server_free(server *srv)
     /* Workers first: their last mail still finds a live context to wake.
      * Then the context, whose teardown frees the remaining sessions, which
      * store their turns through the writer: it goes last. */
+    for (int i = 0; i < CONFIG_MAX_MCP; i++)
+        mcp_begin_stop(srv->mcp[i]); /* tool calls still waiting on a server return now */
     workers_free(srv->env.pool);
     workers_free(srv->env.io);
     for (int i = 0; i < CONFIG_MAX_MCP; i++)

@@ -159,7 +159,7 @@ static int rpc(mcp_client *c, const char *method, cJSON *params, int timeout_ms,
     pthread_mutex_lock(&c->lock);
     while (sent && !p.done) {
         int64_t now = clock_now_us();
-        if (now >= deadline || (cancelled && cancelled(ud))) {
+        if (now >= deadline || c->stopping || (cancelled && cancelled(ud))) {
             gave_up = now >= deadline ? 1 : 2;
             break;
         }
@@ -648,7 +648,7 @@ mcp_client *mcp_start(const struct mcp_server_config *cfg, const struct mcp_para
     return c;
 }
 
-void mcp_stop(mcp_client *c)
+void mcp_begin_stop(mcp_client *c)
 {
     if (!c)
         return;
@@ -656,6 +656,13 @@ void mcp_stop(mcp_client *c)
     c->stopping = 1;
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
+}
+
+void mcp_stop(mcp_client *c)
+{
+    if (!c)
+        return;
+    mcp_begin_stop(c);
     pthread_join(c->supervisor, NULL);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->write_lock);

@@ -16,6 +16,8 @@ struct mcp_params mcp_default_params(void);
 typedef struct mcp_client mcp_client;
 /* Starts the supervisor; returns at once (tools appear once the server is up). */
 mcp_client *mcp_start(const struct mcp_server_config *cfg, const struct mcp_params *p, tools *registry);
+/* Calls in progress give up at once, and no new one starts (shutdown). */
+void mcp_begin_stop(mcp_client *c);
 /* Withdraws the tools, ends the child (stdin closed, then SIGTERM) and joins. */
 void mcp_stop(mcp_client *c);
 
