@@ -161,4 +161,16 @@ test('an MCP server that cannot start is reported and retried; the rest works', 
   llm.stop();
 });
 
+test('a server that never answers does not hold up shutdown', async () => {
+  const llm = await startFakeLlm();
+  const p = await startParley({
+    env: { PARLEY_LLM_URL: llm.base },
+    args: ['--config', mcpConfig('mute', process.execPath, ['-e', 'setInterval(() => {}, 1000)'])],
+  });
+  const t0 = Date.now();
+  await p.stop(); // its initialize is still waiting for an answer
+  assert(Date.now() - t0 < 6000, `stopped in ${Date.now() - t0} ms`);
+  llm.stop();
+});
+
 run();
