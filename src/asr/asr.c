@@ -108,7 +108,7 @@ struct asr_stream {
     char *spec_text;
     char last_partial[1024];
     int64_t last_partial_us, cpu_us, samples;
-    atomic_int partial_decodes; /* for asr_stream_partial_decodes */
+    atomic_int partial_decodes, cancelled_decodes; /* observable scheduling */
 };
 
 asr_stream *asr_stream_new(asr_model *m, workers *pool, const struct asr_callbacks *cb, void *ud,
@@ -217,11 +217,14 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
             free(s->spec_text);
             const char *spec = e->finish(s->utt);
             s->spec_text = spec ? strdup(spec) : NULL; /* a failure is retried at the end */
+            if (!spec && atomic_load(&s->cancel))
+                atomic_fetch_add(&s->cancelled_decodes, 1); /* speech resumed mid-decode */
             s->cpu_us += thread_cpu_us() - t0;
             s->speculated = s->spec_text != NULL;
         }
         break;
     case CMD_RESUME:
+        atomic_store(&s->cancel, 0); /* set by asr_stream_resume to stop a stale speculation */
         if (s->utt && c->utterance == s->utt_id && s->speculated) {
             /* Speech went on: decode the whole utterance again, fresh. */
             int64_t t0 = thread_cpu_us();
@@ -246,6 +249,8 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
         if (!text) {
             if (!atomic_load(&s->cancel)) /* a dropped utterance needs no error */
                 report_error(s, s->utt_id, e->error ? e->error(s->utt) : "recognition failed");
+            else
+                atomic_fetch_add(&s->cancelled_decodes, 1);
         } else {
             pthread_mutex_lock(&s->lock);
             if (!s->closed && s->cb.final)
@@ -348,7 +353,15 @@ int asr_stream_abort(asr_stream *s)
     return enqueue(s, CMD_ABORT, NULL, 0);
 }
 int asr_stream_speculate(asr_stream *s) { return enqueue(s, CMD_SPECULATE, NULL, 0); }
-int asr_stream_resume(asr_stream *s) { return enqueue(s, CMD_RESUME, NULL, 0); }
+int asr_stream_resume(asr_stream *s)
+{
+    /* A speculative final still decoding is stale now: stop it, so the
+     * re-decode does not wait behind it. */
+    atomic_store(&s->cancel, 1);
+    return enqueue(s, CMD_RESUME, NULL, 0);
+}
+
+int asr_stream_cancelled_decodes(asr_stream *s) { return atomic_load(&s->cancelled_decodes); }
 
 void asr_stream_free(asr_stream *s)
 {

@@ -77,8 +77,10 @@ int asr_stream_abort(asr_stream *s);
  * re-decodes the utterance from its start; if not, asr_stream_end reports
  * the speculative text at once. */
 int asr_stream_speculate(asr_stream *s);
-/* How many partial decodes the stream has run (scheduling is observable). */
+/* How many partial decodes the stream has run, and how many decodes were
+ * cancelled (a dropped utterance, speech resuming over a speculative final). */
 int asr_stream_partial_decodes(asr_stream *s);
+int asr_stream_cancelled_decodes(asr_stream *s);
 int asr_stream_resume(asr_stream *s);
 
 /* Synchronous whole-buffer transcription (the CLI). Writes the text to out. */

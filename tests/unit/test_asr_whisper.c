@@ -133,6 +133,25 @@ int main(void)
     fprintf(stderr, "whisper partial decodes over 6 s at a 300 ms interval: %d\n", partials);
     asr_stream_free(live);
 
+    /* Speech resumes over a speculative final: the stale decode is stopped
+     * and the utterance still gets its final. */
+    s.finals = 0;
+    asr_stream *spec = asr_stream_new(m, pool, &cb, &s, 1);
+    asr_stream_begin(spec, 1);
+    asr_stream_push(spec, jfk.samples, jfk.len);
+    /* The first partial decode shows the stream has taken the utterance. */
+    for (int i = 0; i < 1000 && asr_stream_partial_decodes(spec) == 0; i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    asr_stream_speculate(spec);
+    asr_stream_resume(spec);
+    asr_stream_push(spec, jfk.samples, 16000);
+    asr_stream_end(spec);
+    CHECK(wait_finals(&s, 1) == 1 && s.errors == 0);
+    CHECK(asr_stream_cancelled_decodes(spec) == 1);
+    asr_stream_free(spec);
+
     /* One final decode of 22 s, timed; then the same, dropped as soon as it
      * is asked for: the decode must stop early and report nothing. */
     struct pcm_buf twice = {0};
