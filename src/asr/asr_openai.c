@@ -101,11 +101,7 @@ static const char *remote_finish(void *utt)
         curl_mime_data(part, r->language, CURL_ZERO_TERMINATED);
     }
     struct curl_slist *hdrs = NULL;
-    char auth[300];
-    if (r->key[0]) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", r->key);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
+    hdrs = http_bearer(hdrs, r->key);
     struct http_body b = {.max = MAX_RESPONSE};
     char curl_err[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, r->url);

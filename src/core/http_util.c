@@ -31,3 +31,12 @@ int http_status_line(const char *line, size_t len)
         return 0;
     return code;
 }
+
+struct curl_slist *http_bearer(struct curl_slist *headers, const char *key)
+{
+    if (!key || !key[0])
+        return headers;
+    char auth[300];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+    return curl_slist_append(headers, auth);
+}

@@ -3,6 +3,7 @@
  * error body from data before curl is done). */
 #ifndef PARLEY_HTTP_UTIL_H
 #define PARLEY_HTTP_UTIL_H
+#include <curl/curl.h>
 #include <stddef.h>
 
 struct http_body {
@@ -14,5 +15,8 @@ size_t http_body_write(char *data, size_t size, size_t nmemb, void *ud);
 
 /* The code of an "HTTP/x y ..." status line, or 0 for any other header. */
 int http_status_line(const char *line, size_t len);
+
+/* Appends "Authorization: Bearer KEY" unless key is NULL or empty. */
+struct curl_slist *http_bearer(struct curl_slist *headers, const char *key);
 
 #endif

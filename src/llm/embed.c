@@ -32,11 +32,7 @@ int embed_text(const struct embed_params *p, const char *text, float **vec, int 
 
     CURL *c = curl_easy_init();
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    char auth[300];
-    if (p->api_key && p->api_key[0]) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", p->api_key);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
+    hdrs = http_bearer(hdrs, p->api_key);
     struct http_body b = {.max = MAX_RESPONSE};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);

@@ -317,11 +317,7 @@ static void *request_thread(void *arg)
     llm_request *r = arg;
     CURL *c = curl_easy_init();
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    char auth[300];
-    if (r->api_key[0]) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", r->api_key);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
+    hdrs = http_bearer(hdrs, r->api_key);
     char curl_err[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, r->url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);

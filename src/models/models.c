@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/files.h"
 #include "core/http_util.h"
 #include "core/sha1.h"
 
@@ -62,30 +63,6 @@ int models_sha1_file(const char *path, char hex[41])
         return -1;
     sha1_final_hex(&s, hex);
     return 0;
-}
-
-static int make_dirs(const char *path, char *err, size_t errlen)
-{
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p)
-            continue;
-        char c = *p;
-        *p = 0;
-        if (mkdir(buf, 0755) && errno != EEXIST) {
-            snprintf(err, errlen, "cannot create %s: %s", buf, strerror(errno));
-            return -1;
-        }
-        struct stat st;
-        if (stat(buf, &st) || !S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "cannot create %s: it is not a directory", buf);
-            return -1;
-        }
-        if (!c)
-            return 0;
-        *p = c;
-    }
 }
 
 struct transfer {
@@ -162,7 +139,7 @@ static int on_progress(void *ud, curl_off_t total, curl_off_t now, curl_off_t ut
 int models_pull(const struct models_pull_params *p, const struct model_info *m, char *err, size_t errlen)
 {
     char final[1200], part[1300], hex[41];
-    if (make_dirs(p->dir, err, errlen))
+    if (files_make_dirs(p->dir, err, errlen))
         return -1;
     models_path(p->dir, m, final, sizeof final);
     snprintf(part, sizeof part, "%s.part", final);

@@ -12,6 +12,7 @@
 
 #include "core/audio.h"
 #include "core/clock.h"
+#include "core/http_util.h"
 #include "core/log.h"
 #include "server/protocol.h"
 #include "server/server_internal.h"
@@ -149,12 +150,17 @@ static void respond_json(struct http_req *r, int status, cJSON *body)
 }
 
 /* {"error":{"code","message"}}: every 4xx and 5xx carries one. */
-static void respond_error(struct http_req *r, int status, const char *code, const char *message)
+static cJSON *error_json(const char *code, const char *message)
 {
     cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
     cJSON_AddStringToObject(e, "code", code);
     cJSON_AddStringToObject(e, "message", message);
-    respond_json(r, status, o);
+    return o;
+}
+
+static void respond_error(struct http_req *r, int status, const char *code, const char *message)
+{
+    respond_json(r, status, error_json(code, message));
 }
 
 /* Appends to a streaming (SSE) response; -1 past the bound. */
@@ -203,13 +209,6 @@ static void post_answer(struct job *j, int status, cJSON *json)
     mailbox_post(j->srv->env.mail, &m->node);
 }
 
-static cJSON *error_json(const char *code, const char *message)
-{
-    cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddStringToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", message);
-    return o;
-}
 
 static size_t discard(char *d, size_t s, size_t n, void *u)
 {
@@ -224,11 +223,7 @@ static int probe_llm(const struct parley_config *cfg, char *why, size_t whylen)
     snprintf(url, sizeof url, "%s%s", cfg->llm_url, strcmp(cfg->llm_provider, "ollama") ? "/models" : "/api/tags");
     CURL *c = curl_easy_init();
     struct curl_slist *hdrs = NULL;
-    char auth[300];
-    if (cfg->llm_api_key[0]) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", cfg->llm_api_key);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
+    hdrs = http_bearer(hdrs, cfg->llm_api_key);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
@@ -264,12 +259,13 @@ static void job_run(void *arg)
     }
     case R_CONVERSATION: {
         cJSON *c = store_get_conversation(db, j->arg);
+        int missing = !c && store_conversation_exists(db, j->arg) == 0;
         if (c)
             post_answer(j, 200, c);
         else
-            post_answer(j, store_conversation_exists(db, j->arg) == 0 ? 404 : 500,
-                        error_json(store_conversation_exists(db, j->arg) == 0 ? "NOT_FOUND" : "STORE_FAIL",
-                                   "no such conversation"));
+            post_answer(j, missing ? 404 : 500,
+                        error_json(missing ? "NOT_FOUND" : "STORE_FAIL",
+                                   missing ? "no such conversation" : "the conversation could not be read"));
         break;
     }
     case R_MEMORIES: {

@@ -4,15 +4,14 @@
 #include "server/server.h"
 
 #include <libwebsockets.h>
-#include <errno.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/clock.h"
+#include "core/files.h"
 #include "core/log.h"
 #include "core/mailbox.h"
 #include "core/workers.h"
@@ -304,22 +303,6 @@ struct tts_params server_tts_params(const struct parley_config *cfg)
     };
 }
 
-/* mkdir -p */
-static int make_dirs(const char *path)
-{
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(buf, 0700) && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
-}
-
 /* vad.engine: an explicit choice must work (checked by opening it once);
  * auto takes Silero when its model is there, WebRTC otherwise. */
 static int choose_vad(server *srv, char *err, size_t errlen)
@@ -363,8 +346,9 @@ static int open_store(server *srv, char *err, size_t errlen)
         log_info("data_dir is empty: conversations and memories are not stored");
         return 0;
     }
-    if (make_dirs(cfg->data_dir)) {
-        snprintf(err, errlen, "data_dir: cannot create %s: %s", cfg->data_dir, strerror(errno));
+    char why[300];
+    if (files_make_dirs(cfg->data_dir, why, sizeof why)) {
+        snprintf(err, errlen, "data_dir: %s", why);
         return -1;
     }
     char path[600];

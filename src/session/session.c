@@ -43,11 +43,6 @@ void session_send_error(session *s, const char *code, const char *message, int r
     session_send_json(s, proto_error(code, message, recoverable), OUT_CONTROL, 0);
 }
 
-static void send_error(session *s, const char *code, const char *message, int recoverable)
-{
-    session_send_error(s, code, message, recoverable);
-}
-
 struct session_mail *session_mail_new(uint64_t session_id, enum session_mail_kind kind, uint64_t turn,
                                       const char *text, size_t len)
 {
@@ -92,7 +87,7 @@ void session_set_state(session *s, enum assistant_state st)
     session_send_json(s, proto_state(state_names[st]), OUT_CONTROL, 0);
 }
 
-static void gate_release(struct turn_gate *g)
+void gate_release(struct turn_gate *g)
 {
     if (g && atomic_fetch_sub(&g->refs, 1) == 1)
         free(g);
@@ -310,7 +305,7 @@ static void on_phrase(void *ud, const char *text, size_t len)
         free(j->text);
         free(j);
         slot->synthesized = slot->failed = 1;
-        send_error(s, ERR_TTS_FAIL, "the synthesis queue is full; a phrase was skipped", 1);
+        session_send_error(s, ERR_TTS_FAIL, "the synthesis queue is full; a phrase was skipped", 1);
     }
     update_pause(s);
 }
@@ -535,7 +530,9 @@ void session_request_llm(session *s)
     r->marks.llm_request = r->marks.llm_request ? r->marks.llm_request : clock_now_us();
     r->round_start = r->text_len;
     char *prompt = system_prompt(s);
-    enum { MAX_MSGS = HISTORY_MAX_MESSAGES + 1 + 4 * LLM_MAX_TOOL_CALLS * 8 };
+    /* History, then per tool round (at most 32, tools.max_rounds' bound) the
+     * assistant's calls and one result per call. */
+    enum { MAX_MSGS = HISTORY_MAX_MESSAGES + 1 + 32 * (1 + LLM_MAX_TOOL_CALLS) };
     struct llm_message *msgs = calloc(MAX_MSGS, sizeof *msgs);
     char *tools = s->env->tools && s->cfg->tools_enabled && r->tool_rounds < s->cfg->tools_max_rounds
                       ? tools_definitions(s->env->tools)
@@ -568,7 +565,7 @@ void session_request_llm(session *s)
     free(prompt);
     r->paused = 0; /* a new request starts reading */
     if (!r->llm) {
-        send_error(s, ERR_LLM_FAIL, err[0] ? err : "cannot start the LLM request", 1);
+        session_send_error(s, ERR_LLM_FAIL, err[0] ? err : "cannot start the LLM request", 1);
         session_reply_llm_finished(s);
         return;
     }
@@ -616,9 +613,9 @@ static void on_llm_done_mail(session *s, struct session_mail *m)
     if (m->status == LLM_OK && cJSON_GetArraySize(r->round_calls) > 0 && tool_calls_start(s) == 0)
         return; /* the reply goes on once the tools have answered */
     if (m->status == LLM_ERR_TIMEOUT)
-        send_error(s, ERR_LLM_TIMEOUT, m->text ? m->text : "LLM timeout", 1);
+        session_send_error(s, ERR_LLM_TIMEOUT, m->text ? m->text : "LLM timeout", 1);
     else if (m->status == LLM_ERR_FAIL)
-        send_error(s, ERR_LLM_FAIL, m->text ? m->text : "LLM failure", 1);
+        session_send_error(s, ERR_LLM_FAIL, m->text ? m->text : "LLM failure", 1);
     session_reply_llm_finished(s);
 }
 
@@ -676,11 +673,11 @@ static void on_tts_mail(session *s, struct session_mail *m)
     char msg[700];
     if (m->status == 0 && m->tts.failures[0]) {
         snprintf(msg, sizeof msg, "%s; spoken by %s", m->tts.failures, tts_engine_name(s->env->tts, m->tts.engine));
-        send_error(s, ERR_TTS_FAIL, msg, 1);
+        session_send_error(s, ERR_TTS_FAIL, msg, 1);
     } else if (m->status != 0) {
         p->failed = p->samples_total == 0;
         snprintf(msg, sizeof msg, "phrase %d not spoken: %s", m->phrase, m->tts.failures);
-        send_error(s, ERR_TTS_FAIL, msg, 1);
+        session_send_error(s, ERR_TTS_FAIL, msg, 1);
     }
     pump_audio(s);
 }
@@ -698,7 +695,7 @@ static void end_utterance(session *s)
     vad_reset_utterance(s->vad);
     session_send_json(s, proto_simple("speech_stopped"), OUT_CONTROL, 0);
     if (asr_stream_end(s->asr))
-        send_error(s, ERR_ASR_FAIL, "the recogniser queue is full", 1);
+        session_send_error(s, ERR_ASR_FAIL, "the recogniser queue is full", 1);
     int slot = 0;
     for (int i = 0; i < MAX_FINISHING; i++) {
         if (!s->finishing[i].turn) {
@@ -730,7 +727,7 @@ static void on_vad_event(void *ud, const struct vad_event *ev)
         u->samples = ev->n;
         session_send_json(s, proto_simple("speech_started"), OUT_CONTROL, 0);
         if (asr_stream_begin(s->asr, u->turn) || asr_stream_push(s->asr, ev->audio, ev->n))
-            send_error(s, ERR_ASR_FAIL, "the recogniser queue is full", 1);
+            session_send_error(s, ERR_ASR_FAIL, "the recogniser queue is full", 1);
         if (s->reply.turn)
             barge_in_on_speech_start(s);
         break;
@@ -746,7 +743,7 @@ static void on_vad_event(void *ud, const struct vad_event *ev)
             u->quiet_ms += vad_frame_ms(s->vad);
         }
         if (asr_stream_push(s->asr, ev->audio, ev->n))
-            send_error(s, ERR_ASR_FAIL, "the recogniser is not keeping up; audio was dropped", 1);
+            session_send_error(s, ERR_ASR_FAIL, "the recogniser is not keeping up; audio was dropped", 1);
         /* Decode the final while the endpointer waits out its silence window;
          * undo that if the speaker goes on. */
         if (ev->voiced && u->speculated) {
@@ -761,7 +758,7 @@ static void on_vad_event(void *ud, const struct vad_event *ev)
             char msg[128];
             snprintf(msg, sizeof msg, "speech longer than %d ms; answering what was said so far",
                      s->cfg->asr_max_utterance_ms);
-            send_error(s, ERR_MAX_DURATION, msg, 1);
+            session_send_error(s, ERR_MAX_DURATION, msg, 1);
             end_utterance(s);
         }
         break;
@@ -804,14 +801,14 @@ static void on_final_mail(session *s, struct session_mail *m)
 static int handle_start(session *s, struct proto_client_msg *msg)
 {
     if (s->started) {
-        send_error(s, ERR_PROTOCOL, "'start' was already received", 1);
+        session_send_error(s, ERR_PROTOCOL, "'start' was already received", 1);
         return 0;
     }
     if (msg->tts[0]) {
         char err[256];
         int n = tts_parse_chain(s->env->tts, msg->tts, s->tts_order, TTS_MAX_ENGINES, err, sizeof err);
         if (n < 0) {
-            send_error(s, ERR_PROTOCOL, err, 1);
+            session_send_error(s, ERR_PROTOCOL, err, 1);
             return 0;
         }
         s->tts_n = n;
@@ -826,7 +823,7 @@ static int handle_start(session *s, struct proto_client_msg *msg)
     s->in_format = msg->format;
     s->rs = resampler_new(s->in_rate, 16000);
     if (!s->rs) {
-        send_error(s, ERR_INTERNAL, "cannot create a resampler", 0);
+        session_send_error(s, ERR_INTERNAL, "cannot create a resampler", 0);
         return -1;
     }
     s->started = 1;
@@ -866,12 +863,12 @@ int session_on_text(session *s, const char *data, size_t len)
     int fatal = 0;
     char err[256];
     if (proto_parse(data, len, &msg, &fatal, err, sizeof err)) {
-        send_error(s, ERR_PROTOCOL, err, !fatal);
+        session_send_error(s, ERR_PROTOCOL, err, !fatal);
         return fatal ? -1 : 0;
     }
     int rc = 0;
     if (msg.type != MSG_START && !s->started) {
-        send_error(s, ERR_PROTOCOL, "send 'start' first", 1);
+        session_send_error(s, ERR_PROTOCOL, "send 'start' first", 1);
         proto_client_msg_clear(&msg);
         return 0;
     }
@@ -892,12 +889,12 @@ int session_on_text(session *s, const char *data, size_t len)
 int session_on_audio(session *s, const void *data, size_t len)
 {
     if (!s->started) {
-        send_error(s, ERR_PROTOCOL, "audio before 'start'", 1);
+        session_send_error(s, ERR_PROTOCOL, "audio before 'start'", 1);
         return 0;
     }
     size_t width = s->in_format == FMT_F32LE ? 4 : 2;
     if (len % width) {
-        send_error(s, ERR_PROTOCOL, "an audio frame must hold whole samples", 1);
+        session_send_error(s, ERR_PROTOCOL, "an audio frame must hold whole samples", 1);
         return 0;
     }
     if (!barge_in_mic_open(s))
@@ -926,7 +923,7 @@ int session_on_audio(session *s, const void *data, size_t len)
     s->scratch.len = 0;
     if (resampler_process(s->rs, pcm, n, &s->scratch) == 0 &&
         vad_process(s->vad, s->scratch.samples, s->scratch.len, on_vad_event, s))
-        send_error(s, ERR_INTERNAL, "voice activity detection failed", 1);
+        session_send_error(s, ERR_INTERNAL, "voice activity detection failed", 1);
     free(converted);
     return 0;
 }
@@ -936,7 +933,7 @@ void session_on_oversized(session *s, int binary, size_t len)
     char msg[160];
     snprintf(msg, sizeof msg, "%s frame of %zu bytes dropped: frames are limited to %d bytes",
              binary ? "an audio" : "a text", len, PROTO_MAX_FRAME);
-    send_error(s, ERR_PROTOCOL, msg, 1);
+    session_send_error(s, ERR_PROTOCOL, msg, 1);
 }
 
 void session_on_written(session *s, uint64_t turn, int phrase, size_t samples)
@@ -974,7 +971,7 @@ void session_on_timer(session *s)
             char msg[160];
             snprintf(msg, sizeof msg, "no transcript within %d ms of the end of speech; the utterance was dropped",
                      s->cfg->asr_final_timeout_ms);
-            send_error(s, ERR_ASR_TIMEOUT, msg, 1);
+            session_send_error(s, ERR_ASR_TIMEOUT, msg, 1);
             memset(u, 0, sizeof *u); /* a late final finds no utterance and is dropped */
         }
     }
@@ -996,7 +993,7 @@ void session_on_mail(session *s, struct session_mail *m)
         break;
     case MAIL_ASR_FINAL: on_final_mail(s, m); break;
     case MAIL_ASR_ERROR:
-        send_error(s, ERR_ASR_FAIL, m->text ? m->text : "recogniser failure", 1);
+        session_send_error(s, ERR_ASR_FAIL, m->text ? m->text : "recogniser failure", 1);
         if (m->turn == s->utt.turn) {
             memset(&s->utt, 0, sizeof s->utt);
             vad_reset_utterance(s->vad);

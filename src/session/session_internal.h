@@ -20,6 +20,8 @@ struct turn_gate {
     atomic_uint_fast64_t current;
     atomic_int refs;
 };
+/* Drops a job's reference; the last one frees the gate. */
+void gate_release(struct turn_gate *g);
 
 struct turn_marks { /* monotonic µs; 0 = not reached */
     int64_t speech_start, speech_end, endpoint, final, first_partial;

@@ -32,8 +32,7 @@ static int job_cancelled(void *ud)
 
 static void tool_job_free(struct tool_job *j)
 {
-    if (atomic_fetch_sub(&j->gate->refs, 1) == 1)
-        free(j->gate);
+    gate_release(j->gate);
     free(j->id);
     free(j->name);
     free(j->arguments);

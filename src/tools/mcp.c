@@ -79,6 +79,17 @@ enum mcp_state mcp_get_state(mcp_client *c, int *ntools, int *restarts)
     return st;
 }
 
+/* Waits on the client's condition (lock held) for at most wait_us. */
+static void wait_us(mcp_client *c, int64_t us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)(us * 1000);
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+}
+
 /* ---- the wire ---- */
 
 /* Writes one message and its newline, waiting at most timeout_ms for room
@@ -163,13 +174,7 @@ static int rpc(mcp_client *c, const char *method, cJSON *params, int timeout_ms,
             gave_up = now >= deadline ? 1 : 2;
             break;
         }
-        int64_t wait = deadline - now < 100000 ? deadline - now : 100000; /* polls cancellation */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)(wait * 1000);
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+        wait_us(c, deadline - now < 100000 ? deadline - now : 100000); /* polls cancellation */
     }
     for (struct pending **pp = &c->pending; *pp; pp = &(*pp)->next)
         if (*pp == &p) {
@@ -393,12 +398,7 @@ static int wait_reader_done(mcp_client *c, int timeout_ms)
         int64_t left = deadline - clock_now_us();
         if (left <= 0)
             return -1;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)((left < 100000 ? left : 100000) * 1000);
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+        wait_us(c, left < 100000 ? left : 100000);
     }
     return 0;
 }
@@ -608,14 +608,8 @@ static void *supervisor_main(void *arg)
         /* Back off, but wake at once for mcp_stop. */
         pthread_mutex_lock(&c->lock);
         int64_t until = clock_now_us() + (int64_t)backoff * 1000;
-        while (!c->stopping && clock_now_us() < until) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 50 * 1000000L;
-            ts.tv_sec += ts.tv_nsec / 1000000000L;
-            ts.tv_nsec %= 1000000000L;
-            pthread_cond_timedwait(&c->cond, &c->lock, &ts);
-        }
+        while (!c->stopping && clock_now_us() < until)
+            wait_us(c, until - clock_now_us()); /* mcp_begin_stop wakes it */
         stopping = c->stopping;
         pthread_mutex_unlock(&c->lock);
         if (stopping)

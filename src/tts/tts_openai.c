@@ -122,11 +122,7 @@ static int remote_synthesize(void *state, const char *text, tts_sink_fn sink, vo
     char *body = cJSON_PrintUnformatted(req);
     cJSON_Delete(req);
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    char auth[300];
-    if (r->key[0]) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", r->key);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
+    hdrs = http_bearer(hdrs, r->key);
     struct call c = {.r = r, .sink = sink, .ud = ud};
     char curl_err[CURL_ERROR_SIZE] = "";
     CURL *h = curl_easy_init();
