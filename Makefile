@@ -4,6 +4,8 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CONFIG ?=
 JOBS ?= $(shell nproc)
+# The Node.js that scripts/setup.sh --tests installs for the tests and benches.
+NODE ?= $(firstword $(wildcard /opt/parley/node/bin/node) node)
 
 .PHONY: all setup setup-tests build run test test-fast asan bench clean
 
@@ -35,8 +37,8 @@ asan:
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 bench: setup-tests build
-	node bench/latency.mjs --parley ./$(BUILD)/parley
-	node bench/barge_in_tradeoff.mjs --parley ./$(BUILD)/parley
+	$(NODE) bench/latency.mjs --parley ./$(BUILD)/parley
+	$(NODE) bench/barge_in_tradeoff.mjs --parley ./$(BUILD)/parley
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

