@@ -18,7 +18,7 @@ const sets = argv.flatMap((a, i) => (a === '--set' ? ['--set', argv[i + 1]] : []
 
 function soxMake(name, ...effects) {
   const f = path.join(tmpDir, name + '.wav');
-  execFileSync('sox', ['-n', '-r', '16000', '-b', '16', '-c', '1', f, ...effects]);
+  execFileSync('sox', ['-R', '-n', '-r', '16000', '-b', '16', '-c', '1', f, ...effects]);
   return readWavPcm16(f).pcm;
 }
 const cough = soxMake('cough', 'synth', '0.15', 'pinknoise', 'fade', 'q', '0.01', '0.15', '0.09', 'vol', '0.6');

@@ -115,7 +115,7 @@ int main(int argc, char **argv)
     struct pcm_buf speech[NSENT];
     for (int i = 0; i < NSENT; i++) {
         snprintf(path, sizeof path, "%s/s%d.wav", dir, i);
-        snprintf(cmd, sizeof cmd, "flite -voice slt -t '%s' -o %s/raw%d.wav && sox %s/raw%d.wav -r 16000 -c 1 -b 16 %s",
+        snprintf(cmd, sizeof cmd, "flite -voice slt -t '%s' -o %s/raw%d.wav && sox -R %s/raw%d.wav -r 16000 -c 1 -b 16 %s",
                  sentences[i], dir, i, dir, i, path);
         if (load(cmd, path, &speech[i]))
             return 1;
@@ -127,8 +127,8 @@ int main(int argc, char **argv)
     /* 60 s of fan hum: brown noise plus a 120 Hz motor tone. */
     snprintf(path, sizeof path, "%s/hum.wav", dir);
     snprintf(cmd, sizeof cmd,
-             "sox -n -r 16000 -c 1 -b 16 %s/brown.wav synth 60 brownnoise vol %.3f && "
-             "sox -n -r 16000 -c 1 -b 16 %s/tone.wav synth 60 sine 120 vol %.3f && sox -m %s/brown.wav %s/tone.wav %s",
+             "sox -R -n -r 16000 -c 1 -b 16 %s/brown.wav synth 60 brownnoise vol %.3f && "
+             "sox -R -n -r 16000 -c 1 -b 16 %s/tone.wav synth 60 sine 120 vol %.3f && sox -R -m %s/brown.wav %s/tone.wav %s",
              dir, level, dir, level / 3, dir, dir, path);
     struct pcm_buf hum;
     if (load(cmd, path, &hum))

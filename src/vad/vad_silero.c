@@ -60,6 +60,9 @@ static void *silero_create(const struct vad_params *p, char *err, size_t errlen)
         free(s);
         return NULL;
     }
+    /* The LSTM's state buffers come uninitialised from the allocator: the
+     * same audio then scored differently from run to run. */
+    whisper_vad_reset_state(s->ctx);
     int a = p->aggressiveness < 0 ? 0 : p->aggressiveness > 3 ? 3 : p->aggressiveness;
     s->threshold = thresholds[a];
     return s;

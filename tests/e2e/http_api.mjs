@@ -160,7 +160,7 @@ test('voice upload: WAV and raw PCM in, transcript and reply WAV out', async () 
   const seconds = (audio.buf.length - 44) / 2 / 16000;
   assert(seconds > 1 && seconds < 5, `${seconds.toFixed(2)} s of reply audio`);
 
-  const raw = execFileSync('sox', [wavOf('Will it rain tomorrow?'), '-r', '22050', '-c', '1', '-b', '16', '-t', 'raw', '-']);
+  const raw = execFileSync('sox', ['-R', wavOf('Will it rain tomorrow?'), '-r', '22050', '-c', '1', '-b', '16', '-t', 'raw', '-']);
   const r2 = await post(p.http, '/v1/voice/upload?sample_rate=22050', new Uint8Array(raw));
   assert(r2.status === 200 && r2.json.transcript.includes('rain') && r2.json.audio_url, r2.text);
   const stored = await get(p.http, `/v1/conversations/${r2.json.conversation_id}`);

@@ -192,7 +192,7 @@ export function makeSpeech(text, { voice = 'slt', padBefore = 0.3, padAfter = 1.
   const raw = path.join(tmpDir, `raw-${Math.random().toString(36).slice(2)}.wav`);
   const out = raw.replace('raw-', 'speech-');
   execFileSync('flite', ['-voice', voice, '-t', text, '-o', raw]);
-  execFileSync('sox', [raw, '-r', '16000', '-c', '1', '-b', '16', out, 'pad', `${padBefore}`, `${padAfter}`]);
+  execFileSync('sox', ['-R', raw, '-r', '16000', '-c', '1', '-b', '16', out, 'pad', `${padBefore}`, `${padAfter}`]);
   return readWavPcm16(out).pcm;
 }
 

@@ -104,10 +104,10 @@ int main(void)
     snprintf(noisy, sizeof noisy, "%s/noisy.wav", dir);
     snprintf(cmd, sizeof cmd,
              "flite -voice slt -t 'Please turn on the kitchen lights.' -o %s/raw.wav && "
-             "sox %s/raw.wav -r 16000 -c 1 -b 16 %s pad 2 2 && "
-             "sox -n -r 16000 -c 1 -b 16 %s/hum.wav synth 0:06 brownnoise vol 0.08 && "
-             "sox -n -r 16000 -c 1 -b 16 %s/click.wav synth 0.004 square 2000 vol 0.6 pad 0 0.246 repeat 23 && "
-             "sox -m %s %s/hum.wav %s/click.wav %s trim 0 6",
+             "sox -R %s/raw.wav -r 16000 -c 1 -b 16 %s pad 2 2 && "
+             "sox -R -n -r 16000 -c 1 -b 16 %s/hum.wav synth 0:06 brownnoise vol 0.08 && "
+             "sox -R -n -r 16000 -c 1 -b 16 %s/click.wav synth 0.004 square 2000 vol 0.6 pad 0 0.246 repeat 23 && "
+             "sox -R -m %s %s/hum.wav %s/click.wav %s trim 0 6",
              dir, dir, speech, dir, dir, speech, dir, dir, noisy);
     struct pcm_buf mixed;
     CHECK(make_wav(cmd, noisy, &mixed) == 0);
