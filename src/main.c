@@ -23,6 +23,7 @@ static const char usage[] =
     "\n"
     "Usage:\n"
     "  parley serve [OPTIONS]                 run the server (WebSocket at /ws, web client at /)\n"
+    "  parley doctor [OPTIONS]                check everything a spoken turn needs, with fixes\n"
     "  parley transcribe FILE.wav [OPTIONS]   print the transcript of a WAV file\n"
     "  parley say TEXT -o OUT.wav [OPTIONS]   synthesise TEXT into a 16-bit WAV file\n"
     "  parley models list|pull NAME|path NAME the speech models (Whisper, Silero VAD)\n"
@@ -65,6 +66,14 @@ static const char say_usage[] =
     "Writes TEXT as speech to OUT.wav (mono, 16-bit, tts.sample_rate Hz), using the\n"
     "tts.chain fallback order, or only --engine NAME (flite or espeak).\n";
 
+static const char doctor_usage[] =
+    "Usage: parley doctor [-c FILE] [--listen HOST:PORT] [--set KEY=VALUE]...\n"
+    "\n"
+    "Checks, with the configuration serve would use: the LLM server and its model,\n"
+    "the speech engines, the data dir, the port, the web client and MCP commands.\n"
+    "Prints one line per check: a check mark, or a cross and the fix; '!' marks\n"
+    "advice on a part that works. Exits 0 only when a spoken turn can work.\n";
+
 static const char models_usage[] =
     "Usage: parley models list\n"
     "       parley models pull NAME     download NAME into <data_dir>/models, resumable, SHA-1 checked\n"
@@ -78,6 +87,7 @@ struct cli {
     const char *positional, *positional2;
     const char *out_path;
     const char *engine;
+    const char *config_path;
 };
 
 static int load_config(int argc, char **argv, struct parley_config *cfg, struct cli *cli)
@@ -90,6 +100,7 @@ static int load_config(int argc, char **argv, struct parley_config *cfg, struct 
             path = argv[++i];
     if (path && config_load_file(cfg, path, err, sizeof err))
         goto bad;
+    cli->config_path = path;
     if (config_apply_env(cfg, err, sizeof err))
         goto bad;
     for (int i = 2; i < argc; i++) {
@@ -98,6 +109,7 @@ static int load_config(int argc, char **argv, struct parley_config *cfg, struct 
             const char *u = !strcmp(cli->command, "serve")        ? serve_usage
                             : !strcmp(cli->command, "transcribe") ? transcribe_usage
                             : !strcmp(cli->command, "models")     ? models_usage
+                            : !strcmp(cli->command, "doctor")     ? doctor_usage
                                                                   : say_usage;
             fputs(u, stdout);
             exit(0);
@@ -329,7 +341,7 @@ int main(int argc, char **argv)
     }
     struct cli cli = {.command = argv[1]};
     if (strcmp(cli.command, "serve") && strcmp(cli.command, "transcribe") && strcmp(cli.command, "say") &&
-        strcmp(cli.command, "models")) {
+        strcmp(cli.command, "models") && strcmp(cli.command, "doctor")) {
         fprintf(stderr, "parley: unknown command '%s'\n\n%s", cli.command, usage);
         return 2;
     }
@@ -342,5 +354,13 @@ int main(int argc, char **argv)
         return cmd_transcribe(&cfg, cli.positional);
     if (!strcmp(cli.command, "models"))
         return cmd_models(&cfg, cli.positional, cli.positional2);
+    if (!strcmp(cli.command, "doctor")) {
+        if (cli.positional) {
+            fputs(doctor_usage, stderr);
+            return 2;
+        }
+        log_set_level(LOG_ERROR); /* the engines' chatter would hide the lines */
+        return server_doctor(&cfg, cli.config_path, stdout) ? 1 : 0;
+    }
     return cmd_say(&cfg, cli.positional, cli.out_path, cli.engine);
 }

@@ -10,6 +10,7 @@ const ui = {
   state: $('state'), connection: $('connection'), log: $('log'), partial: $('partial'), error: $('error'),
   mic: $('mic'), level: $('level'), talk: $('talk'), stop: $('stop'), ptt: $('ptt'), halfduplex: $('halfduplex'),
   voice: $('voice'), compose: $('compose'), text: $('text'), out: $('out'), fresh: $('new'),
+  notice: $('llm-notice'), noticeProblem: $('llm-problem'), noticeFix: $('llm-fix'),
 };
 
 // The conversation this page continues, across reloads and reconnects.
@@ -43,6 +44,20 @@ let voices = [];
 function showError(text) {
   ui.error.textContent = text;
   ui.error.hidden = !text;
+}
+
+// The server's check of its LLM (ready.llm, llm_status): a note with the fix
+// before the user speaks, gone once the model answers.
+function showLlm(llm) {
+  const missing = !!(llm && llm.checked && !llm.ok);
+  stats.llm = llm || null;
+  ui.notice.hidden = !missing;
+  if (!missing) {
+    if (ui.error.textContent.startsWith('LLM_FAIL')) showError(''); // what it was about is fixed
+    return;
+  }
+  ui.noticeProblem.textContent = llm.problem || '';
+  ui.noticeFix.textContent = llm.fix || '';
 }
 
 function setState(s) {
@@ -103,6 +118,10 @@ function handle(m) {
         if (keep) ui.voice.value = keep;
       }
       showError('');
+      showLlm(m.llm);
+      break;
+    case 'llm_status':
+      showLlm(m.llm);
       break;
     case 'state':
       setState(m.state);

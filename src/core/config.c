@@ -49,6 +49,8 @@ static const struct key_def keys[] = {
     {"llm.context_tokens", NULL, T_INT, F(llm_context_tokens), 256, 1 << 20, NULL,
      "context budget (estimated at 4 characters a token); oldest turns drop first"},
     {"llm.max_reply_chars", NULL, T_INT, F(llm_max_reply_chars), 64, 1 << 20, NULL, "longest reply kept"},
+    {"llm.check_interval_s", NULL, T_INT, F(llm_check_interval_s), 1, 3600, NULL,
+     "while the LLM server or its model is missing, check again this often (logged, and shown on the page)"},
 
     {"vad.engine", NULL, T_STR, F(vad_engine), 0, 0, "auto|webrtc|silero",
      "speech detector; auto: Silero when its model file is present (and whisper.cpp is built in), else WebRTC"},
@@ -156,6 +158,7 @@ void config_defaults(struct parley_config *c)
     c->llm_timeout_s = 30;
     c->llm_context_tokens = 4096;
     c->llm_max_reply_chars = 8000;
+    c->llm_check_interval_s = 30;
     strcpy(c->vad_engine, "auto");
     c->vad_aggressiveness = 2;
     c->vad_frame_ms = 20;

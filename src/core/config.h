@@ -42,6 +42,7 @@ struct parley_config {
     int llm_timeout_s;
     int llm_context_tokens;
     int llm_max_reply_chars;
+    int llm_check_interval_s;
 
     /* vad */
     char vad_engine[16];

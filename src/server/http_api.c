@@ -3,7 +3,6 @@
  * headless session, the same pipeline as a WebSocket; database reads and the
  * LLM probe run as I/O jobs whose answers come back as mail. Nothing here
  * blocks the network thread. */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #define AUDIO_CACHE_SLOTS 16
 #define AUDIO_CACHE_BYTES (64 << 20)
 #define LIST_LIMIT_MAX 200
+#define HEALTH_LLM_TIMEOUT_MS 2000
 
 enum route { R_NONE, R_CHAT, R_UPLOAD, R_AUDIO, R_CONVERSATIONS, R_CONVERSATION, R_MEMORIES, R_MEMORY, R_HEALTH,
              R_METRICS };
@@ -210,37 +210,6 @@ static void post_answer(struct job *j, int status, cJSON *json)
 }
 
 
-static size_t discard(char *d, size_t s, size_t n, void *u)
-{
-    (void)d, (void)u;
-    return s * n;
-}
-
-/* Whether the LLM server answers its model list within two seconds. */
-static int probe_llm(const struct parley_config *cfg, char *why, size_t whylen)
-{
-    char url[700];
-    snprintf(url, sizeof url, "%s%s", cfg->llm_url, strcmp(cfg->llm_provider, "ollama") ? "/models" : "/api/tags");
-    CURL *c = curl_easy_init();
-    struct curl_slist *hdrs = NULL;
-    hdrs = http_bearer(hdrs, cfg->llm_api_key);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
-    CURLcode res = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
-    if (res != CURLE_OK)
-        snprintf(why, whylen, "%s: %s", url, curl_easy_strerror(res));
-    else if (status != 200)
-        snprintf(why, whylen, "%s answered HTTP %ld", url, status);
-    return res == CURLE_OK && status == 200;
-}
-
 static void job_run(void *arg)
 {
     struct job *j = arg;
@@ -296,11 +265,21 @@ static void job_run(void *arg)
         break;
     }
     case R_HEALTH: {
-        char why[800] = "";
+        /* A live check, shared with the watch (the page's banner follows it). */
+        const struct parley_config *cfg = j->srv->cfg;
+        struct llm_params lp = server_llm_params(cfg);
+        struct llm_check c;
+        llm_check_run(&lp, HEALTH_LLM_TIMEOUT_MS, &c);
+        if (j->srv->env.llm_watch)
+            llm_watch_report(j->srv->env.llm_watch, &c);
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddBoolToObject(o, "llm_reachable", probe_llm(j->srv->cfg, why, sizeof why));
-        if (why[0])
-            cJSON_AddStringToObject(o, "llm_error", why);
+        cJSON_AddBoolToObject(o, "llm_reachable", c.reachable);
+        if (c.problem[0])
+            cJSON_AddStringToObject(o, "llm_error", c.problem);
+        cJSON *llm = proto_llm_object(&c, cfg->llm_model);
+        cJSON_AddStringToObject(llm, "provider", cfg->llm_provider);
+        cJSON_AddStringToObject(llm, "url", cfg->llm_url);
+        cJSON_AddItemToObject(o, "llm", llm);
         post_answer(j, 200, o);
         break;
     }
@@ -703,18 +682,15 @@ static void on_job_done(struct http_req *r, struct session_mail *m)
         server *srv = r->srv;
         cJSON *o = m->json;
         m->json = NULL;
-        int reachable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "llm_reachable"));
-        cJSON_AddStringToObject(o, "status", reachable ? "ok" : "degraded");
+        const cJSON *llm = cJSON_GetObjectItemCaseSensitive(o, "llm");
+        int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(llm, "ok"));
+        cJSON_AddStringToObject(o, "status", ok ? "ok" : "degraded");
         cJSON *asr = cJSON_AddObjectToObject(o, "asr");
         cJSON_AddStringToObject(asr, "engine", asr_model_engine_name(srv->env.asr));
         cJSON_AddBoolToObject(asr, "loaded", 1);
         cJSON *tts_names = cJSON_AddArrayToObject(o, "tts_engines");
         for (int i = 0; i < tts_engine_count(srv->env.tts); i++)
             cJSON_AddItemToArray(tts_names, cJSON_CreateString(tts_engine_name(srv->env.tts, i)));
-        cJSON *llm = cJSON_AddObjectToObject(o, "llm");
-        cJSON_AddStringToObject(llm, "provider", srv->cfg->llm_provider);
-        cJSON_AddStringToObject(llm, "url", srv->cfg->llm_url);
-        cJSON_AddStringToObject(llm, "model", srv->cfg->llm_model);
         cJSON_AddBoolToObject(o, "store", srv->env.db != NULL);
         cJSON_AddNumberToObject(o, "tools", srv->env.tools ? tools_count(srv->env.tools) : 0);
         cJSON *mcp = cJSON_AddArrayToObject(o, "mcp");
@@ -731,7 +707,7 @@ static void on_job_done(struct http_req *r, struct session_mail *m)
             cJSON_AddItemToArray(mcp, e);
         }
         cJSON_AddNumberToObject(o, "sessions", srv->nconns + srv->nhttp_sessions);
-        respond_json(r, reachable ? 200 : 503, o);
+        respond_json(r, ok ? 200 : 503, o);
         return;
     }
     cJSON *o = m->json;

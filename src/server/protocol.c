@@ -139,8 +139,34 @@ static cJSON *typed(const char *type)
     return o;
 }
 
+cJSON *proto_llm_object(const struct llm_check *c, const char *model)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "checked", c->checked);
+    cJSON_AddStringToObject(o, "model", model);
+    if (!c->checked)
+        return o;
+    cJSON_AddBoolToObject(o, "ok", llm_check_ok(c));
+    cJSON_AddBoolToObject(o, "reachable", c->reachable);
+    cJSON_AddBoolToObject(o, "model_found", c->model_found);
+    if (c->problem[0]) {
+        cJSON_AddStringToObject(o, "problem", c->problem);
+        cJSON_AddStringToObject(o, "fix", c->fix);
+    }
+    if (c->models[0])
+        cJSON_AddStringToObject(o, "models", c->models);
+    return o;
+}
+
+char *proto_llm_status(const struct llm_check *c, const char *model)
+{
+    cJSON *o = typed("llm_status");
+    cJSON_AddItemToObject(o, "llm", proto_llm_object(c, model));
+    return finish(o);
+}
+
 char *proto_ready(const char *session_id, const char *conversation_id, int out_rate, const char *const *engines,
-                  int nengines)
+                  int nengines, const struct llm_check *llm, const char *llm_model)
 {
     cJSON *o = typed("ready");
     cJSON_AddStringToObject(o, "session_id", session_id);
@@ -150,6 +176,7 @@ char *proto_ready(const char *session_id, const char *conversation_id, int out_r
     cJSON_AddStringToObject(a, "format", "pcm_s16le");
     cJSON_AddNumberToObject(a, "sample_rate", out_rate);
     cJSON_AddItemToObject(o, "tts_engines", cJSON_CreateStringArray(engines, nengines));
+    cJSON_AddItemToObject(o, "llm", proto_llm_object(llm, llm_model));
     return finish(o);
 }
 

@@ -2,8 +2,11 @@
  * and building server messages. No I/O; the session decides what to do. */
 #ifndef PARLEY_PROTOCOL_H
 #define PARLEY_PROTOCOL_H
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "llm/llm_check.h"
 
 #define PROTO_MAX_FRAME (64 * 1024)
 
@@ -47,8 +50,14 @@ void proto_client_msg_clear(struct proto_client_msg *m);
 
 /* Builders return malloc'd JSON text. */
 /* engines: the TTS engines the server has loaded, offered to the client. */
+/* llm: the latest LLM check (what the page shows before the user speaks). */
 char *proto_ready(const char *session_id, const char *conversation_id, int out_rate, const char *const *engines,
-                  int nengines);
+                  int nengines, const struct llm_check *llm, const char *llm_model);
+/* {"checked":true,"ok":false,"model":…,"problem":…,"fix":…}: in ready, in
+ * llm_status, and in /health. */
+cJSON *proto_llm_object(const struct llm_check *c, const char *model);
+/* Sent when the LLM check changes (the server came back, or went away). */
+char *proto_llm_status(const struct llm_check *c, const char *model);
 char *proto_state(const char *state);
 char *proto_simple(const char *type); /* speech_started, speech_stopped */
 char *proto_transcript(int final, uint64_t turn, const char *text);

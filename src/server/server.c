@@ -16,6 +16,7 @@
 #include "core/mailbox.h"
 #include "core/workers.h"
 #include "llm/llm.h"
+#include "llm/llm_check.h"
 #include "memory/memory.h"
 #include "server/outq.h"
 #include "store/store.h"
@@ -88,6 +89,23 @@ static void wake_loop(void *ud)
 {
     server *srv = ud;
     lws_cancel_service(srv->ctx);
+}
+
+/* The LLM watch's thread: the loop tells the sessions. */
+static void llm_status_changed(void *ud)
+{
+    server *srv = ud;
+    atomic_store(&srv->llm_changed, 1);
+    lws_cancel_service(srv->ctx);
+}
+
+static void broadcast_llm_status(server *srv)
+{
+    struct llm_check c;
+    llm_watch_get(srv->env.llm_watch, &c);
+    for (struct conn *c2 = srv->conns; c2; c2 = c2->next)
+        if (c2->sess)
+            session_on_llm_status(c2->sess, &c);
 }
 
 static void deliver_mail(server *srv)
@@ -260,6 +278,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!srv)
             return 0;
         deliver_mail(srv);
+        if (atomic_exchange(&srv->llm_changed, 0))
+            broadcast_llm_status(srv);
         if (srv->stop_requested)
             begin_shutdown(srv);
         return 0;
@@ -287,6 +307,19 @@ struct asr_params server_asr_params(const struct parley_config *cfg)
     };
 }
 
+struct llm_params server_llm_params(const struct parley_config *cfg)
+{
+    struct llm_params p = llm_default_params();
+    p.provider = cfg->llm_provider;
+    p.url = cfg->llm_url;
+    p.model = cfg->llm_model;
+    p.api_key = cfg->llm_api_key;
+    p.first_token_timeout_ms = cfg->llm_first_token_timeout_ms;
+    p.timeout_s = cfg->llm_timeout_s;
+    p.max_reply_chars = cfg->llm_max_reply_chars;
+    return p;
+}
+
 struct tts_params server_tts_params(const struct parley_config *cfg)
 {
     return (struct tts_params){
@@ -305,37 +338,42 @@ struct tts_params server_tts_params(const struct parley_config *cfg)
 
 /* vad.engine: an explicit choice must work (checked by opening it once);
  * auto takes Silero when its model is there, WebRTC otherwise. */
-static int choose_vad(server *srv, char *err, size_t errlen)
+int server_vad_choice(const struct parley_config *cfg, struct vad_choice *out, char *err, size_t errlen)
 {
-    const struct parley_config *cfg = srv->cfg;
+    memset(out, 0, sizeof *out);
     if (cfg->vad_silero_model[0])
-        snprintf(srv->vad_model, sizeof srv->vad_model, "%s", cfg->vad_silero_model);
+        snprintf(out->model, sizeof out->model, "%s", cfg->vad_silero_model);
     else
-        snprintf(srv->vad_model, sizeof srv->vad_model, "%.600s/silero-v6.2.0-ggml.bin", cfg->models_dir);
-    srv->env.vad_model = srv->vad_model;
+        snprintf(out->model, sizeof out->model, "%.600s/silero-v6.2.0-ggml.bin", cfg->models_dir);
     const char *want = cfg->vad_engine;
     if (!strcmp(want, "auto")) {
-        char why[300];
-        const struct vad_engine *silero = vad_engine_find("silero", why, sizeof why);
-        FILE *f = silero ? fopen(srv->vad_model, "rb") : NULL;
+        const struct vad_engine *silero = vad_engine_find("silero", out->why, sizeof out->why);
+        FILE *f = silero ? fopen(out->model, "rb") : NULL;
         if (f)
             fclose(f);
         want = f ? "silero" : "webrtc";
-        if (!f)
-            log_info("VAD: WebRTC (%s)", silero ? "no Silero model at the configured path" : why);
+        if (silero && !f)
+            snprintf(out->why, sizeof out->why, "no Silero model at %s", out->model);
     }
-    srv->env.vad_engine = vad_engine_find(want, err, errlen);
-    if (!srv->env.vad_engine)
+    out->engine = vad_engine_find(want, err, errlen);
+    if (!out->engine)
         return -1;
     struct vad_params vp = vad_default_params();
-    vp.engine = srv->env.vad_engine;
-    vp.model_path = srv->vad_model;
+    vp.engine = out->engine;
+    vp.model_path = out->model;
     vad *probe = vad_new(&vp, err, errlen); /* a bad model file is a start-up error */
     if (!probe)
         return -1;
     vad_free(probe);
-    if (strcmp(want, "webrtc"))
-        log_info("VAD: %s (%s)", want, srv->vad_model);
+    return 0;
+}
+
+static int choose_vad(server *srv, char *err, size_t errlen)
+{
+    if (server_vad_choice(srv->cfg, &srv->vad, err, errlen))
+        return -1;
+    srv->env.vad_model = srv->vad.model;
+    srv->env.vad_engine = srv->vad.engine;
     return 0;
 }
 
@@ -478,6 +516,18 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot listen on %s (address in use, or not a local address?)", cfg->listen);
         goto fail;
     }
+    /* Whether the LLM answers is found out in the background: start-up does
+     * not wait for it, and a user is told before they speak. */
+    struct llm_watch_params watch = llm_watch_default_params();
+    watch.llm = server_llm_params(cfg);
+    watch.interval_ms = cfg->llm_check_interval_s * 1000;
+    watch.on_change = llm_status_changed;
+    watch.ud = srv;
+    srv->env.llm_watch = llm_watch_new(&watch);
+    if (!srv->env.llm_watch) {
+        snprintf(err, errlen, "cannot start the LLM check");
+        goto fail;
+    }
     return srv;
 fail:
     server_free(srv);
@@ -493,6 +543,7 @@ void server_request_stop(server *srv)
 
 int server_run(server *srv)
 {
+    server_log_engines(srv->cfg, asr_model_engine_name(srv->env.asr), &srv->vad);
     log_info("listening on http://%s:%d/ (WebSocket: /ws), LLM: %s %s model %s, ASR: %s, TTS: %s",
              srv->cfg->listen_host, srv->cfg->listen_port, srv->cfg->llm_provider, srv->cfg->llm_url,
              srv->cfg->llm_model, asr_model_engine_name(srv->env.asr), srv->cfg->tts_chain);
@@ -512,6 +563,7 @@ void server_free(server *srv)
     /* Workers first: their last mail still finds a live context to wake.
      * Then the context, whose teardown frees the remaining sessions, which
      * store their turns through the writer: it goes last. */
+    llm_watch_free(srv->env.llm_watch); /* it wakes the loop: before the context goes */
     for (int i = 0; i < CONFIG_MAX_MCP; i++)
         mcp_begin_stop(srv->mcp[i]); /* tool calls still waiting on a server return now */
     workers_free(srv->env.pool);

@@ -4,9 +4,11 @@
 #ifndef PARLEY_SERVER_H
 #define PARLEY_SERVER_H
 #include <stddef.h>
+#include <stdio.h>
 
 #include "asr/asr.h"
 #include "core/config.h"
+#include "llm/llm.h"
 #include "tts/tts.h"
 
 typedef struct server server;
@@ -20,8 +22,13 @@ int server_run(server *srv);
 void server_request_stop(server *srv);
 void server_free(server *srv);
 
+/* `parley doctor`: checks everything a spoken turn needs, as serve would use
+ * it, one line each to out. Returns 0 when all of it is there. */
+int server_doctor(const struct parley_config *cfg, const char *config_path, FILE *out);
+
 /* The engines' parameters as the configuration gives them (also for the CLI). */
 struct asr_params server_asr_params(const struct parley_config *cfg);
+struct llm_params server_llm_params(const struct parley_config *cfg);
 struct tts_params server_tts_params(const struct parley_config *cfg);
 
 #endif

@@ -4,6 +4,7 @@
 #define PARLEY_SERVER_INTERNAL_H
 #include <libwebsockets.h>
 #include <signal.h>
+#include <stdatomic.h>
 
 #include "core/metrics.h"
 #include "memory/memory.h"
@@ -12,8 +13,17 @@
 #include "session/session.h"
 #include "tools/mcp.h"
 #include "tools/tools_builtin.h"
+#include "vad/vad.h"
 
 struct http_req;
+
+/* server.c: the speech detector vad.engine asks for, opened once to prove it
+ * works. */
+struct vad_choice {
+    const struct vad_engine *engine;
+    char model[700]; /* Silero's weights (whether or not Silero was chosen) */
+    char why[800];   /* under auto: why not Silero */
+};
 
 enum close_state { OPEN, CLOSE_AFTER_FLUSH, DROPPED /* not reading: nothing more is queued */ };
 
@@ -41,7 +51,7 @@ struct server {
     int stopping;
     int64_t stop_deadline;
     struct memory_params mem;
-    char vad_model[700];
+    struct vad_choice vad;
     builtins *builtin_tools;
     mcp_client *mcp[CONFIG_MAX_MCP];
     struct lws_http_mount mount, api_mounts[3];
@@ -50,8 +60,13 @@ struct server {
     int nhttp_sessions;
     metrics *metrics;
     struct audio_cache *audio; /* replies of /v1/voice/upload, for GET */
+    atomic_int llm_changed;    /* the LLM watch has news for the sessions */
 };
 
+
+int server_vad_choice(const struct parley_config *cfg, struct vad_choice *out, char *err, size_t errlen);
+/* doctor.c: logs the engines in use and what would make each better. */
+void server_log_engines(const struct parley_config *cfg, const char *asr_engine, const struct vad_choice *vc);
 
 /* server.c: 1 unless a browser page from a foreign origin sent the request. */
 int server_origin_allowed(struct lws *wsi, const struct parley_config *cfg);

@@ -614,8 +614,11 @@ static void on_llm_done_mail(session *s, struct session_mail *m)
         return; /* the reply goes on once the tools have answered */
     if (m->status == LLM_ERR_TIMEOUT)
         session_send_error(s, ERR_LLM_TIMEOUT, m->text ? m->text : "LLM timeout", 1);
-    else if (m->status == LLM_ERR_FAIL)
+    else if (m->status == LLM_ERR_FAIL) {
         session_send_error(s, ERR_LLM_FAIL, m->text ? m->text : "LLM failure", 1);
+        if (s->env->llm_watch)
+            llm_watch_poke(s->env->llm_watch); /* the page learns why, and when it is back */
+    }
     session_reply_llm_finished(s);
 }
 
@@ -840,7 +843,12 @@ void session_send_ready(session *s)
     int nengines = tts_engine_count(s->env->tts);
     for (int i = 0; i < nengines; i++)
         engines[i] = tts_engine_name(s->env->tts, i);
-    session_send_json(s, proto_ready(s->sid, s->conversation_id, s->cfg->tts_sample_rate, engines, nengines),
+    struct llm_check llm = {0};
+    if (s->env->llm_watch)
+        llm_watch_get(s->env->llm_watch, &llm);
+    session_send_json(s,
+                      proto_ready(s->sid, s->conversation_id, s->cfg->tts_sample_rate, engines, nengines, &llm,
+                                  s->cfg->llm_model),
                       OUT_CONTROL, 0);
     session_send_json(s, proto_state(state_names[s->state]), OUT_CONTROL, 0);
 }
@@ -1012,6 +1020,12 @@ void session_on_mail(session *s, struct session_mail *m)
     case MAIL_HISTORY: persist_on_history(s, m); break;
     case MAIL_HTTP_DONE: break; /* for the HTTP layer, never a session */
     }
+}
+
+void session_on_llm_status(session *s, const struct llm_check *c)
+{
+    if (s->started && !s->resuming && !s->closing) /* otherwise 'ready' carries it */
+        session_send_json(s, proto_llm_status(c, s->cfg->llm_model), OUT_CONTROL, 0);
 }
 
 void session_shutdown(session *s, const char *why)

@@ -13,6 +13,7 @@
 #include "core/metrics.h"
 #include "core/mailbox.h"
 #include "core/workers.h"
+#include "llm/llm_check.h"
 #include "server/outq.h"
 #include "memory/memory.h"
 #include "store/store.h"
@@ -34,6 +35,7 @@ struct session_env {
     const struct memory_params *mem; /* NULL: no long-term memory */
     tools *tools;                   /* NULL: the LLM gets no tools */
     metrics *metrics;
+    llm_watch *llm_watch; /* NULL: nothing tells whether the LLM answers */
 };
 
 /* How a session reaches its connection. */
@@ -69,6 +71,8 @@ int session_on_audio(session *s, const void *data, size_t len);
 void session_on_oversized(session *s, int binary, size_t len);
 void session_on_written(session *s, uint64_t turn, int phrase, size_t samples);
 void session_on_timer(session *s);
+/* The LLM check changed: tell a client that has its 'ready'. */
+void session_on_llm_status(session *s, const struct llm_check *c);
 /* Server shutdown: tell the client, then close. */
 void session_shutdown(session *s, const char *why);
 

@@ -17,7 +17,7 @@ function micWav(text, before, after) {
   const raw = path.join(tmpDir, `mic-raw-${Date.now()}.wav`);
   const out = raw.replace('mic-raw', 'mic');
   execFileSync('flite', ['-voice', 'slt', '-t', text, '-o', raw]);
-  execFileSync('sox', [raw, '-r', '16000', '-c', '1', '-b', '16', out, 'pad', `${before}`, `${after}`]);
+  execFileSync('sox', ['-R', raw, '-r', '16000', '-c', '1', '-b', '16', out, 'pad', `${before}`, `${after}`]);
   return out;
 }
 
@@ -32,26 +32,41 @@ async function launch(wav, { allowMic = true } = {}) {
   if (wav) args.push(`--use-file-for-fake-audio-capture=${wav}`);
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
   const page = await browser.newPage({ viewport: { width: 420, height: 780 } });
-  page.on('pageerror', (e) => console.log('page error:', e.message));
-  return { browser, page };
+  // Everything the console would show a user: errors, failed loads, crashes.
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+  page.on('response', (r) => r.status() >= 400 && problems.push(`HTTP ${r.status()} ${r.url()}`));
+  return { browser, page, problems };
 }
 
 // Starts the test LLM with replies, parley, and a browser on its page with
 // `wav` as the microphone; resolves once the page is connected.
-async function openPage(replies, wav, launchOpts) {
-  const llm = await startFakeLlm();
+async function openPage(replies, wav, launchOpts, { llmArgs = [], parleyArgs = [] } = {}) {
+  const llm = await startFakeLlm(llmArgs);
   await llm.script(replies);
-  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
-  const { browser, page } = await launch(wav, launchOpts);
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base }, args: parleyArgs });
+  const { browser, page, problems } = await launch(wav, launchOpts);
   await page.goto(`http://127.0.0.1:${p.port}/`);
   await page.getByRole('status').filter({ hasText: 'connected' }).waitFor();
-  return { llm, p, browser, page };
+  return { llm, p, browser, page, problems };
+}
+
+// Ends a test: the console stayed clean (but for what the test expects),
+// then everything stops.
+async function finish({ llm, p, browser, problems }, expected = []) {
+  await browser.close();
+  if (p) await p.stop();
+  llm.stop();
+  const unexpected = problems.filter((x) => !expected.some((re) => re.test(x)));
+  assert(unexpected.length === 0, `the browser console is clean: ${JSON.stringify(unexpected)}`);
 }
 
 const reply = 'It is sunny and warm today. You will not need an umbrella.';
 
 test('speak, see the transcript, hear the streamed answer', async () => {
-  const { llm, p, browser, page } = await openPage([{ text: reply }], micWav('What is the weather like today?', 0.5, 12));
+  const ctx = await openPage([{ text: reply }], micWav('What is the weather like today?', 0.5, 12));
+  const { llm, p, page } = ctx;
   // The page routes playback through a loopback RTCPeerConnection.
   await page.waitForFunction(() => window.parley.stats.route === 'webrtc-loopback', null, { timeout: 10000 });
   await page.getByRole('button', { name: 'Microphone' }).click();
@@ -65,15 +80,14 @@ test('speak, see the transcript, hear the streamed answer', async () => {
   const ms = await played.jsonValue();
   assert(ms > 2500 && ms < 7000, `played ${ms} ms of the reply`);
   await page.screenshot({ path: path.join(artifacts, 'conversation-done.png') });
-  await browser.close();
-  await p.stop();
-  llm.stop();
+  await finish(ctx);
 });
 
 test('barge-in: the looping microphone talks over a long reply', async () => {
   const long = 'The ocean covers most of the planet. It holds countless creatures. Whales sing across great distances. '.repeat(3);
   // Speech, then 4 s of silence, then it loops: the second time comes over the reply.
-  const { llm, p, browser, page } = await openPage([{ text: long, token_ms: 20 }, { text: 'Noon in London.' }], micWav('What time is it in London?', 0.5, 4));
+  const ctx = await openPage([{ text: long, token_ms: 20 }, { text: 'Noon in London.' }], micWav('What time is it in London?', 0.5, 4));
+  const { llm, p, page } = ctx;
   await page.getByRole('button', { name: 'Microphone' }).click();
   await page.locator('li.assistant.interrupted').first().waitFor({ timeout: 30000 });
   const stats = await page.evaluate(() => window.parley.stats);
@@ -83,13 +97,12 @@ test('barge-in: the looping microphone talks over a long reply', async () => {
   // The interruption is visible, and the new question is answered.
   await page.locator('li.user', { hasText: 'london' }).nth(1).waitFor({ timeout: 20000 });
   await page.locator('li.assistant', { hasText: 'Noon in London.' }).waitFor({ timeout: 20000 });
-  await browser.close();
-  await p.stop();
-  llm.stop();
+  await finish(ctx);
 });
 
 test('push to talk: space held while speaking, released to end the utterance', async () => {
-  const { llm, p, browser, page } = await openPage([{ text: 'Push to talk works.' }], micWav('Tell me a joke about computers.', 0.3, 20));
+  const ctx = await openPage([{ text: 'Push to talk works.' }], micWav('Tell me a joke about computers.', 0.3, 20));
+  const { llm, p, page } = ctx;
   await page.getByLabel('Push to talk').check();
   await page.getByRole('button', { name: 'Hold to talk' }).waitFor();
   await page.getByRole('button', { name: 'Microphone' }).click();
@@ -100,26 +113,23 @@ test('push to talk: space held while speaking, released to end the utterance', a
   await page.keyboard.up('Space');
   await page.locator('li.user', { hasText: 'joke' }).waitFor({ timeout: 15000 });
   await page.locator('li.assistant', { hasText: 'Push to talk works.' }).waitFor({ timeout: 15000 });
-  await browser.close();
-  await p.stop();
-  llm.stop();
+  await finish(ctx);
 });
 
 test('a typed turn gets a streamed answer', async () => {
-  const { llm, p, browser, page } = await openPage([{ text: 'Typed answers work too.' }], null);
+  const ctx = await openPage([{ text: 'Typed answers work too.' }], null);
+  const { llm, p, page } = ctx;
   await page.getByLabel('Message').fill('Hello there');
   await page.getByLabel('Message').press('Enter');
   await page.locator('li.user', { hasText: 'Hello there' }).waitFor();
   await page.locator('li.assistant', { hasText: 'Typed answers work too.' }).waitFor({ timeout: 15000 });
   const reqs = await llm.requests();
   assert(reqs[0].body.messages.at(-1).content === 'Hello there', 'typed text reached the LLM');
-  await browser.close();
-  await p.stop();
-  llm.stop();
+  await finish(ctx);
 });
 
 test('a reload resumes the conversation; tool calls are shown; "New conversation" starts over', async () => {
-  const { llm, p, browser, page } = await openPage(
+  const ctx = await openPage(
     [
       { text: 'Saved.', tool_calls: [{ name: 'movies_save', arguments: { title: 'Alien', rating: 9 } }] },
       { text: 'Alien, rated nine.' },
@@ -128,6 +138,7 @@ test('a reload resumes the conversation; tool calls are shown; "New conversation
     ],
     null,
   );
+  const { llm, p, page } = ctx;
   await page.getByLabel('Message').fill('Rate Alien nine');
   await page.getByLabel('Message').press('Enter');
   await page.locator('li.tool.ok', { hasText: 'movies_save' }).waitFor({ timeout: 15000 });
@@ -145,13 +156,12 @@ test('a reload resumes the conversation; tool calls are shown; "New conversation
   await page.getByRole('button', { name: 'Start a new conversation' }).click();
   await page.waitForFunction((id) => window.parley.stats.conversation && window.parley.stats.conversation !== id, first, { timeout: 10000 });
   assert((await page.locator('li').count()) === 0, 'the view is cleared');
-  await browser.close();
-  await p.stop();
-  llm.stop();
+  await finish(ctx);
 });
 
 test('a refused microphone and a server that goes away are shown plainly', async () => {
-  const { llm, p, browser, page } = await openPage([{ text: 'Still here.' }], null, { allowMic: false });
+  const ctx = await openPage([{ text: 'Still here.' }], null, { allowMic: false });
+  const { llm, p, page } = ctx;
   await page.getByRole('button', { name: 'Microphone' }).click();
   await page.getByRole('alert').filter({ hasText: 'refused' }).waitFor({ timeout: 10000 });
   // Text chat still works.
@@ -160,8 +170,35 @@ test('a refused microphone and a server that goes away are shown plainly', async
   await page.locator('li.assistant', { hasText: 'Still here.' }).waitFor({ timeout: 15000 });
   await p.stop();
   await page.getByText('reconnecting').waitFor({ timeout: 10000 });
-  await browser.close();
-  llm.stop();
+  // The reconnecting page's failed attempts are the only expected noise.
+  await finish({ ...ctx, p: null }, [/WebSocket connection to .* failed/, /ERR_CONNECTION_REFUSED/]);
+});
+
+test('a missing model: the page says how to fix it before anyone speaks, and the microphone still works', async () => {
+  const ctx = await openPage([{ text: 'Now I can answer.' }], micWav('Testing the microphone.', 0.3, 30), undefined, {
+    llmArgs: ['--models', 'llama3.2:latest'],
+    parleyArgs: ['--set', 'llm.check_interval_s=1'],
+  });
+  const { llm, page } = ctx;
+  const notice = page.getByRole('note', { name: 'Setup needed' });
+  await notice.waitFor({ timeout: 10000 });
+  assert((await page.locator('#llm-fix').textContent()) === 'ollama pull mistral', 'the exact command');
+  assert((await page.locator('#llm-problem').textContent()).includes('llama3.2:latest'), 'the models it has');
+  await page.screenshot({ path: path.join(artifacts, 'setup-needed.png') });
+  // The microphone works for a try: its meter moves with the fake microphone.
+  await page.getByRole('button', { name: 'Microphone' }).click();
+  await page.waitForFunction(() => Number(document.getElementById('level').value) > -60, null, { timeout: 10000 });
+  // Spoken anyway, the turn fails as the note said it would.
+  await page.getByRole('alert').filter({ hasText: 'LLM_FAIL' }).waitFor({ timeout: 20000 });
+  // The user pulls the model: the note and the error go by themselves, and a
+  // turn is answered.
+  await fetch(`${llm.base}/_control/models`, { method: 'POST', body: JSON.stringify({ models: ['mistral:latest'] }) });
+  await notice.waitFor({ state: 'hidden', timeout: 10000 });
+  await page.getByRole('alert').waitFor({ state: 'hidden', timeout: 5000 });
+  await page.getByLabel('Message').fill('Are you there?');
+  await page.getByLabel('Message').press('Enter');
+  await page.locator('li.assistant', { hasText: 'Now I can answer.' }).waitFor({ timeout: 15000 });
+  await finish(ctx);
 });
 
 await run();

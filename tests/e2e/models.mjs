@@ -155,8 +155,12 @@ test('the Whisper engine in a session; a missing model stops start-up with the c
   // whisper.cpp's structure-valid test model: it runs, its words mean nothing.
   const { startFakeLlm, Client, makeSpeech } = await import('./lib.mjs');
   const llm = await startFakeLlm();
+  // The untrained model's decodes are slow and of any length: under a busy
+  // machine (ctest -j2 beside Chromium) the default 5 s wait for the final is
+  // not what this test is about.
   const p = await startParley({
     env: { PARLEY_LLM_URL: llm.base, PARLEY_ASR: 'whisper', STREAM_MODEL_WHISPER: path.join(shared, 'whisper-for-tests-tiny.en.bin') },
+    args: ['--set', 'asr.final_timeout_ms=30000'],
   });
   const c = new Client(p.url);
   await c.open();

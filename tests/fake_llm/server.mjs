@@ -21,7 +21,14 @@
 //   POST /_control/speech {"tts": {"mode": "normal"|"slow"|"error"|"drop",
 //        "ttfb_ms", "status"}, "asr": {"text", "status", "delay_ms"}}
 //
-// Usage: node server.mjs [--port N] [--ttft-ms N] [--token-ms N]; prints "LISTENING <port>".
+// Model lists: GET /api/tags (Ollama) and /v1/models (OpenAI) name the models
+// it "has": mistral:latest and test by default (parley's default model is
+// there), and any model is answered. Given --models a,b or POST
+// /_control/models {"models": [...]}, it has those alone and, as the real
+// servers do, answers a chat for any other model with 404.
+//
+// Usage: node server.mjs [--port N] [--ttft-ms N] [--token-ms N] [--models a,b];
+// prints "LISTENING <port>".
 import http from 'node:http';
 
 const args = process.argv.slice(2);
@@ -33,6 +40,10 @@ const opt = (name, dflt) => {
 let queue = [];
 let speech = { tts: { mode: 'normal' }, asr: { text: 'hello world' } };
 let requests = [];
+let models = opt('--models', 'mistral:latest,test').split(',').filter(Boolean);
+let strictModels = args.includes('--models');
+// Ollama's names: "mistral" is "mistral:latest".
+const hasModel = (m) => models.some((x) => x === m || x === `${m}:latest`);
 let fallback = {
   text: 'This is a scripted reply from the test server.',
   ttft_ms: Number(opt('--ttft-ms', 100)),
@@ -273,10 +284,20 @@ const server = http.createServer(async (req, res) => {
     }
     if (req.method === 'POST' && url.pathname === '/v1/audio/speech') return speak(req, res);
     if (req.method === 'POST' && url.pathname === '/v1/audio/transcriptions') return transcribe(req, res);
+    if (req.method === 'POST' && url.pathname === '/_control/models') {
+      models = JSON.parse((await readBody(req)) || '{}').models || [];
+      strictModels = true;
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify({ models }));
+    }
     if (req.method === 'GET' && (url.pathname === '/api/tags' || url.pathname === '/v1/models')) {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       return res.end(
-        JSON.stringify(url.pathname === '/api/tags' ? { models: [{ name: 'test' }] } : { object: 'list', data: [{ id: 'test', object: 'model' }] }),
+        JSON.stringify(
+          url.pathname === '/api/tags'
+            ? { models: models.map((name) => ({ name, model: name, size: 4109865159 })) }
+            : { object: 'list', data: models.map((id) => ({ id, object: 'model', owned_by: 'test' })) },
+        ),
       );
     }
     if (req.method === 'POST' && (url.pathname === '/api/embed' || url.pathname === '/v1/embeddings')) {
@@ -311,6 +332,16 @@ const server = http.createServer(async (req, res) => {
     if (!body.stream) {
       res.writeHead(400, { 'Content-Type': 'application/json' });
       return res.end(JSON.stringify({ error: 'this test server only streams' }));
+    }
+    if (strictModels && !hasModel(body.model)) {
+      res.writeHead(404, { 'Content-Type': 'application/json' });
+      return res.end(
+        JSON.stringify(
+          flavour === 'ollama'
+            ? { error: `model "${body.model}" not found, try pulling it first` }
+            : { error: { message: `The model \`${body.model}\` does not exist.`, type: 'NotFoundError', code: 404 } },
+        ),
+      );
     }
     await stream(req, res, nextReply(), flavour, body.model || 'test');
   } catch (e) {

@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "llm/llm.h"
+#include "llm/llm_check.h"
 
 static char got[512];
 
@@ -117,5 +118,27 @@ int main(void)
               "call_1");
     cJSON_Delete(j);
     free(body);
+
+    /* The start-up check's reading of model lists. */
+    char models[400];
+    int found = -1;
+    const char *tags = "{\"models\":[{\"name\":\"mistral:latest\",\"model\":\"mistral:latest\"},"
+                       "{\"name\":\"qwen3:4b\",\"model\":\"qwen3:4b\"}]}";
+    CHECK(llm_check_parse_models("ollama", tags, "mistral", models, sizeof models, &found) == 0 && found == 1);
+    CHECK_STR(models, "mistral:latest, qwen3:4b");
+    CHECK(llm_check_parse_models("ollama", tags, "qwen3:4b", models, sizeof models, &found) == 0 && found == 1);
+    CHECK(llm_check_parse_models("ollama", tags, "qwen3", models, sizeof models, &found) == 0 && found == 0);
+    CHECK(llm_check_parse_models("ollama", tags, "mistral:7b", models, sizeof models, &found) == 0 && found == 0);
+    CHECK(llm_check_parse_models("ollama", "{\"models\":[]}", "mistral", models, sizeof models, &found) == 0 &&
+          found == 0 && !models[0]);
+    const char *list = "{\"object\":\"list\",\"data\":[{\"id\":\"gpt-4o-mini\"},{\"id\":\"qwen2.5\"}]}";
+    CHECK(llm_check_parse_models("openai", list, "qwen2.5", models, sizeof models, &found) == 0 && found == 1);
+    CHECK(llm_check_parse_models("openai", list, "qwen2", models, sizeof models, &found) == 0 && found == 0);
+    /* Another server's answer is not a model list. */
+    CHECK(llm_check_parse_models("ollama", list, "qwen2.5", models, sizeof models, &found) == -1);
+    CHECK(llm_check_parse_models("openai", "<html>", "x", models, sizeof models, &found) == -1);
+    /* A long list is cut, never overrun. */
+    char tiny[12];
+    CHECK(llm_check_parse_models("ollama", tags, "mistral", tiny, sizeof tiny, &found) == 0 && strlen(tiny) < 12);
     return check_summary();
 }

@@ -67,10 +67,27 @@ int main(void)
     free(s);
 
     const char *engines[] = {"flite", "espeak"};
-    s = proto_ready("abc", "conv1", 22050, engines, 2);
+    struct llm_check unchecked = {0};
+    s = proto_ready("abc", "conv1", 22050, engines, 2, &unchecked, "mistral");
     j = cJSON_Parse(s);
     CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "audio_out"), "sample_rate")->valueint == 22050);
     CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "tts_engines")) == 2);
+    /* Before the first check: no verdict, so no banner. */
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "llm"), "checked")));
+    CHECK(!cJSON_GetObjectItem(cJSON_GetObjectItem(j, "llm"), "ok"));
+    cJSON_Delete(j);
+    free(s);
+
+    struct llm_check missing = {.checked = 1, .reachable = 1, .model_found = 0};
+    snprintf(missing.problem, sizeof missing.problem, "Ollama has no model 'mistral'");
+    snprintf(missing.fix, sizeof missing.fix, "ollama pull mistral");
+    s = proto_llm_status(&missing, "mistral");
+    j = cJSON_Parse(s);
+    const cJSON *llm = cJSON_GetObjectItem(j, "llm");
+    CHECK(!strcmp(cJSON_GetObjectItem(j, "type")->valuestring, "llm_status"));
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(llm, "ok")) && cJSON_IsTrue(cJSON_GetObjectItem(llm, "reachable")));
+    CHECK(!strcmp(cJSON_GetObjectItem(llm, "fix")->valuestring, "ollama pull mistral"));
+    CHECK(!strcmp(cJSON_GetObjectItem(llm, "model")->valuestring, "mistral"));
     cJSON_Delete(j);
     free(s);
     return check_summary();
