@@ -469,18 +469,20 @@ static int call_tool(void *ud, const cJSON *args, const struct tool_ctx *ctx, ch
     return failed ? -1 : 0;
 }
 
-/* Lists the server's tools (following cursors) into the registry. */
+/* Lists the server's tools (following cursors) into the registry. Each tool
+ * is replaced in place and the ones gone are dropped at the end: a session
+ * asking for the definitions meanwhile sees the whole list, old or new. */
 static int list_tools(mcp_client *c, char *err, size_t errlen)
 {
-    tools_remove_prefix(c->registry, c->prefix);
-    int count = 0;
+    char *names[TOOLS_MAX];
+    int count = 0, rc = -1;
     char cursor[512] = "";
     for (int page = 0; page < 50; page++) {
         cJSON *params = cJSON_CreateObject(), *res;
         if (cursor[0])
             cJSON_AddStringToObject(params, "cursor", cursor);
         if (rpc(c, "tools/list", params, c->p.request_timeout_ms, NULL, NULL, &res, err, errlen))
-            return -1;
+            goto done;
         const cJSON *t;
         cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(res, "tools"))
         {
@@ -493,7 +495,7 @@ static int list_tools(mcp_client *c, char *err, size_t errlen)
             char *schema = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(t, "inputSchema"));
             struct tool_def def = {full, cJSON_IsString(desc) ? desc->valuestring : "", schema, 1, call_tool, c};
             /* A remote tool may change anything: its calls are logged. */
-            if (tools_add(c->registry, &def) == 0)
+            if (count < TOOLS_MAX && tools_add(c->registry, &def) == 0 && (names[count] = strdup(full)))
                 count++;
             free(schema);
         }
@@ -505,10 +507,15 @@ static int list_tools(mcp_client *c, char *err, size_t errlen)
         if (!more)
             break;
     }
+    tools_retain_prefix(c->registry, c->prefix, names, count);
     pthread_mutex_lock(&c->lock);
     c->ntools = count;
     pthread_mutex_unlock(&c->lock);
-    return count;
+    rc = count;
+done:
+    for (int i = 0; i < count; i++)
+        free(names[i]);
+    return rc;
 }
 
 static int handshake(mcp_client *c, char *err, size_t errlen)

@@ -72,12 +72,22 @@ int tools_add(tools *t, const struct tool_def *def)
     return rc;
 }
 
-void tools_remove_prefix(tools *t, const char *prefix)
+static int listed(const char *name, char *const *keep, int nkeep)
+{
+    for (int k = 0; k < nkeep; k++)
+        if (!strcmp(keep[k], name))
+            return 1;
+    return 0;
+}
+
+void tools_remove_prefix(tools *t, const char *prefix) { tools_retain_prefix(t, prefix, NULL, 0); }
+
+void tools_retain_prefix(tools *t, const char *prefix, char *const *keep, int nkeep)
 {
     size_t n = strlen(prefix);
     pthread_mutex_lock(&t->lock);
     for (int i = 0; i < t->n;) {
-        if (!strncmp(t->items[i].name, prefix, n)) {
+        if (!strncmp(t->items[i].name, prefix, n) && !listed(t->items[i].name, keep, nkeep)) {
             entry_free(&t->items[i]);
             t->items[i] = t->items[--t->n];
         } else {

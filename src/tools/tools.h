@@ -39,6 +39,9 @@ void tools_free(tools *t);
 int tools_add(tools *t, const struct tool_def *def);
 /* Drops every tool whose name starts with prefix (an MCP server went away). */
 void tools_remove_prefix(tools *t, const char *prefix);
+/* Drops the tools whose name starts with prefix but is not among keep (a
+ * server's new list replaces its old one without an empty moment). */
+void tools_retain_prefix(tools *t, const char *prefix, char *const *keep, int nkeep);
 int tools_count(tools *t);
 /* The definitions as the LLM wire takes them (a JSON array's text); NULL when
  * there are none. The caller frees it. */
