@@ -1,6 +1,9 @@
 /* The engine-independent half of ASR: the process-wide model, and per-session
  * streams whose commands (begin, audio, end, abort) run in order on the
- * worker pool, one job at a time per stream. */
+ * worker pool, one job at a time per stream. For engines whose utterances
+ * hold a decoder, the model lends max_decoders of them: a stream that finds
+ * none parks at its begin (its audio queues meanwhile) and the next decoder
+ * released goes to the stream that parked first. */
 #include "asr/asr.h"
 
 #include <ctype.h>
@@ -23,6 +26,10 @@
 struct asr_model {
     const struct asr_engine *engine;
     void *state;
+    pthread_mutex_t lock; /* taken before a stream's lock, never after */
+    int free_decoders;
+    asr_stream *wait_head, *wait_tail; /* parked streams, first parked first */
+    int waiting;
 };
 
 struct asr_params asr_default_params(void)
@@ -53,9 +60,16 @@ asr_model *asr_model_new(const struct asr_params *p, char *err, size_t errlen)
     void *state = e->load(p, err, errlen);
     if (!state)
         return NULL;
-    asr_model *m = malloc(sizeof *m);
+    asr_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        e->unload(state);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     m->engine = e;
     m->state = state;
+    m->free_decoders = p->max_decoders > 0 ? p->max_decoders : 1;
+    pthread_mutex_init(&m->lock, NULL);
     return m;
 }
 
@@ -64,7 +78,16 @@ void asr_model_free(asr_model *m)
     if (!m)
         return;
     m->engine->unload(m->state);
+    pthread_mutex_destroy(&m->lock);
     free(m);
+}
+
+int asr_model_waiting(asr_model *m)
+{
+    pthread_mutex_lock(&m->lock);
+    int n = m->waiting;
+    pthread_mutex_unlock(&m->lock);
+    return n;
 }
 
 const char *asr_model_engine_name(const asr_model *m) { return m->engine->name; }
@@ -97,6 +120,10 @@ struct asr_stream {
     size_t queued_samples;
     uint64_t utterance; /* the latest begun, as seen by the loop */
     int job_running, closed;
+    int running_cmd;      /* a command is being decoded now */
+    int parked;           /* waits in the model's queue for a decoder */
+    int has_decoder;      /* one of the model's decoders is lent to us */
+    asr_stream *wait_next;
     atomic_int cancel; /* set by abort and free; read by running decodes */
 
     /* Touched only by the one running job. */
@@ -136,10 +163,13 @@ static void free_cmds(struct asr_cmd *c)
     }
 }
 
+static void release_decoder(asr_stream *s);
+
 static void stream_destroy(asr_stream *s)
 {
     if (s->utt)
         s->m->engine->release(s->m->state, s->utt);
+    release_decoder(s);
     pcm_free(&s->kept);
     free(s->spec_text);
     free_cmds(s->head);
@@ -155,6 +185,97 @@ static void report_error(asr_stream *s, uint64_t utt, const char *msg)
     if (!s->closed && s->cb.error)
         s->cb.error(s->ud, utt, msg);
     pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- lending decoders ---- */
+
+static void stream_job(void *arg);
+
+/* Gives a released decoder to the stream that parked first, or back to the
+ * model. Called with no lock held. */
+static void release_decoder(asr_stream *s)
+{
+    if (!s->has_decoder)
+        return;
+    s->has_decoder = 0;
+    asr_model *m = s->m;
+    pthread_mutex_lock(&m->lock);
+    asr_stream *w;
+    while ((w = m->wait_head)) {
+        m->wait_head = w->wait_next;
+        if (!m->wait_head)
+            m->wait_tail = NULL;
+        m->waiting--;
+        pthread_mutex_lock(&w->lock);
+        w->wait_next = NULL;
+        w->parked = 0;
+        w->has_decoder = 1;
+        w->job_running = 1;
+        int ok = workers_submit(w->pool, stream_job, w) == 0;
+        if (!ok)
+            w->job_running = w->has_decoder = 0; /* the pool refuses work: its next command retries */
+        pthread_mutex_unlock(&w->lock);
+        if (ok)
+            break;
+    }
+    if (!w)
+        m->free_decoders++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Before an utterance's begin: 1 with a decoder in hand, 0 parked (the job
+ * ends; the decoder's release restarts it), -1 closed meanwhile. */
+static int take_decoder(asr_stream *s)
+{
+    asr_model *m = s->m;
+    if (!m->engine->holds_decoder || s->has_decoder)
+        return 1;
+    pthread_mutex_lock(&m->lock);
+    if (m->free_decoders > 0) {
+        m->free_decoders--;
+        s->has_decoder = 1;
+        pthread_mutex_unlock(&m->lock);
+        return 1;
+    }
+    pthread_mutex_lock(&s->lock);
+    if (s->closed) {
+        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&m->lock);
+        return -1;
+    }
+    s->parked = 1;
+    s->job_running = 0;
+    if (m->wait_tail)
+        m->wait_tail->wait_next = s;
+    else
+        m->wait_head = s;
+    m->wait_tail = s;
+    m->waiting++;
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+/* Under the stream lock, the head being a begin: if that utterance was
+ * aborted while it waited, its commands are dropped unheard. */
+static int drop_aborted(asr_stream *s)
+{
+    uint64_t id = s->head->utterance;
+    struct asr_cmd *c = s->head;
+    while (c && c->utterance == id && c->kind != CMD_ABORT)
+        c = c->next;
+    if (!c || c->utterance != id)
+        return 0;
+    struct asr_cmd *rest = c->next;
+    c->next = NULL;
+    for (struct asr_cmd *k = s->head; k; k = k->next)
+        if (k->kind == CMD_AUDIO)
+            s->queued_samples -= k->pcm.len;
+    free_cmds(s->head);
+    s->head = rest;
+    if (!rest)
+        s->tail = NULL;
+    return 1;
 }
 
 static void run_cmd(asr_stream *s, struct asr_cmd *c)
@@ -174,8 +295,10 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
         s->cpu_us = s->samples = 0;
         atomic_store(&s->cancel, 0);
         s->utt = e->begin(s->m->state, &s->cancel, err, sizeof err);
-        if (!s->utt)
+        if (!s->utt) {
+            release_decoder(s);
             report_error(s, c->utterance, err);
+        }
         break;
     case CMD_AUDIO: {
         if (!s->utt || c->utterance != s->utt_id)
@@ -232,6 +355,7 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
             s->speculated = 0;
             s->utt = e->begin(s->m->state, &s->cancel, err, sizeof err);
             if (!s->utt) {
+                release_decoder(s);
                 report_error(s, c->utterance, err);
                 break;
             }
@@ -259,12 +383,14 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
         }
         e->release(s->m->state, s->utt);
         s->utt = NULL;
+        release_decoder(s);
         break;
     }
     case CMD_ABORT:
         if (s->utt && c->utterance == s->utt_id) {
             e->release(s->m->state, s->utt);
             s->utt = NULL;
+            release_decoder(s);
         }
         break;
     }
@@ -284,15 +410,32 @@ static void stream_job(void *arg)
                 stream_destroy(s);
             return;
         }
+        if (c->kind == CMD_BEGIN && !s->has_decoder) {
+            if (drop_aborted(s)) {
+                pthread_mutex_unlock(&s->lock);
+                continue;
+            }
+            pthread_mutex_unlock(&s->lock);
+            int got = take_decoder(s);
+            if (got < 0)
+                stream_destroy(s);
+            if (got <= 0)
+                return; /* parked: the job ends here */
+            pthread_mutex_lock(&s->lock);
+        }
         s->head = c->next;
         if (!s->head)
             s->tail = NULL;
         if (c->kind == CMD_AUDIO)
             s->queued_samples -= c->pcm.len;
+        s->running_cmd = 1;
         pthread_mutex_unlock(&s->lock);
         run_cmd(s, c);
         c->next = NULL;
         free_cmds(c);
+        pthread_mutex_lock(&s->lock);
+        s->running_cmd = 0;
+        pthread_mutex_unlock(&s->lock);
     }
 }
 
@@ -325,7 +468,7 @@ static int enqueue(asr_stream *s, enum cmd_kind kind, const int16_t *pcm, size_t
     }
     if (kind == CMD_AUDIO && rc == 0)
         s->queued_samples += n;
-    if (!s->job_running) {
+    if (!s->job_running && !s->parked) {
         if (workers_submit(s->pool, stream_job, s) == 0)
             s->job_running = 1;
         else
@@ -363,15 +506,38 @@ int asr_stream_resume(asr_stream *s)
 
 int asr_stream_cancelled_decodes(asr_stream *s) { return atomic_load(&s->cancelled_decodes); }
 
+int asr_stream_waiting(asr_stream *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int waiting = s->parked || (s->head && !s->running_cmd);
+    pthread_mutex_unlock(&s->lock);
+    return waiting;
+}
+
 void asr_stream_free(asr_stream *s)
 {
     if (!s)
         return;
     atomic_store(&s->cancel, 1); /* a running decode stops early */
+    asr_model *m = s->m;
+    pthread_mutex_lock(&m->lock);
     pthread_mutex_lock(&s->lock);
+    if (s->parked) { /* leave the queue for a decoder */
+        asr_stream **pp = &m->wait_head, *prev = NULL;
+        while (*pp && *pp != s)
+            prev = *pp, pp = &(*pp)->wait_next;
+        if (*pp) {
+            *pp = s->wait_next;
+            if (m->wait_tail == s)
+                m->wait_tail = prev;
+            m->waiting--;
+        }
+        s->parked = 0;
+    }
     s->closed = 1;
     int running = s->job_running;
     pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&m->lock);
     if (!running)
         stream_destroy(s); /* else the job frees it when it sees closed */
 }

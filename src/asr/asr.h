@@ -12,6 +12,9 @@
 struct asr_params {
     const char *engine;    /* "pocketsphinx" | "openai" */
     const char *model_dir; /* pocketsphinx: folder holding en-us/ */
+    /* pocketsphinx: search settings, as its command line takes them
+     * ("-maxhmmpf 3000 -pl_window 5"); NULL or "": its own defaults. */
+    const char *pocketsphinx_options;
     int max_decoders;      /* concurrent utterances across all sessions */
     /* openai: an OpenAI-compatible transcription server */
     const char *remote_url, *remote_key, *remote_model, *language;
@@ -25,6 +28,11 @@ struct asr_params asr_default_params(void);
 /* One utterance's decoder. A new engine is one file that fills this in. */
 struct asr_engine {
     const char *name;
+    /* 1: an utterance holds one of max_decoders from begin to release (an
+     * incremental decoder); utterances beyond them wait their turn, in order
+     * of speech start, and catch up on their audio once one frees. 0: the
+     * engine bounds its own work (Whisper borrows a state per decode). */
+    int holds_decoder;
     void *(*load)(const struct asr_params *p, char *err, size_t errlen);
     void (*unload)(void *model);
     /* Returns NULL with err set when no decoder can be had. cancel (may be
@@ -82,6 +90,11 @@ int asr_stream_speculate(asr_stream *s);
 int asr_stream_partial_decodes(asr_stream *s);
 int asr_stream_cancelled_decodes(asr_stream *s);
 int asr_stream_resume(asr_stream *s);
+/* 1 while the stream's work waits (for a free decoder, or for a worker
+ * thread) rather than runs: a late final is then queueing, not a fault. */
+int asr_stream_waiting(asr_stream *s);
+/* Utterances waiting for a decoder now, across all streams. */
+int asr_model_waiting(asr_model *m);
 
 /* Synchronous whole-buffer transcription (the CLI). Writes the text to out. */
 int asr_transcribe(asr_model *m, const int16_t *pcm, size_t n, char *out, size_t outlen, char *err, size_t errlen);

@@ -24,6 +24,8 @@ struct ps_utt {
     int ended;
 };
 
+#define MAX_OPTIONS 32 /* words of asr.pocketsphinx_options */
+
 static int file_exists(const char *path) { return access(path, R_OK) == 0; }
 
 static void *ps_load(const struct asr_params *p, char *err, size_t errlen)
@@ -37,10 +39,26 @@ static void *ps_load(const struct asr_params *p, char *err, size_t errlen)
                  p->model_dir);
         return NULL;
     }
-    cmd_ln_t *config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-lm", lm, "-dict", dict, "-logfn",
-                                   "/dev/null", NULL);
+    /* The model files, then the search settings, as one command line. */
+    char opts[1024];
+    snprintf(opts, sizeof opts, "%s", p->pocketsphinx_options ? p->pocketsphinx_options : "");
+    char *argv[8 + MAX_OPTIONS] = {"-hmm", hmm, "-lm", lm, "-dict", dict, "-logfn", "/dev/null"};
+    int argc = 8;
+    for (char *save = NULL, *w = strtok_r(opts, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+        if (argc == 8 + MAX_OPTIONS) {
+            snprintf(err, errlen, "asr.pocketsphinx_options: more than %d words", MAX_OPTIONS);
+            return NULL;
+        }
+        argv[argc++] = w;
+    }
+    if ((argc - 8) % 2) {
+        snprintf(err, errlen, "asr.pocketsphinx_options: '%s' is not -name value pairs", p->pocketsphinx_options);
+        return NULL;
+    }
+    cmd_ln_t *config = cmd_ln_parse_r(NULL, ps_args(), argc, argv, TRUE);
     if (!config) {
-        snprintf(err, errlen, "pocketsphinx: bad configuration for %s", hmm);
+        snprintf(err, errlen, "pocketsphinx: bad configuration for %s (asr.pocketsphinx_options: '%s')", hmm,
+                 p->pocketsphinx_options ? p->pocketsphinx_options : "");
         return NULL;
     }
     struct ps_model *m = calloc(1, sizeof *m);
@@ -154,6 +172,7 @@ static void ps_release(void *model, void *utt)
 
 const struct asr_engine asr_engine_pocketsphinx = {
     .name = "pocketsphinx",
+    .holds_decoder = 1,
     .load = ps_load,
     .unload = ps_unload,
     .begin = ps_begin,

@@ -75,6 +75,9 @@ static const struct key_def keys[] = {
     {"asr.timeout_ms", NULL, T_INT, F(asr_timeout_ms), 100, 600000, NULL,
      "asr.engine openai: a transcription request longer than this fails (ASR_FAIL)"},
     {"asr.model_dir", NULL, T_STR, F(asr_model_dir), 0, 0, NULL, "pocketsphinx model folder (holds en-us/)"},
+    {"asr.pocketsphinx_options", NULL, T_STR, F(asr_pocketsphinx_options), 0, 0, NULL,
+     "pocketsphinx search settings as its command line takes them (-name value ...); the default was chosen by "
+     "word error rate and cost (docs/benchmarks.md)"},
     {"asr.partial_interval_ms", "STREAM_PARTIAL_INTERVAL_MS", T_INT, F(asr_partial_interval_ms), 50, 10000, NULL,
      "minimum gap between partial transcripts"},
     {"asr.max_utterance_ms", "STREAM_MAX_UTTERANCE_MS", T_INT, F(asr_max_utterance_ms), 1000, 600000, NULL,

@@ -56,6 +56,7 @@ struct parley_config {
     /* asr */
     char asr_engine[32];
     char asr_model_dir[512];
+    char asr_pocketsphinx_options[512];
     int asr_partial_interval_ms;
     int asr_max_utterance_ms;
     int asr_speculative_final_ms;

@@ -5,10 +5,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "core/clock.h"
+
 struct job {
     struct job *next;
     job_fn fn;
     void *arg;
+    int64_t queued_at;
 };
 
 struct workers {
@@ -16,6 +19,7 @@ struct workers {
     pthread_cond_t cond;
     struct job *head, *tail;
     int queued, max_queued;
+    int64_t wait_us; /* moving average of the wait of jobs started */
     int stopping;
     int nthreads;
     pthread_t *threads;
@@ -40,6 +44,8 @@ static void *worker_main(void *p)
         if (!w->head)
             w->tail = NULL;
         w->queued--;
+        /* An average over roughly the last 16 jobs. */
+        w->wait_us += (clock_now_us() - j->queued_at - w->wait_us) / 16;
         pthread_mutex_unlock(&w->lock);
         j->fn(j->arg);
         free(j);
@@ -85,6 +91,7 @@ int workers_submit(workers *w, job_fn fn, void *arg)
     j->next = NULL;
     j->fn = fn;
     j->arg = arg;
+    j->queued_at = clock_now_us();
     pthread_mutex_lock(&w->lock);
     if (w->stopping || w->queued >= w->max_queued) {
         pthread_mutex_unlock(&w->lock);
@@ -100,6 +107,14 @@ int workers_submit(workers *w, job_fn fn, void *arg)
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
     return 0;
+}
+
+struct workers_load workers_get_load(workers *w)
+{
+    pthread_mutex_lock(&w->lock);
+    struct workers_load l = {w->queued, w->wait_us};
+    pthread_mutex_unlock(&w->lock);
+    return l;
 }
 
 void workers_free(workers *w)

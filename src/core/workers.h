@@ -2,6 +2,7 @@
  * network thread never blocks. Jobs report back through a mailbox, not here. */
 #ifndef PARLEY_WORKERS_H
 #define PARLEY_WORKERS_H
+#include <stdint.h>
 
 typedef struct workers workers;
 typedef void (*job_fn)(void *arg);
@@ -16,6 +17,13 @@ workers *workers_new(const struct workers_params *params);
 /* Queues fn(arg). Returns -1 when the queue is full or the pool is stopping;
  * the caller still owns arg then. */
 int workers_submit(workers *w, job_fn fn, void *arg);
+/* How loaded the pool is: jobs waiting for a thread now, and how long the
+ * jobs started lately waited (a moving average, in microseconds). */
+struct workers_load {
+    int queued;
+    int64_t wait_us;
+};
+struct workers_load workers_get_load(workers *w);
 /* Runs every queued job to completion, then joins the threads. */
 void workers_free(workers *w);
 

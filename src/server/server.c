@@ -295,6 +295,7 @@ struct asr_params server_asr_params(const struct parley_config *cfg)
     return (struct asr_params){
         .engine = cfg->asr_engine,
         .model_dir = cfg->asr_model_dir,
+        .pocketsphinx_options = cfg->asr_pocketsphinx_options,
         .max_decoders = cfg->asr_decoders,
         .remote_url = cfg->asr_openai_url,
         .remote_key = cfg->asr_openai_api_key,

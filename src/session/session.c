@@ -975,7 +975,12 @@ void session_on_timer(session *s)
         tool_calls_on_timer(s);
     for (int i = 0; i < MAX_FINISHING; i++) {
         struct utterance *u = &s->finishing[i];
-        if (u->turn && now >= u->final_deadline) {
+        if (u->turn && now >= u->final_deadline && asr_stream_waiting(s->asr)) {
+            /* Its audio waits for a decoder or a worker: that is load, and
+             * the final comes once it is decoded (bounded by the utterance's
+             * length), so the wait goes on rather than failing the turn. */
+            u->final_deadline = now + (int64_t)s->cfg->asr_final_timeout_ms * 1000;
+        } else if (u->turn && now >= u->final_deadline) {
             char msg[160];
             snprintf(msg, sizeof msg, "no transcript within %d ms of the end of speech; the utterance was dropped",
                      s->cfg->asr_final_timeout_ms);

@@ -128,6 +128,53 @@ int main(void)
     workers_free(pool);
     CHECK(r.finals <= 3);
 
+    /* More utterances than decoders: the later ones wait their turn, in the
+     * order they began, and decode their queued audio once a decoder frees;
+     * none fails for want of a decoder. */
+    struct asr_params one = ap;
+    one.max_decoders = 1;
+    asr_model *m1 = asr_model_new(&one, err, sizeof err);
+    CHECK(m1 != NULL);
+    workers *pool2 = workers_new(&wp);
+    struct results ra = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    struct results rb = ra, rc = ra, rd = ra;
+    asr_stream *a = asr_stream_new(m1, pool2, &cb, &ra, 50), *b = asr_stream_new(m1, pool2, &cb, &rb, 50);
+    asr_stream *c = asr_stream_new(m1, pool2, &cb, &rc, 50), *d = asr_stream_new(m1, pool2, &cb, &rd, 50);
+    CHECK(asr_stream_begin(a, 1) == 0);
+    CHECK(asr_stream_push(a, speech.pcm.samples, speech.pcm.len / 2) == 0);
+    CHECK(asr_stream_begin(b, 2) == 0);
+    CHECK(asr_stream_push(b, speech.pcm.samples, speech.pcm.len) == 0);
+    CHECK(asr_stream_end(b) == 0);
+    CHECK(asr_stream_begin(c, 3) == 0); /* waits, then is dropped before its turn */
+    CHECK(asr_stream_push(c, speech.pcm.samples, speech.pcm.len) == 0);
+    CHECK(asr_stream_begin(d, 4) == 0); /* waits, and its session goes away */
+    CHECK(asr_stream_push(d, speech.pcm.samples, speech.pcm.len) == 0);
+    for (int i = 0; i < 2000 && asr_model_waiting(m1) < 3; i++)
+        usleep(1000); /* bounded: until b, c and d have parked */
+    CHECK(asr_model_waiting(m1) == 3);
+    CHECK(asr_stream_waiting(b) && asr_stream_waiting(c));
+    CHECK(asr_stream_abort(c) == 0);
+    asr_stream_free(d);
+    CHECK(asr_model_waiting(m1) == 2);
+    CHECK(rb.finals == 0 && rb.errors == 0); /* b waits rather than fails */
+    CHECK(asr_stream_push(a, speech.pcm.samples + speech.pcm.len / 2, speech.pcm.len - speech.pcm.len / 2) == 0);
+    CHECK(asr_stream_end(a) == 0);
+    CHECK(wait_finals(&ra, 1) && wait_finals(&rb, 1));
+    CHECK(strstr(ra.final, "weather") != NULL);
+    CHECK_STR(rb.final, text); /* caught up on its audio: the same words as a decode alone */
+    CHECK(ra.errors == 0 && rb.errors == 0 && rc.errors == 0 && rc.finals == 0 && rd.finals == 0);
+    CHECK(asr_model_waiting(m1) == 0);
+    /* The decoder is free again for whoever comes next. */
+    CHECK(asr_stream_begin(c, 5) == 0);
+    CHECK(asr_stream_push(c, speech.pcm.samples, speech.pcm.len) == 0);
+    CHECK(asr_stream_end(c) == 0);
+    CHECK(wait_finals(&rc, 1) && rc.final_utt == 5);
+    asr_stream_free(a);
+    asr_stream_free(b);
+    asr_stream_free(c);
+    workers_free(pool2);
+    asr_model_free(m1);
+
     /* A missing model is a clear start-up error. */
     ap.model_dir = "/nonexistent";
     CHECK(asr_model_new(&ap, err, sizeof err) == NULL);

@@ -1,0 +1,184 @@
+// Load benchmark: N sessions in conversation at once over the WebSocket, each
+// like a person with an open microphone (20 ms frames at real time, always):
+// it speaks a flite sentence (~2-3 s), hears the whole reply, pauses 1-4 s,
+// and speaks again, for T turns. Starts are spread over --spread seconds.
+// Before the load, one session alone runs the same turns: its p50 is the
+// yardstick (the goal: p95 under load at most twice it).
+//
+// Prints turns answered, errors by code, BUSY refusals, p50/p95 of speech
+// end → first reply audio, the lone p50, parley's CPU (share of all cores)
+// and peak resident memory.
+//
+// Usage: node bench/load.mjs [--sessions 50] [--turns 3] [--spread 10]
+//          [--parley build/parley] [--set key=value ...] [--json]
+import fs from 'node:fs';
+import os from 'node:os';
+import { startFakeLlm, startParley, Client, makeSpeech } from '../tests/e2e/lib.mjs';
+
+const argv = process.argv.slice(2);
+const arg = (name, dflt) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : dflt;
+};
+const sets = argv.flatMap((a, i) => (a === '--set' ? ['--set', argv[i + 1]] : []));
+if (arg('--parley')) process.env.PARLEY_BIN = arg('--parley');
+const SESSIONS = Number(arg('--sessions', 50));
+const TURNS = Number(arg('--turns', 3));
+const SPREAD_S = Number(arg('--spread', 10));
+const FRAME = 320; // 20 ms at 16 kHz
+const REPLY = 'Sure. It is sunny and mild today, with a light breeze.';
+
+const pct = (xs, p) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+// A fixed, seeded order of pauses: runs compare like with like.
+let seed = 12345;
+const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+
+const sentences = [
+  'What is the weather like today?',
+  'Tell me a joke about computers.',
+  'What time is it in London?',
+  'How many minutes are in one hour?',
+  'Turn on the kitchen lights.',
+  'What is the capital of France?',
+];
+const clips = sentences.map((text, i) => {
+  const pcm = makeSpeech(text, { voice: i % 2 ? 'kal' : 'slt', padBefore: 0.2, padAfter: 0 });
+  // The last voiced frame: speech end as a listener would mark it.
+  let last = 0;
+  for (let f = 0; f * FRAME < pcm.length; f++) {
+    let e = 0;
+    for (let k = f * FRAME; k < Math.min(pcm.length, (f + 1) * FRAME); k++) e += pcm[k] * pcm[k];
+    if (Math.sqrt(e / FRAME) / 32768 > 0.01) last = f;
+  }
+  return { pcm, lastFrame: last };
+});
+const silentFrame = Buffer.alloc(FRAME * 2);
+
+// One simulated person. The microphone never stops: between clips it sends
+// silence, frame by frame, on the same real-time clock.
+async function person(url, id, startDelayMs, turns, out) {
+  await new Promise((r) => setTimeout(r, startDelayMs));
+  const c = new Client(url);
+  try {
+    await c.open();
+  } catch (e) {
+    out.errors.CONNECT = (out.errors.CONNECT || 0) + 1;
+    return;
+  }
+  c.send({ type: 'start', sample_rate: 16000, format: 'pcm_s16le' });
+  const first = await c.waitUntil(() => c.messages().find((m) => m.type === 'ready' || m.type === 'error'), 30000, 'ready').catch(() => null);
+  if (!first || first.type === 'error') {
+    if (first && first.code === 'BUSY') out.busy++;
+    else out.errors[first ? first.code : 'NO_READY'] = (out.errors[first ? first.code : 'NO_READY'] || 0) + 1;
+    c.close();
+    return;
+  }
+  const t0 = performance.now();
+  let k = 0; // frames sent
+  const sendFrame = async (buf) => {
+    if (c.closed) return;
+    c.sendBinary(buf);
+    k++;
+    const wait = t0 + k * 20 - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  };
+  const seenErrors = new Set();
+  for (let t = 0; t < turns && !c.closed; t++) {
+    const clip = clips[(id + t) % clips.length];
+    const from = c.events.length;
+    let speechEnd = 0;
+    for (let f = 0; f * FRAME < clip.pcm.length; f++) {
+      const chunk = clip.pcm.subarray(f * FRAME, (f + 1) * FRAME);
+      const buf = Buffer.alloc(FRAME * 2);
+      Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).copy(buf);
+      await sendFrame(buf);
+      if (f === clip.lastFrame) speechEnd = Date.now();
+    }
+    // Silence until the reply is done (or the turn failed), 30 s at most.
+    let audioAt = 0;
+    let outcome = null;
+    const deadline = Date.now() + 30000;
+    while (!outcome && Date.now() < deadline && !c.closed) {
+      await sendFrame(silentFrame);
+      const evs = c.events.slice(from);
+      if (!audioAt) audioAt = evs.find((e) => e.binary)?.t || 0;
+      outcome = evs.find((e) => e.msg && (e.msg.type === 'done' || e.msg.type === 'error'))?.msg || null;
+    }
+    for (const e of c.events.slice(from)) {
+      if (e.msg && e.msg.type === 'error' && !seenErrors.has(e)) {
+        seenErrors.add(e);
+        out.errors[e.msg.code] = (out.errors[e.msg.code] || 0) + 1;
+      }
+    }
+    if (outcome && outcome.type === 'done' && audioAt) {
+      out.answered++;
+      out.latency.push(audioAt - speechEnd);
+    } else if (!outcome) {
+      out.errors.NO_REPLY = (out.errors.NO_REPLY || 0) + 1;
+    }
+    // The pause before speaking again: 1-4 s of silence.
+    const pause = 1000 + Math.floor(rand() * 3000);
+    for (let ms = 0; ms < pause; ms += 20) await sendFrame(silentFrame);
+  }
+  c.close();
+}
+
+function procStat(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return { cpuS: ticks / 100, hwmMiB: Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024 };
+}
+
+const llm = await startFakeLlm();
+await llm.script([], { text: REPLY, ttft_ms: 100, token_ms: 30 });
+const parley = await startParley({ env: { PARLEY_LLM_URL: llm.base }, args: sets });
+
+// The yardstick: one session alone, same turns.
+const lone = { answered: 0, busy: 0, errors: {}, latency: [] };
+await person(parley.url, 0, 0, Math.max(3, TURNS), lone);
+
+const load = { answered: 0, busy: 0, errors: {}, latency: [] };
+const before = procStat(parley.child.pid);
+const tStart = performance.now();
+const people = [];
+for (let i = 0; i < SESSIONS; i++)
+  people.push(person(parley.url, i, SESSIONS > 1 ? Math.round((i * SPREAD_S * 1000) / (SESSIONS - 1)) : 0, TURNS, load));
+await Promise.all(people);
+const wallS = (performance.now() - tStart) / 1000;
+const after = procStat(parley.child.pid);
+await parley.stop();
+llm.stop();
+
+const errors = Object.values(load.errors).reduce((a, b) => a + b, 0);
+const result = {
+  sessions: SESSIONS,
+  turns: SESSIONS * TURNS,
+  answered: load.answered,
+  errors,
+  error_codes: load.errors,
+  busy: load.busy,
+  p50_ms: Math.round(pct(load.latency, 50)),
+  p95_ms: Math.round(pct(load.latency, 95)),
+  lone_p50_ms: Math.round(pct(lone.latency, 50)),
+  cpu_pct: Math.round((100 * (after.cpuS - before.cpuS)) / wallS / os.cpus().length),
+  peak_rss_mib: Math.round(after.hwmMiB),
+};
+if (argv.includes('--json')) {
+  console.log(JSON.stringify(result));
+} else {
+  console.log(`parley load benchmark — ${os.cpus().length} × ${os.cpus()[0].model}, ${new Date().toISOString()}`);
+  console.log(`config: defaults${sets.length ? ' + ' + sets.filter((x) => x !== '--set').join(' ') : ''}; LLM: 100 ms to first token, 30 ms a token`);
+  console.log(
+    `| sessions | turns | answered | errors | BUSY | p50 ms | p95 ms | lone p50 ms | CPU % | peak RSS MiB |\n` +
+      `|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n` +
+      `| ${result.sessions} | ${result.turns} | ${result.answered} | ${result.errors} | ${result.busy} | ${result.p50_ms} | ${result.p95_ms} | ${result.lone_p50_ms} | ${result.cpu_pct} | ${result.peak_rss_mib} |`,
+  );
+  if (errors) console.log(`errors by code: ${JSON.stringify(load.errors)}`);
+}
+process.exit(0);
