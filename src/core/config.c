@@ -30,7 +30,16 @@ static const struct key_def keys[] = {
      "comma-separated origins (http://host:port) whose pages may open /ws besides parley's own; clients "
      "that send no Origin (non-browsers) are always allowed"},
     {"workers", NULL, T_INT, F(workers), 1, 64, NULL, "worker threads for ASR and TTS"},
-    {"max_sessions", NULL, T_INT, F(max_sessions), 1, 10000, NULL, "concurrent WebSocket sessions"},
+    {"max_sessions", NULL, T_INT, F(max_sessions), 1, 10000, NULL,
+     "sessions at once (WebSocket and HTTP turns); past it a new one is refused with BUSY at 'start'"},
+    {"limits.max_queue_wait_ms", NULL, T_INT, F(limits_max_queue_wait_ms), 10, 60000, NULL,
+     "a new session is refused (BUSY) while speech work waits longer than this for a worker thread"},
+    {"limits.max_cpu_percent", NULL, T_INT, F(limits_max_cpu_percent), 10, 100, NULL,
+     "a new session is refused (BUSY) while parley uses more than this share of all cores"},
+    {"limits.busy_retry_ms", NULL, T_INT, F(limits_busy_retry_ms), 100, 600000, NULL,
+     "retry_after_ms of BUSY (and HTTP Retry-After)"},
+    {"limits.start_timeout_ms", NULL, T_INT, F(limits_start_timeout_ms), 100, 600000, NULL,
+     "a WebSocket client that sends no 'start' within this is closed"},
     {"limits.send_queue_kib", NULL, T_INT, F(send_queue_kib), 64, 1 << 20, NULL,
      "per-session outgoing queue bound; past half, partials are skipped; past it, the client is dropped"},
     {"log.level", NULL, T_STR, F(log_level), 0, 0, "error|warn|info|debug", "log verbosity"},
@@ -151,6 +160,10 @@ void config_defaults(struct parley_config *c)
     c->workers = 2;
     c->max_sessions = 64;
     c->send_queue_kib = 2048;
+    c->limits_max_queue_wait_ms = 300;
+    c->limits_max_cpu_percent = 90;
+    c->limits_busy_retry_ms = 2000;
+    c->limits_start_timeout_ms = 10000;
     strcpy(c->log_level, "info");
     strcpy(c->llm_provider, "ollama");
     strcpy(c->llm_model, "mistral");

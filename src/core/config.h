@@ -29,6 +29,10 @@ struct parley_config {
     int workers;
     int max_sessions;
     int send_queue_kib;
+    int limits_max_queue_wait_ms;
+    int limits_max_cpu_percent;
+    int limits_busy_retry_ms;
+    int limits_start_timeout_ms;
     char log_level[16];
     int log_latency;
 

@@ -25,7 +25,7 @@
 #define LIST_LIMIT_MAX 200
 #define HEALTH_LLM_TIMEOUT_MS 2000
 
-enum route { R_NONE, R_CHAT, R_UPLOAD, R_AUDIO, R_CONVERSATIONS, R_CONVERSATION, R_MEMORIES, R_MEMORY, R_HEALTH,
+enum route { R_NONE, R_CHAT, R_UPLOAD, R_AUDIO, R_CONVERSATIONS, R_CONVERSATION, R_MEMORIES, R_MEMORY, R_HEALTH, R_READY,
              R_METRICS };
 
 struct http_req {
@@ -48,6 +48,7 @@ struct http_req {
     char *out;
     size_t out_len, out_off;
     int headers_sent, complete, streaming;
+    int retry_after_s; /* a 503 BUSY says when to come back */
 
     /* A turn through a headless session. */
     session *sess;
@@ -549,7 +550,7 @@ static enum route parse_route(struct lws *wsi, struct http_req *r, char *uri, si
         {"/v1/chat", 0, R_CHAT, 2},           {"/v1/voice/upload", 0, R_UPLOAD, 2},
         {"/v1/audio/", 1, R_AUDIO, 1},        {"/v1/conversations", 0, R_CONVERSATIONS, 1},
         {"/v1/conversations/", 1, R_CONVERSATION, 1}, {"/v1/memories", 0, R_MEMORIES, 1},
-        {"/v1/memories/", 1, R_MEMORY, 3},    {"/health", 0, R_HEALTH, 1},
+        {"/v1/memories/", 1, R_MEMORY, 3},    {"/health", 0, R_HEALTH, 1}, {"/health/ready", 0, R_READY, 1},
         {"/metrics", 0, R_METRICS, 1},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -580,6 +581,18 @@ static void handle_get_or_delete(struct http_req *r)
         char *text = metrics_render(srv->metrics, srv->nconns + srv->nhttp_sessions, srv->nconns);
         respond_raw(r, 200, "text/plain; version=0.0.4", text ? text : "", text ? strlen(text) : 0);
         free(text);
+        return;
+    }
+    if (r->route == R_READY) {
+        /* For load balancers: whether this instance takes new sessions. */
+        cJSON *load = server_load_json(srv);
+        int accepting = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(load, "accepting"));
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "ready", accepting);
+        cJSON_AddItemToObject(o, "load", load);
+        if (!accepting)
+            r->retry_after_s = (srv->cfg->limits_busy_retry_ms + 999) / 1000;
+        respond_json(r, accepting ? 200 : 503, o);
         return;
     }
     if (r->route == R_AUDIO) {
@@ -622,6 +635,13 @@ static void handle_body(struct http_req *r)
         char msg[96];
         snprintf(msg, sizeof msg, "the body is limited to %zu bytes", r->body_max);
         respond_error(r, 413, "TOO_LARGE", msg);
+        return;
+    }
+    char why[300];
+    int retry_ms = 0;
+    if (server_admit(r->srv, why, sizeof why, &retry_ms)) {
+        r->retry_after_s = (retry_ms + 999) / 1000;
+        respond_error(r, 503, "BUSY", why);
         return;
     }
     if (r->route == R_UPLOAD) {
@@ -707,6 +727,7 @@ static void on_job_done(struct http_req *r, struct session_mail *m)
             cJSON_AddItemToArray(mcp, e);
         }
         cJSON_AddNumberToObject(o, "sessions", srv->nconns + srv->nhttp_sessions);
+        cJSON_AddItemToObject(o, "load", server_load_json(srv));
         respond_json(r, ok ? 200 : 503, o);
         return;
     }
@@ -831,7 +852,12 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
         lws_filepos_t clen = r->streaming ? LWS_ILLEGAL_HTTP_CONTENT_LEN : (lws_filepos_t)r->out_len;
         if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->ctype, clen, &p, end) ||
             lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p,
-                                         end) ||
+                                         end))
+            return -1;
+        char retry[16];
+        int rn = snprintf(retry, sizeof retry, "%d", r->retry_after_s);
+        if ((r->retry_after_s &&
+             lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_RETRY_AFTER, (const unsigned char *)retry, rn, &p, end)) ||
             lws_finalize_write_http_header(wsi, start, &p, end))
             return -1;
         r->headers_sent = 1;

@@ -240,6 +240,16 @@ char *proto_error(const char *code, const char *message, int recoverable)
     return finish(o);
 }
 
+char *proto_busy(const char *message, int retry_after_ms)
+{
+    cJSON *o = typed("error");
+    cJSON_AddStringToObject(o, "code", ERR_BUSY);
+    cJSON_AddStringToObject(o, "message", message);
+    cJSON_AddBoolToObject(o, "recoverable", 1);
+    cJSON_AddNumberToObject(o, "retry_after_ms", retry_after_ms);
+    return finish(o);
+}
+
 char *proto_info(const char *message)
 {
     cJSON *o = typed("info");

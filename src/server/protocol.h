@@ -42,6 +42,7 @@ struct proto_client_msg {
 #define ERR_NOT_FOUND "NOT_FOUND"
 #define ERR_TOOL_FAIL "TOOL_FAIL"
 #define ERR_STORE_FAIL "STORE_FAIL"
+#define ERR_BUSY "BUSY"
 
 /* Parses one text frame. Returns 0, or -1 with a client-facing reason in err;
  * *fatal says whether the connection must close (not JSON, no or unknown type). */
@@ -66,6 +67,8 @@ char *proto_tts_start(uint64_t turn, int phrase, const char *text, int rate);
 char *proto_tts_phrase_done(uint64_t turn, int phrase);
 char *proto_interrupted(uint64_t turn);
 char *proto_error(const char *code, const char *message, int recoverable);
+/* BUSY: the server cannot take another session now; try after retry_after_ms. */
+char *proto_busy(const char *message, int retry_after_ms);
 char *proto_info(const char *message);
 /* metrics_json is an object's text, embedded as is. */
 char *proto_done(uint64_t turn, const char *metrics_json);

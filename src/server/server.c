@@ -114,9 +114,9 @@ static void deliver_mail(server *srv)
     while (m) {
         struct mail *next = m->next;
         struct session_mail *sm = (struct session_mail *)m;
-        struct conn *c = srv->conns;
+        struct conn *c = srv->by_id[sm->session_id % CONN_BUCKETS];
         while (c && !(c->sess && session_id(c->sess) == sm->session_id))
-            c = c->next;
+            c = c->id_next;
         if (c)
             session_on_mail(c->sess, sm);
         else
@@ -237,8 +237,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         if (!is_ws_path(wsi) || !server_origin_allowed(wsi, srv->cfg))
             return 1;
-        if (srv->nconns >= srv->cfg->max_sessions || srv->stopping) {
-            log_warn("refusing a session: %s", srv->stopping ? "shutting down" : "max_sessions reached");
+        /* Sessions past capacity are told BUSY at 'start'; connections far
+         * past it are refused outright, which bounds their memory. */
+        if (srv->nconns >= 2 * srv->cfg->max_sessions + 16 || srv->stopping) {
+            log_debug("refusing a connection: %s", srv->stopping ? "shutting down" : "too many connections");
             return 1;
         }
         return 0;
@@ -254,6 +256,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         c->next = srv->conns;
         srv->conns = c;
         srv->nconns++;
+        struct conn **bucket = &srv->by_id[srv->next_session_id % CONN_BUCKETS];
+        c->id_next = *bucket;
+        *bucket = c;
         return 0;
     case LWS_CALLBACK_RECEIVE:
         return c->sess ? on_receive(c, in, len) : -1;
@@ -266,6 +271,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 srv->nconns--;
                 break;
             }
+        if (c->sess)
+            for (struct conn **pp = &srv->by_id[session_id(c->sess) % CONN_BUCKETS]; *pp; pp = &(*pp)->id_next)
+                if (*pp == c) {
+                    *pp = c->id_next;
+                    break;
+                }
         lws_sul_cancel(&c->timer);
         session_free(c->sess);
         outq_free(c->q);
@@ -529,6 +540,9 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the LLM check");
         goto fail;
     }
+    srv->env.admit = server_admit;
+    srv->env.admit_ud = srv;
+    server_load_start(srv);
     return srv;
 fail:
     server_free(srv);
@@ -573,8 +587,10 @@ void server_free(server *srv)
         mcp_stop(srv->mcp[i]); /* no tool job is left to call them */
     if (srv->env.mail)
         mailbox_set_wake(srv->env.mail, NULL, NULL); /* the writer's last reads wake nothing */
-    if (srv->ctx)
+    if (srv->ctx) {
+        server_load_stop(srv);
         lws_context_destroy(srv->ctx); /* sessions still open store their turn as they go */
+    }
     workers_free(srv->env.writer);     /* every turn queued for the database is written */
     mailbox_free(srv->env.mail, session_mail_free);
     tools_free(srv->env.tools);

@@ -5,6 +5,7 @@
 #include <libwebsockets.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <cjson/cJSON.h>
 
 #include "core/metrics.h"
 #include "memory/memory.h"
@@ -38,6 +39,22 @@ struct conn {
     enum close_state close_requested;
     lws_sorted_usec_list_t timer;
     struct conn *next;
+    struct conn *id_next; /* in the server's by_id bucket */
+};
+
+#define CONN_BUCKETS 1024
+
+/* load.c: what the loop samples. */
+struct load_state {
+    int64_t at, cpu_us; /* the last sample */
+    double cpu;         /* smoothed share of all cores, 0..1 */
+};
+
+struct server_load {
+    int sessions, talking, asr_waiting, queued;
+    double queue_wait_ms, cpu;
+    int accepting;
+    char why[200]; /* when not accepting */
 };
 
 struct server {
@@ -61,7 +78,19 @@ struct server {
     metrics *metrics;
     struct audio_cache *audio; /* replies of /v1/voice/upload, for GET */
     atomic_int llm_changed;    /* the LLM watch has news for the sessions */
+    lws_sorted_usec_list_t load_timer;
+    struct load_state load;
+    struct conn *by_id[CONN_BUCKETS]; /* sessions by id, for mail */
 };
+
+/* load.c */
+void server_load_start(server *srv);
+void server_load_stop(server *srv);
+void server_load_get(server *srv, struct server_load *out);
+/* The session_env admit hook (ud: the server). */
+int server_admit(void *ud, char *why, size_t whylen, int *retry_after_ms);
+/* /health's "load" object. */
+cJSON *server_load_json(server *srv);
 
 
 int server_vad_choice(const struct parley_config *cfg, struct vad_choice *out, char *err, size_t errlen);

@@ -113,6 +113,8 @@ void session_arm_timer(session *s)
         if (d && (!next || d < next))
             next = d;
     }
+    if (!s->started && !s->closing && (!next || s->start_deadline < next))
+        next = s->start_deadline;
     if (next) {
         int64_t delay = next - clock_now_us();
         s->io.set_timer(s->io_ud, delay > 0 ? delay : 0);
@@ -807,6 +809,17 @@ static int handle_start(session *s, struct proto_client_msg *msg)
         session_send_error(s, ERR_PROTOCOL, "'start' was already received", 1);
         return 0;
     }
+    char why[200];
+    int retry_ms = 0;
+    /* HTTP turns (headless) were admitted by the API before their session. */
+    if (!s->headless && s->env->admit && s->env->admit(s->env->admit_ud, why, sizeof why, &retry_ms)) {
+        log_info("session %s: BUSY: %s", s->sid, why);
+        metrics_error(s->env->metrics, ERR_BUSY);
+        session_send_json(s, proto_busy(why, retry_ms), OUT_CONTROL, 0);
+        s->closing = 1;
+        s->io.close(s->io_ud);
+        return 0;
+    }
     if (msg->tts[0]) {
         char err[256];
         int n = tts_parse_chain(s->env->tts, msg->tts, s->tts_order, TTS_MAX_ENGINES, err, sizeof err);
@@ -870,6 +883,8 @@ int session_on_text(session *s, const char *data, size_t len)
     struct proto_client_msg msg;
     int fatal = 0;
     char err[256];
+    if (s->closing && !s->started)
+        return 0; /* refused (BUSY) or timed out: what follows is not read */
     if (proto_parse(data, len, &msg, &fatal, err, sizeof err)) {
         session_send_error(s, ERR_PROTOCOL, err, !fatal);
         return fatal ? -1 : 0;
@@ -896,6 +911,8 @@ int session_on_text(session *s, const char *data, size_t len)
 
 int session_on_audio(session *s, const void *data, size_t len)
 {
+    if (s->closing && !s->started)
+        return 0;
     if (!s->started) {
         session_send_error(s, ERR_PROTOCOL, "audio before 'start'", 1);
         return 0;
@@ -965,6 +982,14 @@ void session_on_timer(session *s)
 {
     int64_t now = clock_now_us();
     struct reply *r = &s->reply;
+    if (!s->started && !s->closing && now >= s->start_deadline) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "no 'start' within %d ms of connecting", s->cfg->limits_start_timeout_ms);
+        session_send_error(s, ERR_PROTOCOL, msg, 0);
+        s->closing = 1;
+        s->io.close(s->io_ud);
+        return;
+    }
     if (r->turn && r->gap_deadline && now >= r->gap_deadline) {
         r->gap_deadline = 0;
         phrase_flush(s->splitter, on_phrase, s); /* the LLM paused mid-sentence: speak what we have */
@@ -1087,6 +1112,8 @@ session *session_new(const struct session_env *env, const struct session_io *io,
         session_free(s);
         return NULL;
     }
+    s->start_deadline = clock_now_us() + (int64_t)c->limits_start_timeout_ms * 1000;
+    session_arm_timer(s);
     return s;
 }
 
@@ -1117,6 +1144,9 @@ void session_free(session *s)
     free_heard(&s->heard);
     free(s);
 }
+
+int session_started(const session *s) { return s->started; }
+int session_active(const session *s) { return s->utt.turn || s->reply.turn; }
 
 uint64_t session_id(const session *s) { return s->id; }
 

@@ -36,6 +36,10 @@ struct session_env {
     tools *tools;                   /* NULL: the LLM gets no tools */
     metrics *metrics;
     llm_watch *llm_watch; /* NULL: nothing tells whether the LLM answers */
+    /* Asked at 'start', before 'ready': 0 admits the session; -1 refuses it
+     * (BUSY, with why and when to retry). NULL admits every session. */
+    int (*admit)(void *ud, char *why, size_t whylen, int *retry_after_ms);
+    void *admit_ud;
 };
 
 /* How a session reaches its connection. */
@@ -57,6 +61,9 @@ typedef struct session session;
 session *session_new(const struct session_env *env, const struct session_io *io, void *io_ud, uint64_t id);
 void session_free(session *s);
 uint64_t session_id(const session *s);
+/* Started (admitted), and whether an utterance or a reply is under way. */
+int session_started(const session *s);
+int session_active(const session *s);
 /* For HTTP clients: reply audio is not paced to real time and the reply ends
  * once everything is handed over; text_only skips speech altogether. */
 void session_set_headless(session *s, int text_only);

@@ -1,0 +1,109 @@
+/* How loaded the server is, sampled on the loop twice a second: sessions,
+ * talkers, utterances waiting for a decoder, how long work waits for a worker
+ * thread, and the process's share of the CPU. From it, admission: a new
+ * session is refused with BUSY when taking it would slow the turns already
+ * running, never cut one of them off. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "server/server_internal.h"
+
+#define SAMPLE_US 500000
+
+static int64_t process_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void sample(lws_sorted_usec_list_t *sul)
+{
+    server *srv = lws_container_of(sul, server, load_timer);
+    struct load_state *l = &srv->load;
+    int64_t now = clock_now_us(), cpu = process_cpu_us();
+    if (l->at) {
+        static long cores;
+        if (!cores)
+            cores = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+        double share = (double)(cpu - l->cpu_us) / ((double)(now - l->at) * (double)cores);
+        /* Smoothed over about two seconds: a burst is not a trend. */
+        l->cpu = l->cpu ? l->cpu + (share - l->cpu) / 4 : share;
+    }
+    l->at = now;
+    l->cpu_us = cpu;
+    lws_sul_schedule(srv->ctx, 0, &srv->load_timer, sample, SAMPLE_US);
+}
+
+void server_load_start(server *srv)
+{
+    lws_sul_schedule(srv->ctx, 0, &srv->load_timer, sample, SAMPLE_US);
+}
+
+void server_load_stop(server *srv)
+{
+    lws_sul_cancel(&srv->load_timer);
+}
+
+void server_load_get(server *srv, struct server_load *out)
+{
+    const struct parley_config *cfg = srv->cfg;
+    memset(out, 0, sizeof *out);
+    for (struct conn *c = srv->conns; c; c = c->next)
+        if (c->sess && session_started(c->sess)) {
+            out->sessions++;
+            out->talking += session_active(c->sess);
+        }
+    out->sessions += srv->nhttp_sessions;
+    out->asr_waiting = asr_model_waiting(srv->env.asr);
+    struct workers_load wl = workers_get_load(srv->env.pool);
+    out->queued = wl.queued;
+    out->queue_wait_ms = wl.queued ? (double)wl.wait_us / 1000.0 : 0;
+    out->cpu = srv->load.cpu;
+    /* Each rule keeps the turns already running whole. */
+    if (srv->stopping)
+        snprintf(out->why, sizeof out->why, "the server is shutting down");
+    else if (out->sessions >= cfg->max_sessions)
+        snprintf(out->why, sizeof out->why, "%d sessions are open, the most this server takes (max_sessions)",
+                 out->sessions);
+    else if (out->queue_wait_ms > cfg->limits_max_queue_wait_ms)
+        snprintf(out->why, sizeof out->why,
+                 "speech work waits %.0f ms for a thread (limits.max_queue_wait_ms %d): the server is at capacity",
+                 out->queue_wait_ms, cfg->limits_max_queue_wait_ms);
+    else if (out->cpu * 100 > cfg->limits_max_cpu_percent)
+        snprintf(out->why, sizeof out->why, "the CPU is %.0f%% busy (limits.max_cpu_percent %d): the server is at capacity",
+                 out->cpu * 100, cfg->limits_max_cpu_percent);
+    out->accepting = !out->why[0];
+}
+
+int server_admit(void *ud, char *why, size_t whylen, int *retry_after_ms)
+{
+    server *srv = ud;
+    struct server_load l;
+    server_load_get(srv, &l);
+    if (l.accepting)
+        return 0;
+    snprintf(why, whylen, "%s; try again in %d ms", l.why, srv->cfg->limits_busy_retry_ms);
+    *retry_after_ms = srv->cfg->limits_busy_retry_ms;
+    return -1;
+}
+
+cJSON *server_load_json(server *srv)
+{
+    struct server_load l;
+    server_load_get(srv, &l);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "sessions", l.sessions);
+    cJSON_AddNumberToObject(o, "talking", l.talking);
+    cJSON_AddNumberToObject(o, "asr_waiting", l.asr_waiting);
+    cJSON_AddNumberToObject(o, "worker_queue", l.queued);
+    cJSON_AddNumberToObject(o, "queue_wait_ms", (double)(int)(l.queue_wait_ms * 10) / 10);
+    cJSON_AddNumberToObject(o, "cpu", (double)(int)(l.cpu * 1000) / 1000);
+    cJSON_AddBoolToObject(o, "accepting", l.accepting);
+    if (!l.accepting)
+        cJSON_AddStringToObject(o, "why", l.why);
+    return o;
+}
