@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,8 +101,64 @@ char *llm_json_chat_body(const struct llm_params *p, const struct llm_message *m
 
 int llm_global_init(void) { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1; }
 
+/* ---- shared connections ---- */
+
+struct llm_connections {
+    CURLSH *share;
+    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+    atomic_int refs;
+};
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
+{
+    (void)h, (void)access;
+    pthread_mutex_lock(&((llm_connections *)ud)->locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ud)
+{
+    (void)h;
+    pthread_mutex_unlock(&((llm_connections *)ud)->locks[data]);
+}
+
+llm_connections *llm_connections_new(void)
+{
+    llm_connections *c = calloc(1, sizeof *c);
+    if (!c || !(c->share = curl_share_init())) {
+        free(c);
+        return NULL;
+    }
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&c->locks[i], NULL);
+    curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    atomic_init(&c->refs, 1);
+    return c;
+}
+
+static llm_connections *connections_retain(llm_connections *c)
+{
+    if (c)
+        atomic_fetch_add(&c->refs, 1);
+    return c;
+}
+
+void llm_connections_free(llm_connections *c)
+{
+    if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    curl_share_cleanup(c->share);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&c->locks[i]);
+    free(c);
+}
+
 struct llm_request {
     const struct llm_wire *wire;
+    llm_connections *connections; /* a reference, dropped after the transfer */
     char url[600], model[128], api_key[256];
     int first_token_timeout_ms, timeout_s, max_reply_chars;
     char *body;
@@ -333,6 +390,8 @@ static void *request_thread(void *arg)
     curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)r->first_token_timeout_ms);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+    if (r->connections)
+        curl_easy_setopt(c, CURLOPT_SHARE, r->connections->share);
     r->start_us = clock_now_us();
     CURLcode res = curl_easy_perform(c);
     if (r->line_len > 0 && !r->finished && res == CURLE_OK)
@@ -367,6 +426,7 @@ static void *request_thread(void *arg)
     }
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);
+    llm_connections_free(r->connections); /* after the handle that used it */
     release(r);
     return NULL;
 }
@@ -390,9 +450,15 @@ llm_request *llm_request_start(const struct llm_params *p, const struct llm_mess
     r->timeout_s = p->timeout_s;
     r->max_reply_chars = p->max_reply_chars;
     r->body = wire->build_body(p, msgs, n);
+    if (!r->body) { /* checked before the thread exists: it would use r */
+        snprintf(err, errlen, "cannot start the LLM request (out of memory)");
+        free(r);
+        return NULL;
+    }
     r->cb = *cb;
     r->ud = ud;
     r->refs = 2;
+    r->connections = connections_retain(p->connections);
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->cond, NULL);
     pthread_attr_t attr;
@@ -401,8 +467,11 @@ llm_request *llm_request_start(const struct llm_params *p, const struct llm_mess
     pthread_t th;
     int rc = pthread_create(&th, &attr, request_thread, r);
     pthread_attr_destroy(&attr);
-    if (rc || !r->body) {
+    if (rc) {
         snprintf(err, errlen, "cannot start the LLM request");
+        llm_connections_free(r->connections);
+        pthread_mutex_destroy(&r->lock);
+        pthread_cond_destroy(&r->cond);
         free(r->body);
         free(r);
         return NULL;

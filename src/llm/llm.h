@@ -15,6 +15,14 @@ struct llm_message {
     const char *tool_call_id, *tool_name;
 };
 
+/* Keeps HTTP connections to the LLM server open from one request to the next
+ * (libcurl's connection and DNS caches, shared between request threads): a
+ * reply then skips the TCP (and TLS) handshake. One per process; requests
+ * hold a reference, so it outlives the last of them. */
+typedef struct llm_connections llm_connections;
+llm_connections *llm_connections_new(void);
+void llm_connections_free(llm_connections *c);
+
 struct llm_params {
     const char *provider; /* ollama | openai */
     const char *url;      /* base URL, as users write it for the provider */
@@ -27,6 +35,7 @@ struct llm_params {
      * {"type":"function","function":{"name","description","parameters"}},
      * the shape both providers take; NULL for none. */
     const char *tools;
+    llm_connections *connections; /* NULL: a new connection per request */
 };
 struct llm_params llm_default_params(void);
 

@@ -540,6 +540,7 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the LLM check");
         goto fail;
     }
+    srv->env.llm_connections = llm_connections_new(); /* without it, each reply connects anew */
     srv->env.admit = server_admit;
     srv->env.admit_ud = srv;
     server_load_start(srv);
@@ -596,6 +597,7 @@ void server_free(server *srv)
     tools_free(srv->env.tools);
     tools_builtins_free(srv->builtin_tools);
     store_close(srv->env.db);
+    llm_connections_free(srv->env.llm_connections); /* requests still unwinding hold their own reference */
     metrics_free(srv->metrics);
     audio_cache_free(srv->audio);
     tts_free(srv->env.tts);

@@ -552,6 +552,7 @@ void session_request_llm(session *s)
             .timeout_s = s->cfg->llm_timeout_s,
             .max_reply_chars = s->cfg->llm_max_reply_chars,
             .tools = tools,
+            .connections = s->env->llm_connections,
         };
         struct llm_callbacks cb = {on_llm_token, on_llm_tool_call, on_llm_done};
         if (!r->llm_ctx)

@@ -36,6 +36,7 @@ struct session_env {
     tools *tools;                   /* NULL: the LLM gets no tools */
     metrics *metrics;
     llm_watch *llm_watch; /* NULL: nothing tells whether the LLM answers */
+    llm_connections *llm_connections; /* kept-alive connections to the LLM (may be NULL) */
     /* Asked at 'start', before 'ready': 0 admits the session; -1 refuses it
      * (BUSY, with why and when to retry). NULL admits every session. */
     int (*admit)(void *ud, char *why, size_t whylen, int *retry_after_ms);

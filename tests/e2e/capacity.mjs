@@ -168,4 +168,23 @@ test('bad input under load: a burst of connections, a start flood, silent client
   llm.stop();
 });
 
+test('LLM connections are kept alive from one reply to the next', async () => {
+  const llm = await startFakeLlm();
+  await llm.script([], { text: 'Fine.', ttft_ms: 20, token_ms: 5 });
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const c = new Client(p.url);
+  await c.open();
+  await c.start();
+  for (let i = 0; i < 3; i++) {
+    const from = c.events.length;
+    c.send({ type: 'text', text: `Question ${i}?` });
+    await c.waitFor('done', () => true, 15000, from);
+  }
+  const stats = await (await fetch(`${llm.base}/_control/stats`)).json();
+  assert(stats.chat_requests === 3 && stats.chat_connections === 1, JSON.stringify(stats));
+  c.close();
+  await p.stop();
+  llm.stop();
+});
+
 await run();

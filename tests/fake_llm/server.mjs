@@ -5,6 +5,8 @@
 // Control API (JSON):
 //   POST /_control/script   {"replies":[Reply...], "default": Reply}  queue replies
 //   GET  /_control/requests the chat requests received so far (path, headers, body)
+//   GET  /_control/stats    {"chat_requests": N, "chat_connections": M}: the TCP
+//                           connections chat requests came on (reuse shows here)
 //   POST /_control/reset    clear queue and request log
 // Reply: {"text": "...", "ttft_ms": 100, "token_ms": 30,
 //         "mode": "normal"|"stall"|"drop"|"error"|"hang", "after_tokens": 2,
@@ -40,6 +42,9 @@ const opt = (name, dflt) => {
 let queue = [];
 let speech = { tts: { mode: 'normal' }, asr: { text: 'hello world' } };
 let requests = [];
+let chatRequests = 0;
+const chatSockets = new WeakSet();
+let chatConnections = 0;
 let models = opt('--models', 'mistral:latest,test').split(',').filter(Boolean);
 let strictModels = args.includes('--models');
 // Ollama's names: "mistral" is "mistral:latest".
@@ -264,6 +269,10 @@ const server = http.createServer(async (req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       return res.end(JSON.stringify({ queued: queue.length }));
     }
+    if (req.method === 'GET' && url.pathname === '/_control/stats') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify({ chat_requests: chatRequests, chat_connections: chatConnections }));
+    }
     if (req.method === 'GET' && url.pathname === '/_control/requests') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       return res.end(JSON.stringify(requests));
@@ -329,6 +338,11 @@ const server = http.createServer(async (req, res) => {
       return res.end(JSON.stringify({ error: 'request body is not JSON' }));
     }
     requests.push({ path: url.pathname, authorization: req.headers.authorization || null, body, at: Date.now() });
+    chatRequests++;
+    if (!chatSockets.has(req.socket)) {
+      chatSockets.add(req.socket);
+      chatConnections++;
+    }
     if (!body.stream) {
       res.writeHead(400, { 'Content-Type': 'application/json' });
       return res.end(JSON.stringify({ error: 'this test server only streams' }));
