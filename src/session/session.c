@@ -73,18 +73,46 @@ void session_mail_free(struct mail *node)
     free(m);
 }
 
+/* A stricter start confirmation while the assistant talks keeps coughs and
+ * its own echo from cutting it off. */
+static void confirm_for_state(session *s)
+{
+    if (!s->vad)
+        return;
+    const struct parley_config *c = s->cfg;
+    struct vad_confirmation normal = {c->vad_aggressiveness, c->vad_min_speech_ms, -200, 60};
+    struct vad_confirmation strict = {c->barge_in_aggressiveness, c->barge_in_min_speech_ms, c->barge_in_min_level_dbfs, 40};
+    vad_set_confirmation(s->vad, s->state == ST_LISTENING ? &normal : &strict);
+}
+
 void session_set_state(session *s, enum assistant_state st)
 {
     if (s->state == st)
         return;
     s->state = st;
-    /* A stricter start confirmation while the assistant talks keeps coughs
-     * and its own echo from cutting it off. */
-    const struct parley_config *c = s->cfg;
-    struct vad_confirmation normal = {c->vad_aggressiveness, c->vad_min_speech_ms, -200, 60};
-    struct vad_confirmation strict = {c->barge_in_aggressiveness, c->barge_in_min_speech_ms, c->barge_in_min_level_dbfs, 40};
-    vad_set_confirmation(s->vad, st == ST_LISTENING ? &normal : &strict);
+    confirm_for_state(s);
     session_send_json(s, proto_state(state_names[st]), OUT_CONTROL, 0);
+}
+
+/* Opens the speech detector at 'start', not at connect: a Silero detector
+ * costs ~10 ms and ~2.5 MiB a session (whisper.cpp has no state-only VAD
+ * context), which a connection that never starts should not pay. */
+static int open_vad(session *s, char *err, size_t errlen)
+{
+    const struct parley_config *c = s->cfg;
+    struct vad_params vp = vad_default_params();
+    vp.frame_ms = c->vad_frame_ms;
+    vp.aggressiveness = c->vad_aggressiveness;
+    vp.min_speech_ms = c->vad_min_speech_ms;
+    vp.silence_ms = c->vad_silence_ms;
+    vp.preroll_ms = c->vad_preroll_ms;
+    vp.engine = s->env->vad_engine;
+    vp.model_path = s->env->vad_model;
+    s->vad = vad_new(&vp, err, errlen);
+    if (!s->vad)
+        return -1;
+    confirm_for_state(s);
+    return 0;
 }
 
 void gate_release(struct turn_gate *g)
@@ -843,6 +871,11 @@ static int handle_start(session *s, struct proto_client_msg *msg)
         session_send_error(s, ERR_INTERNAL, "cannot create a resampler", 0);
         return -1;
     }
+    char verr[256] = "";
+    if (!s->headless && open_vad(s, verr, sizeof verr)) { /* HTTP turns hear no audio stream */
+        session_send_error(s, ERR_INTERNAL, verr[0] ? verr : "cannot open the speech detector", 0);
+        return -1;
+    }
     s->started = 1;
     if (msg->conversation_id[0])
         persist_resume(s, msg->conversation_id); /* 'ready' follows the stored history */
@@ -918,6 +951,8 @@ int session_on_audio(session *s, const void *data, size_t len)
         session_send_error(s, ERR_PROTOCOL, "audio before 'start'", 1);
         return 0;
     }
+    if (!s->vad)
+        return 0; /* an HTTP turn: it has no audio stream */
     size_t width = s->in_format == FMT_F32LE ? 4 : 2;
     if (len % width) {
         session_send_error(s, ERR_PROTOCOL, "an audio frame must hold whole samples", 1);
@@ -1091,15 +1126,6 @@ session *session_new(const struct session_env *env, const struct session_io *io,
     s->half_duplex = c->barge_in_half_duplex;
     char err[256];
     s->tts_n = tts_parse_chain(env->tts, c->tts_chain, s->tts_order, TTS_MAX_ENGINES, err, sizeof err);
-    struct vad_params vp = vad_default_params();
-    vp.frame_ms = c->vad_frame_ms;
-    vp.aggressiveness = c->vad_aggressiveness;
-    vp.min_speech_ms = c->vad_min_speech_ms;
-    vp.silence_ms = c->vad_silence_ms;
-    vp.preroll_ms = c->vad_preroll_ms;
-    vp.engine = env->vad_engine;
-    vp.model_path = env->vad_model;
-    s->vad = vad_new(&vp, err, sizeof err);
     struct asr_callbacks acb = {on_asr_partial, on_asr_final, on_asr_error};
     s->asr = asr_stream_new(env->asr, env->pool, &acb, s, c->asr_partial_interval_ms);
     s->hist = history_new();
@@ -1108,7 +1134,7 @@ session *session_new(const struct session_env *env, const struct session_io *io,
     s->gate = calloc(1, sizeof *s->gate);
     if (s->gate)
         atomic_init(&s->gate->refs, 1);
-    if (s->tts_n <= 0 || !s->vad || !s->asr || !s->hist || !s->splitter || !s->gate) {
+    if (s->tts_n <= 0 || !s->asr || !s->hist || !s->splitter || !s->gate) {
         log_error("session: cannot create: %s", err);
         session_free(s);
         return NULL;
