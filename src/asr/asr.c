@@ -19,6 +19,9 @@
 
 /* A stream that has this much audio waiting is not keeping up; refuse more. */
 #define MAX_QUEUED_SAMPLES (16000 * 60)
+/* Queued audio is merged into commands of at most this many samples, so a
+ * stream catching up shows progress (and can give partials) every second. */
+#define MAX_MERGED_SAMPLES 16000
 /* An utterance's audio is kept for re-decoding after a speculative final
  * up to this length; past it, speculation is off for that utterance. */
 #define MAX_KEPT_SAMPLES (16000 * 120)
@@ -136,6 +139,7 @@ struct asr_stream {
     char last_partial[1024];
     int64_t last_partial_us, cpu_us, samples;
     atomic_int partial_decodes, cancelled_decodes; /* observable scheduling */
+    atomic_uint progress;
 };
 
 asr_stream *asr_stream_new(asr_model *m, workers *pool, const struct asr_callbacks *cb, void *ud,
@@ -438,6 +442,7 @@ static void stream_job(void *arg)
         s->running_cmd = 1;
         pthread_mutex_unlock(&s->lock);
         run_cmd(s, c);
+        atomic_fetch_add(&s->progress, 1);
         c->next = NULL;
         free_cmds(c);
         pthread_mutex_lock(&s->lock);
@@ -456,7 +461,8 @@ static int enqueue(asr_stream *s, enum cmd_kind kind, const int16_t *pcm, size_t
         pthread_mutex_unlock(&s->lock);
         return -1;
     }
-    if (kind == CMD_AUDIO && s->tail && s->tail->kind == CMD_AUDIO && s->tail->utterance == s->utterance) {
+    if (kind == CMD_AUDIO && s->tail && s->tail->kind == CMD_AUDIO && s->tail->utterance == s->utterance &&
+        s->tail->pcm.len + n <= MAX_MERGED_SAMPLES) {
         rc = pcm_append(&s->tail->pcm, pcm, n);
     } else {
         struct asr_cmd *c = calloc(1, sizeof *c);
@@ -512,6 +518,8 @@ int asr_stream_resume(asr_stream *s)
 }
 
 int asr_stream_cancelled_decodes(asr_stream *s) { return atomic_load(&s->cancelled_decodes); }
+
+unsigned asr_stream_progress(asr_stream *s) { return atomic_load(&s->progress); }
 
 int asr_stream_waiting(asr_stream *s)
 {

@@ -93,6 +93,9 @@ int asr_stream_resume(asr_stream *s);
 /* 1 while the stream's work waits (for a free decoder, or for a worker
  * thread) rather than runs: a late final is then queueing, not a fault. */
 int asr_stream_waiting(asr_stream *s);
+/* Commands the stream has finished so far: a stream whose count moves is
+ * working through its backlog, not stuck. */
+unsigned asr_stream_progress(asr_stream *s);
 /* Utterances waiting for a decoder now, across all streams. */
 int asr_model_waiting(asr_model *m);
 

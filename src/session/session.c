@@ -740,6 +740,7 @@ static void end_utterance(session *s)
             slot = i; /* all busy: the oldest is given up */
     }
     u->final_deadline = u->marks.endpoint + (int64_t)s->cfg->asr_final_timeout_ms * 1000;
+    u->asr_progress = asr_stream_progress(s->asr);
     s->finishing[slot] = *u;
     memset(u, 0, sizeof *u);
     session_arm_timer(s);
@@ -1036,11 +1037,15 @@ void session_on_timer(session *s)
         tool_calls_on_timer(s);
     for (int i = 0; i < MAX_FINISHING; i++) {
         struct utterance *u = &s->finishing[i];
-        if (u->turn && now >= u->final_deadline && asr_stream_waiting(s->asr)) {
-            /* Its audio waits for a decoder or a worker: that is load, and
-             * the final comes once it is decoded (bounded by the utterance's
-             * length), so the wait goes on rather than failing the turn. */
+        unsigned progress = u->turn ? asr_stream_progress(s->asr) : 0;
+        if (u->turn && now >= u->final_deadline && (asr_stream_waiting(s->asr) || progress != u->asr_progress)) {
+            /* Its audio waits for a decoder or a worker, or the recogniser is
+             * working through a backlog: that is load, and the final comes
+             * once it is decoded (bounded by the utterance's length), so the
+             * wait goes on rather than failing the turn. Only a recogniser
+             * that made no progress for a whole timeout is stuck. */
             u->final_deadline = now + (int64_t)s->cfg->asr_final_timeout_ms * 1000;
+            u->asr_progress = progress;
         } else if (u->turn && now >= u->final_deadline) {
             char msg[160];
             snprintf(msg, sizeof msg, "no transcript within %d ms of the end of speech; the utterance was dropped",

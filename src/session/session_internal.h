@@ -79,6 +79,7 @@ struct utterance {
     size_t samples;
     int quiet_ms;      /* unvoiced run at the end so far */
     int64_t final_deadline; /* once ended: no final by then → ASR_TIMEOUT */
+    unsigned asr_progress;  /* the recogniser's progress when the deadline was set */
     int speculated;    /* the ASR final was started early (asr.speculative_final_ms) */
     int barge_pending; /* started over the assistant; waits for min_words */
 };

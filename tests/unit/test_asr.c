@@ -141,6 +141,9 @@ int main(void)
     asr_stream *a = asr_stream_new(m1, pool2, &cb, &ra, 50), *b = asr_stream_new(m1, pool2, &cb, &rb, 50);
     asr_stream *c = asr_stream_new(m1, pool2, &cb, &rc, 50), *d = asr_stream_new(m1, pool2, &cb, &rd, 50);
     CHECK(asr_stream_begin(a, 1) == 0);
+    for (int i = 0; i < 2000 && asr_stream_progress(a) < 1; i++)
+        usleep(1000); /* bounded: until a holds the decoder (its begin ran) */
+    CHECK(asr_stream_progress(a) >= 1);
     CHECK(asr_stream_push(a, speech.pcm.samples, speech.pcm.len / 2) == 0);
     CHECK(asr_stream_begin(b, 2) == 0);
     CHECK(asr_stream_push(b, speech.pcm.samples, speech.pcm.len) == 0);
