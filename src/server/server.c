@@ -345,6 +345,7 @@ struct tts_params server_tts_params(const struct parley_config *cfg)
         .openai_model = cfg->tts_openai_model,
         .openai_voice = cfg->tts_openai_voice,
         .openai_rate = cfg->tts_openai_sample_rate,
+        .instances = cfg->workers,
     };
 }
 

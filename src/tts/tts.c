@@ -4,6 +4,7 @@
 #include "tts/tts.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,16 @@
 
 static const struct tts_engine *const known_engines[] = {&tts_engine_flite, &tts_engine_espeak, &tts_engine_openai};
 
-struct loaded_engine {
-    const struct tts_engine *engine;
+struct instance {
     void *state;
     pthread_mutex_t lock; /* engines are not reentrant */
+};
+
+struct loaded_engine {
+    const struct tts_engine *engine;
+    struct instance inst[TTS_MAX_INSTANCES];
+    int ninst;
+    atomic_uint next; /* where the next phrase starts looking for a free one */
 };
 
 struct tts {
@@ -27,7 +34,8 @@ struct tts {
 struct tts_params tts_default_params(void)
 {
     return (struct tts_params){
-        .chain = "flite,espeak", .timeout_s = 10, .out_rate = 16000, .flite_voice = "slt", .espeak_voice = "en-us"};
+        .chain = "flite,espeak", .timeout_s = 10, .out_rate = 16000, .flite_voice = "slt", .espeak_voice = "en-us",
+        .instances = 1};
 }
 
 /* Calls fn for each comma-separated name; stops when fn returns nonzero. */
@@ -81,13 +89,19 @@ static int load_one(void *ud, const char *name)
         snprintf(c->err, c->errlen, "tts.chain: too many engines");
         return -1;
     }
-    void *state = e->create(&c->t->p, c->err, c->errlen);
-    if (!state)
-        return -1;
-    struct loaded_engine *le = &c->t->engines[c->t->count++];
+    int want = e->parallel ? c->t->p.instances : 1;
+    want = want < 1 ? 1 : want > TTS_MAX_INSTANCES ? TTS_MAX_INSTANCES : want;
+    struct loaded_engine *le = &c->t->engines[c->t->count];
     le->engine = e;
-    le->state = state;
-    pthread_mutex_init(&le->lock, NULL);
+    for (le->ninst = 0; le->ninst < want; le->ninst++) {
+        struct instance *in = &le->inst[le->ninst];
+        if (!(in->state = e->create(&c->t->p, c->err, c->errlen)))
+            break;
+        pthread_mutex_init(&in->lock, NULL);
+    }
+    if (le->ninst == 0)
+        return -1;
+    c->t->count++; /* fewer instances than asked still speak */
     return 0;
 }
 
@@ -111,10 +125,11 @@ void tts_free(tts *t)
 {
     if (!t)
         return;
-    for (int i = 0; i < t->count; i++) {
-        t->engines[i].engine->destroy(t->engines[i].state);
-        pthread_mutex_destroy(&t->engines[i].lock);
-    }
+    for (int i = 0; i < t->count; i++)
+        for (int k = 0; k < t->engines[i].ninst; k++) {
+            t->engines[i].engine->destroy(t->engines[i].inst[k].state);
+            pthread_mutex_destroy(&t->engines[i].inst[k].lock);
+        }
     free(t);
 }
 
@@ -198,6 +213,20 @@ static int speak_sink(void *ud, const int16_t *pcm, size_t n, int rate)
     return 0;
 }
 
+/* A free instance if there is one, else waits for one; returned locked. */
+static struct instance *take_instance(struct loaded_engine *le)
+{
+    unsigned start = atomic_fetch_add(&le->next, 1);
+    for (int k = 0; k < le->ninst; k++) {
+        struct instance *in = &le->inst[(start + (unsigned)k) % (unsigned)le->ninst];
+        if (pthread_mutex_trylock(&in->lock) == 0)
+            return in;
+    }
+    struct instance *in = &le->inst[start % (unsigned)le->ninst];
+    pthread_mutex_lock(&in->lock);
+    return in;
+}
+
 int tts_speak(tts *t, const int *order, int n, const char *text, int (*cancelled)(void *ud), tts_audio_fn on_audio,
               void *ud, struct tts_result *r)
 {
@@ -207,16 +236,16 @@ int tts_speak(tts *t, const int *order, int n, const char *text, int (*cancelled
         struct loaded_engine *le = &t->engines[order[k]];
         struct speak_ctx c = {.cancelled = cancelled, .on_audio = on_audio, .ud = ud, .out_rate = t->p.out_rate};
         char err[256] = "";
-        pthread_mutex_lock(&le->lock);
+        struct instance *in = take_instance(le);
         if (cancelled && cancelled(ud)) {
-            pthread_mutex_unlock(&le->lock);
+            pthread_mutex_unlock(&in->lock);
             return 1;
         }
         /* The limit starts once the engine is ours, not while queued behind
          * another session's phrase. */
         c.deadline_us = clock_now_us() + (int64_t)(t->p.timeout_s * 1e6);
-        int rc = le->engine->synthesize(le->state, text, speak_sink, &c, err, sizeof err);
-        pthread_mutex_unlock(&le->lock);
+        int rc = le->engine->synthesize(in->state, text, speak_sink, &c, err, sizeof err);
+        pthread_mutex_unlock(&in->lock);
         resampler_free(c.rs);
         pcm_free(&c.conv);
         if (c.was_cancelled) {

@@ -16,6 +16,9 @@ struct tts_params {
     /* openai: an OpenAI-compatible speech server */
     const char *openai_url, *openai_key, *openai_model, *openai_voice;
     int openai_rate; /* of the raw PCM it sends (24000 for OpenAI) */
+    /* Instances of each engine that allows several (one per worker thread):
+     * sessions' phrases are then synthesised at the same time. */
+    int instances;
 };
 struct tts_params tts_default_params(void);
 
@@ -25,9 +28,14 @@ typedef int (*tts_sink_fn)(void *ud, const int16_t *pcm, size_t n, int sample_ra
 
 /* An engine. A new engine is one file that fills this in. synthesize returns
  * 0 when done, 1 when the sink stopped it, -1 on failure (err set). Calls on
- * one engine are serialised by the chain, so engines need not be reentrant. */
+ * one instance are serialised by the chain, so engines need not be
+ * reentrant. */
 struct tts_engine {
     const char *name;
+    /* 1: separate instances (create called again) may speak at once. flite's
+     * voices are process-wide singletons and espeak-ng has global state, so
+     * they are one instance each; a remote engine is one per worker. */
+    int parallel;
     void *(*create)(const struct tts_params *p, char *err, size_t errlen);
     void (*destroy)(void *state);
     int (*synthesize)(void *state, const char *text, tts_sink_fn sink, void *ud, char *err, size_t errlen);
@@ -37,6 +45,7 @@ extern const struct tts_engine tts_engine_espeak;
 extern const struct tts_engine tts_engine_openai;
 
 #define TTS_MAX_ENGINES 8
+#define TTS_MAX_INSTANCES 16
 
 typedef struct tts tts;
 tts *tts_new(const struct tts_params *p, char *err, size_t errlen);

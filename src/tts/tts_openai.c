@@ -162,6 +162,7 @@ static int remote_synthesize(void *state, const char *text, tts_sink_fn sink, vo
 
 const struct tts_engine tts_engine_openai = {
     .name = "openai",
+    .parallel = 1,
     .create = remote_create,
     .destroy = remote_destroy,
     .synthesize = remote_synthesize,

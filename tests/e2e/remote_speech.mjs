@@ -44,6 +44,29 @@ test('remote TTS: audio is forwarded while the server is still synthesising', as
   llm.stop();
 });
 
+test('remote TTS: two sessions are synthesised at the same time (an instance per worker)', async () => {
+  const llm = await startFakeLlm();
+  await llm.script([], { text: 'Both of us are speaking at once.', ttft_ms: 20, token_ms: 5 });
+  await speechControl(llm, { tts: { mode: 'normal' } });
+  const p = await startParley({ env: remoteTts(llm) });
+  const clients = [new Client(p.url), new Client(p.url)];
+  for (const c of clients) {
+    await c.open();
+    await c.start();
+  }
+  for (const c of clients) c.send({ type: 'text', text: 'Talk' });
+  for (const c of clients) await c.waitFor('done', () => true, 20000);
+  const reqs = (await llm.requests()).filter((r) => r.path === '/v1/audio/speech');
+  assert(reqs.length === 2, `${reqs.length} speech requests`);
+  // Each phrase takes ~2 s to stream: one instance would start the second
+  // only after the first finished.
+  const [a, b] = reqs.sort((x, y) => x.at - y.at);
+  assert(b.at < a.finished_at - 500, `overlap: second started ${b.at - a.at} ms after the first, which took ${a.finished_at - a.at} ms`);
+  for (const c of clients) c.close();
+  await p.stop();
+  llm.stop();
+});
+
 for (const [name, tts, expect] of [
   ['a slow first byte', { mode: 'slow', ttfb_ms: 3000 }, 'timed out'],
   ['a 500', { mode: 'error', status: 500 }, 'HTTP 500'],
