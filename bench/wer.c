@@ -38,6 +38,22 @@ static const char *const sentences[] = {
     "is it going to rain this weekend",
     "tell me the news from this morning",
     "how do you make a cup of tea",
+    "what movies are playing near me tonight",
+    "send a message to john saying i will be late",
+    "what is the population of canada",
+    "turn off all the lights in the house",
+    "how long does it take to boil an egg",
+    "book a table for two at seven tonight",
+    "what is the best way to learn a language",
+    "read me my calendar for friday",
+    "convert one hundred dollars to euros",
+    "why is the sky blue",
+    "find a recipe for chocolate cake",
+    "how many people live in new york city",
+    "wake me up at six thirty in the morning",
+    "what does the word serendipity mean",
+    "open the garage door please",
+    "which planet is closest to the sun",
 };
 #define NSENT (sizeof sentences / sizeof *sentences)
 #define MAX_WORDS 256

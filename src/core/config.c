@@ -34,6 +34,8 @@ static const struct key_def keys[] = {
      "sessions at once (WebSocket and HTTP turns); past it a new one is refused with BUSY at 'start'"},
     {"limits.max_queue_wait_ms", NULL, T_INT, F(limits_max_queue_wait_ms), 10, 60000, NULL,
      "a new session is refused (BUSY) while speech work waits longer than this for a worker thread"},
+    {"limits.max_asr_lag_ms", NULL, T_INT, F(limits_max_asr_lag_ms), 10, 60000, NULL,
+     "a new session is refused (BUSY) while final transcripts lately came later than this after speech ended"},
     {"limits.max_cpu_percent", NULL, T_INT, F(limits_max_cpu_percent), 10, 100, NULL,
      "a new session is refused (BUSY) while parley uses more than this share of all cores"},
     {"limits.busy_retry_ms", NULL, T_INT, F(limits_busy_retry_ms), 100, 600000, NULL,
@@ -162,6 +164,7 @@ void config_defaults(struct parley_config *c)
     c->send_queue_kib = 2048;
     c->limits_max_queue_wait_ms = 300;
     c->limits_max_cpu_percent = 90;
+    c->limits_max_asr_lag_ms = 300;
     c->limits_busy_retry_ms = 2000;
     c->limits_start_timeout_ms = 10000;
     strcpy(c->log_level, "info");
@@ -183,6 +186,9 @@ void config_defaults(struct parley_config *c)
     c->vad_preroll_ms = 300;
     strcpy(c->asr_engine, "pocketsphinx");
     snprintf(c->asr_model_dir, sizeof c->asr_model_dir, "%s", PARLEY_PS_MODELDIR);
+    /* asr.pocketsphinx_options stays empty (pocketsphinx's own search): every
+     * cheaper setting measured cost more than 1 point of word error rate
+     * (bench_wer, docs/benchmarks.md). */
     c->asr_partial_interval_ms = 300;
     c->asr_max_utterance_ms = 30000;
     c->asr_speculative_final_ms = 200;

@@ -31,6 +31,7 @@ struct parley_config {
     int send_queue_kib;
     int limits_max_queue_wait_ms;
     int limits_max_cpu_percent;
+    int limits_max_asr_lag_ms;
     int limits_busy_retry_ms;
     int limits_start_timeout_ms;
     char log_level[16];

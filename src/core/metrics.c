@@ -2,6 +2,8 @@
  * an atomic add: no allocation, no lock, on the hot path. */
 #include "core/metrics.h"
 
+#include "core/clock.h"
+
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,22 +15,24 @@ static const double bucket_ms[] = {25, 50, 100, 200, 300, 500, 750, 1000, 1500, 
 
 static const char *const latency_names[LAT_COUNT] = {
     "parley_first_audio_latency_ms", "parley_first_token_latency_ms", "parley_turn_duration_ms",
-    "parley_barge_in_latency_ms"};
+    "parley_barge_in_latency_ms", "parley_asr_final_lag_ms"};
 static const char *const latency_help[LAT_COUNT] = {
     "End of user speech (or a typed turn) to the first reply audio sent",
     "End of user speech (or a typed turn) to the first LLM token", "End of user speech to the reply fully sent",
-    "Speech onset over the assistant to agent_interrupted"};
+    "Speech onset over the assistant to agent_interrupted",
+    "End of user speech (the endpoint) to the final transcript"};
 
 static const char *const error_codes[] = {"ASR_TIMEOUT", "ASR_FAIL",           "LLM_TIMEOUT",
                                           "LLM_FAIL",    "TTS_FAIL",           "PROTOCOL_VIOLATION",
                                           "MAX_DURATION_EXCEEDED", "INTERNAL", "NOT_FOUND",
-                                          "TOOL_FAIL",   "STORE_FAIL",         "OTHER"};
+                                          "TOOL_FAIL",   "STORE_FAIL",         "BUSY", "OTHER"};
 #define NCODES (sizeof error_codes / sizeof error_codes[0])
 
 struct histogram {
     atomic_ullong buckets[NBUCKETS + 1]; /* the last is +Inf */
     atomic_ullong count;
     atomic_ullong sum_us; /* µs, so the sum stays an integer */
+    atomic_llong recent_us, recent_at_us;
 };
 
 struct metrics {
@@ -88,6 +92,21 @@ void metrics_observe_ms(metrics *m, enum metric_latency which, double ms)
     atomic_fetch_add(&h->buckets[b], 1);
     atomic_fetch_add(&h->count, 1);
     atomic_fetch_add(&h->sum_us, (unsigned long long)(ms * 1000));
+    /* Racing writers may lose an update: an average needs no more. */
+    long long v = (long long)(ms * 1000), prev = atomic_load(&h->recent_us);
+    atomic_store(&h->recent_us, prev && atomic_load(&h->recent_at_us) ? prev + (v - prev) / 4 : v);
+    atomic_store(&h->recent_at_us, (long long)clock_now_us());
+}
+
+double metrics_recent_ms(metrics *m, enum metric_latency which, long long max_age_us)
+{
+    if (!m)
+        return 0;
+    struct histogram *h = &m->lat[which];
+    long long at = atomic_load(&h->recent_at_us);
+    if (!at || (long long)clock_now_us() - at > max_age_us)
+        return 0;
+    return (double)atomic_load(&h->recent_us) / 1000.0;
 }
 
 struct out {

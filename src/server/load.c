@@ -63,12 +63,21 @@ void server_load_get(server *srv, struct server_load *out)
     out->queued = wl.queued;
     out->queue_wait_ms = wl.queued ? (double)wl.wait_us / 1000.0 : 0;
     out->cpu = srv->load.cpu;
+    out->asr_lag_ms = metrics_recent_ms(srv->metrics, LAT_ASR_FINAL, 10 * 1000000LL);
     /* Each rule keeps the turns already running whole. */
     if (srv->stopping)
         snprintf(out->why, sizeof out->why, "the server is shutting down");
     else if (out->sessions >= cfg->max_sessions)
         snprintf(out->why, sizeof out->why, "%d sessions are open, the most this server takes (max_sessions)",
                  out->sessions);
+    else if (out->asr_lag_ms > cfg->limits_max_asr_lag_ms)
+        snprintf(out->why, sizeof out->why,
+                 "final transcripts come %.0f ms after speech ends (limits.max_asr_lag_ms %d): the server is at capacity",
+                 out->asr_lag_ms, cfg->limits_max_asr_lag_ms);
+    else if (out->asr_waiting > 0)
+        snprintf(out->why, sizeof out->why,
+                 "%d utterance(s) wait for a recogniser (all asr.decoders busy): the server is at capacity",
+                 out->asr_waiting);
     else if (out->queue_wait_ms > cfg->limits_max_queue_wait_ms)
         snprintf(out->why, sizeof out->why,
                  "speech work waits %.0f ms for a thread (limits.max_queue_wait_ms %d): the server is at capacity",
@@ -102,6 +111,7 @@ cJSON *server_load_json(server *srv)
     cJSON_AddNumberToObject(o, "worker_queue", l.queued);
     cJSON_AddNumberToObject(o, "queue_wait_ms", (double)(int)(l.queue_wait_ms * 10) / 10);
     cJSON_AddNumberToObject(o, "cpu", (double)(int)(l.cpu * 1000) / 1000);
+    cJSON_AddNumberToObject(o, "asr_lag_ms", (double)(int)(l.asr_lag_ms * 10) / 10);
     cJSON_AddBoolToObject(o, "accepting", l.accepting);
     if (!l.accepting)
         cJSON_AddStringToObject(o, "why", l.why);

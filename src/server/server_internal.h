@@ -53,6 +53,7 @@ struct load_state {
 struct server_load {
     int sessions, talking, asr_waiting, queued;
     double queue_wait_ms, cpu;
+    double asr_lag_ms; /* recent endpoint → final transcript */
     int accepting;
     char why[200]; /* when not accepting */
 };

@@ -814,6 +814,7 @@ static void on_final_mail(session *s, struct session_mail *m)
     const char *text = m->text ? m->text : "";
     struct turn_marks marks = u->marks;
     marks.final = clock_now_us();
+    metrics_observe_ms(s->env->metrics, LAT_ASR_FINAL, (double)(marks.final - marks.endpoint) / 1000);
     marks.asr_audio_ms = m->audio_ms;
     marks.asr_cpu_us = m->cpu_us;
     int false_start = barge_in_is_false_start(s, u, text);
