@@ -74,10 +74,6 @@ void server_load_get(server *srv, struct server_load *out)
         snprintf(out->why, sizeof out->why,
                  "final transcripts come %.0f ms after speech ends (limits.max_asr_lag_ms %d): the server is at capacity",
                  out->asr_lag_ms, cfg->limits_max_asr_lag_ms);
-    else if (out->asr_waiting > 0)
-        snprintf(out->why, sizeof out->why,
-                 "%d utterance(s) wait for a recogniser (all asr.decoders busy): the server is at capacity",
-                 out->asr_waiting);
     else if (out->queue_wait_ms > cfg->limits_max_queue_wait_ms)
         snprintf(out->why, sizeof out->why,
                  "speech work waits %.0f ms for a thread (limits.max_queue_wait_ms %d): the server is at capacity",
