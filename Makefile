@@ -39,6 +39,8 @@ asan:
 bench: setup-tests build
 	$(NODE) bench/latency.mjs --parley ./$(BUILD)/parley
 	$(NODE) bench/barge_in_tradeoff.mjs --parley ./$(BUILD)/parley
+	$(NODE) bench/load.mjs --parley ./$(BUILD)/parley --sessions 50 --turns 3
+	./$(BUILD)/bench_wer $(if $(wildcard ../shared/data/jfk.wav),--jfk ../shared/data/jfk.wav,)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
