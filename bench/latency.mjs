@@ -13,6 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import { arg, sets, pct } from './common.mjs';
 import {
   startFakeLlm,
   startParley,
@@ -20,13 +21,6 @@ import {
   makeSpeech,
 } from '../tests/e2e/lib.mjs';
 
-const argv = process.argv.slice(2);
-const arg = (name, dflt) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : dflt;
-};
-const sets = argv.flatMap((a, i) => (a === '--set' ? ['--set', argv[i + 1]] : []));
-if (arg('--parley')) process.env.PARLEY_BIN = arg('--parley');
 const TURNS = Number(arg('--turns', 20));
 const BARGES = Number(arg('--barge', 20));
 const FRAME_MS = 20;
@@ -42,10 +36,6 @@ const utterances = [
 const reply =
   'Well, from what I can see, the weather today looks sunny with a light breeze. Expect clear skies tonight.';
 
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 const fmt = (xs) => (xs.length ? `p50 ${pct(xs, 50).toFixed(1)}  p95 ${pct(xs, 95).toFixed(1)}  (n=${xs.length})` : 'n/a');
 
 // Index of the first/last 20 ms frame whose RMS is above -40 dBFS.

@@ -13,26 +13,14 @@
 //          [--parley build/parley] [--set key=value ...] [--json]
 import fs from 'node:fs';
 import os from 'node:os';
+import { argv, arg, sets, pct } from './common.mjs';
 import { startFakeLlm, startParley, Client, makeSpeech } from '../tests/e2e/lib.mjs';
 
-const argv = process.argv.slice(2);
-const arg = (name, dflt) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : dflt;
-};
-const sets = argv.flatMap((a, i) => (a === '--set' ? ['--set', argv[i + 1]] : []));
-if (arg('--parley')) process.env.PARLEY_BIN = arg('--parley');
 const SESSIONS = Number(arg('--sessions', 50));
 const TURNS = Number(arg('--turns', 3));
 const SPREAD_S = Number(arg('--spread', 10));
 const FRAME = 320; // 20 ms at 16 kHz
 const REPLY = 'Sure. It is sunny and mild today, with a light breeze.';
-
-const pct = (xs, p) => {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 
 // A fixed, seeded order of pauses: runs compare like with like.
 let seed = 12345;
