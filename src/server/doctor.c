@@ -62,7 +62,8 @@ static void vad_advice(const struct vad_choice *vc, char *out, size_t len)
     if (strcmp(vc->engine->name, "webrtc"))
         return;
 #ifdef PARLEY_HAVE_WHISPER
-    snprintf(out, len, "WebRTC takes clicks and hum for speech (%s): parley models pull silero-v6.2.0", vc->why);
+    snprintf(out, len, "WebRTC takes clicks and hum for speech%s%s%s: parley models pull silero-v6.2.0",
+             vc->why[0] ? " (" : "", vc->why, vc->why[0] ? ")" : "");
 #else
     snprintf(out, len, "WebRTC takes clicks and hum for speech; Silero needs whisper.cpp: run scripts/setup.sh");
 #endif

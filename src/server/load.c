@@ -26,9 +26,7 @@ static void sample(lws_sorted_usec_list_t *sul)
     struct load_state *l = &srv->load;
     int64_t now = clock_now_us(), cpu = process_cpu_us();
     if (l->at) {
-        static long cores;
-        if (!cores)
-            cores = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+        long cores = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
         double share = (double)(cpu - l->cpu_us) / ((double)(now - l->at) * (double)cores);
         /* Smoothed over about two seconds: a burst is not a trend. */
         l->cpu = l->cpu ? l->cpu + (share - l->cpu) / 4 : share;
