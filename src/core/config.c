@@ -36,6 +36,9 @@ static const struct key_def keys[] = {
      "a new session is refused (BUSY) while speech work waits longer than this for a worker thread"},
     {"limits.max_asr_lag_ms", NULL, T_INT, F(limits_max_asr_lag_ms), 10, 60000, NULL,
      "a new session is refused (BUSY) while final transcripts lately came later than this after speech ended"},
+    {"limits.max_new_sessions_per_s", NULL, T_INT, F(limits_max_new_sessions_per_s), 1, 8, NULL,
+     "WebSocket sessions admitted per second at most, so the load of new ones shows before more come (BUSY past "
+     "it; HTTP turns are not limited so)"},
     {"limits.max_cpu_percent", NULL, T_INT, F(limits_max_cpu_percent), 10, 100, NULL,
      "a new session is refused (BUSY) while parley uses more than this share of all cores"},
     {"limits.busy_retry_ms", NULL, T_INT, F(limits_busy_retry_ms), 100, 600000, NULL,
@@ -165,6 +168,7 @@ void config_defaults(struct parley_config *c)
     c->limits_max_queue_wait_ms = 300;
     c->limits_max_cpu_percent = 90;
     c->limits_max_asr_lag_ms = 300;
+    c->limits_max_new_sessions_per_s = 4;
     c->limits_busy_retry_ms = 2000;
     c->limits_start_timeout_ms = 10000;
     strcpy(c->log_level, "info");

@@ -639,7 +639,7 @@ static void handle_body(struct http_req *r)
     }
     char why[300];
     int retry_ms = 0;
-    if (server_admit(r->srv, why, sizeof why, &retry_ms)) {
+    if (server_admit_turn(r->srv, why, sizeof why, &retry_ms)) {
         r->retry_after_s = (retry_ms + 999) / 1000;
         respond_error(r, 503, "BUSY", why);
         return;

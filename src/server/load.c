@@ -30,6 +30,14 @@ static void sample(lws_sorted_usec_list_t *sul)
         double share = (double)(cpu - l->cpu_us) / ((double)(now - l->at) * (double)cores);
         /* Smoothed over about two seconds: a burst is not a trend. */
         l->cpu = l->cpu ? l->cpu + (share - l->cpu) / 4 : share;
+        /* What a session costs, on average over talking and listening:
+         * smoothed over ~10 s, since a session's demand comes in turns. */
+        struct server_load now_load;
+        server_load_get(srv, &now_load);
+        if (now_load.sessions > 0) {
+            double each = share / now_load.sessions;
+            l->per_session = l->per_session ? l->per_session + (each - l->per_session) / 20 : each;
+        }
     }
     l->at = now;
     l->cpu_us = cpu;
@@ -44,6 +52,15 @@ void server_load_start(server *srv)
 void server_load_stop(server *srv)
 {
     lws_sul_cancel(&srv->load_timer);
+}
+
+static int admissions_last_second(server *srv)
+{
+    int n = 0;
+    int64_t since = clock_now_us() - 1000000;
+    for (int i = 0; i < 8; i++)
+        n += srv->load.admitted_at[i] > since;
+    return n;
 }
 
 void server_load_get(server *srv, struct server_load *out)
@@ -79,12 +96,40 @@ void server_load_get(server *srv, struct server_load *out)
     else if (out->cpu * 100 > cfg->limits_max_cpu_percent)
         snprintf(out->why, sizeof out->why, "the CPU is %.0f%% busy (limits.max_cpu_percent %d): the server is at capacity",
                  out->cpu * 100, cfg->limits_max_cpu_percent);
+    else if (srv->load.per_session * (out->sessions + 1) * 100 > cfg->limits_max_cpu_percent)
+        snprintf(out->why, sizeof out->why,
+                 "with one more session parley would use ~%.0f%% of the CPU (limits.max_cpu_percent %d): the server "
+                 "is at capacity",
+                 srv->load.per_session * (out->sessions + 1) * 100, cfg->limits_max_cpu_percent);
+
     out->accepting = !out->why[0];
 }
 
 int server_admit(void *ud, char *why, size_t whylen, int *retry_after_ms)
 {
     server *srv = ud;
+    struct server_load l;
+    server_load_get(srv, &l);
+    /* Conversations also come at a bounded rate: what a new one costs shows
+     * only once it talks, so a burst is let in a few at a time. */
+    if (l.accepting && admissions_last_second(srv) >= srv->cfg->limits_max_new_sessions_per_s) {
+        snprintf(l.why, sizeof l.why,
+                 "%d conversations started in the last second (limits.max_new_sessions_per_s): their load is "
+                 "not known yet",
+                 srv->cfg->limits_max_new_sessions_per_s);
+        l.accepting = 0;
+    }
+    if (l.accepting) {
+        srv->load.admitted_at[srv->load.admitted_next++ % 8] = clock_now_us();
+        return 0;
+    }
+    snprintf(why, whylen, "%s; try again in %d ms", l.why, srv->cfg->limits_busy_retry_ms);
+    *retry_after_ms = srv->cfg->limits_busy_retry_ms;
+    return -1;
+}
+
+int server_admit_turn(server *srv, char *why, size_t whylen, int *retry_after_ms)
+{
     struct server_load l;
     server_load_get(srv, &l);
     if (l.accepting)

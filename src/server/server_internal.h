@@ -48,6 +48,9 @@ struct conn {
 struct load_state {
     int64_t at, cpu_us; /* the last sample */
     double cpu;         /* smoothed share of all cores, 0..1 */
+    double per_session; /* smoothed CPU share per started session */
+    int64_t admitted_at[8]; /* the last admissions, a ring: their rate */
+    int admitted_next;
 };
 
 struct server_load {
@@ -88,8 +91,10 @@ struct server {
 void server_load_start(server *srv);
 void server_load_stop(server *srv);
 void server_load_get(server *srv, struct server_load *out);
-/* The session_env admit hook (ud: the server). */
+/* The session_env admit hook for conversations (ud: the server). */
 int server_admit(void *ud, char *why, size_t whylen, int *retry_after_ms);
+/* The same for one HTTP turn: no rate limit on arrivals. */
+int server_admit_turn(server *srv, char *why, size_t whylen, int *retry_after_ms);
 /* /health's "load" object. */
 cJSON *server_load_json(server *srv);
 

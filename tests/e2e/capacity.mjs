@@ -38,7 +38,7 @@ test('20 sessions in conversation: every turn answered, no error', async () => {
   // utterance that finds no decoder free waits its turn instead of failing.
   const p = await startParley({
     env: { PARLEY_LLM_URL: llm.base },
-    args: ['--set', 'limits.max_cpu_percent=100', '--set', 'limits.max_queue_wait_ms=60000', '--set', 'limits.max_asr_lag_ms=60000'],
+    args: ['--set', 'limits.max_cpu_percent=100', '--set', 'limits.max_queue_wait_ms=60000', '--set', 'limits.max_asr_lag_ms=60000', '--set', 'limits.max_new_sessions_per_s=8'],
   });
   const clips = ['What is the weather like today?', 'Turn on the kitchen lights.', 'What time is it in London?'].map((t) =>
     makeSpeech(t, { padBefore: 0.2, padAfter: 0.1 }),

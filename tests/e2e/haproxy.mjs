@@ -45,8 +45,11 @@ test('two instances behind HAProxy: sessions on both; one stops, new sessions go
   assert(haproxyBin, 'haproxy is installed (scripts/setup.sh --tests)');
   const llm = await startFakeLlm();
   await llm.script([], { text: 'Hello from behind the proxy.', ttft_ms: 20, token_ms: 5 });
-  const a = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
-  const b = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  // Sessions open back to back here: the per-second admission limit is not
+  // what this test is about.
+  const fast = ['--set', 'limits.max_new_sessions_per_s=8'];
+  const a = await startParley({ env: { PARLEY_LLM_URL: llm.base }, args: fast });
+  const b = await startParley({ env: { PARLEY_LLM_URL: llm.base }, args: fast });
   const front = await freePort();
   const stats = await freePort();
   const cfg = fs
