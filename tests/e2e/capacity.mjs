@@ -62,7 +62,13 @@ test('20 sessions in conversation: every turn answered, no error', async () => {
 test('past capacity: BUSY with retry_after_ms before ready, the admitted sessions finish, HTTP 503 with Retry-After', async () => {
   const llm = await startFakeLlm();
   await llm.script([], { text: REPLY, ttft_ms: 100, token_ms: 30 });
-  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base }, args: ['--set', 'max_sessions=3', '--set', 'limits.busy_retry_ms=1500'] });
+  // Capacity by config alone, so the outcome does not depend on this
+  // machine's speed: the measured rules are set out of reach.
+  const p = await startParley({
+    env: { PARLEY_LLM_URL: llm.base },
+    args: ['--set', 'max_sessions=3', '--set', 'limits.busy_retry_ms=1500', '--set', 'limits.max_cpu_percent=100',
+      '--set', 'limits.max_queue_wait_ms=60000', '--set', 'limits.max_asr_lag_ms=60000'],
+  });
   const admitted = [];
   for (let i = 0; i < 3; i++) {
     const c = new Client(p.url);
