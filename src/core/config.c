@@ -36,6 +36,9 @@ static const struct key_def keys[] = {
      "a new session is refused (BUSY) while speech work waits longer than this for a worker thread"},
     {"limits.max_asr_lag_ms", NULL, T_INT, F(limits_max_asr_lag_ms), 10, 60000, NULL,
      "a new session is refused (BUSY) while final transcripts lately came later than this after speech ended"},
+    {"limits.admission", NULL, T_STR, F(limits_admission), 0, 0, "measured|fixed",
+     "measured: with 4 or more sessions open, new ones are also refused by the measured load (limits.max_*); "
+     "fixed: by max_sessions and limits.max_new_sessions_per_s alone"},
     {"limits.max_new_sessions_per_s", NULL, T_INT, F(limits_max_new_sessions_per_s), 1, 8, NULL,
      "WebSocket sessions admitted per second at most, so the load of new ones shows before more come (BUSY past "
      "it; HTTP turns are not limited so)"},
@@ -169,6 +172,7 @@ void config_defaults(struct parley_config *c)
     c->limits_max_cpu_percent = 90;
     c->limits_max_asr_lag_ms = 300;
     c->limits_max_new_sessions_per_s = 4;
+    strcpy(c->limits_admission, "measured");
     c->limits_busy_retry_ms = 2000;
     c->limits_start_timeout_ms = 10000;
     strcpy(c->log_level, "info");

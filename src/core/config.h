@@ -33,6 +33,7 @@ struct parley_config {
     int limits_max_cpu_percent;
     int limits_max_asr_lag_ms;
     int limits_max_new_sessions_per_s;
+    char limits_admission[16];
     int limits_busy_retry_ms;
     int limits_start_timeout_ms;
     char log_level[16];

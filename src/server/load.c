@@ -5,6 +5,7 @@
  * running, never cut one of them off. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "server/server_internal.h"
 
 #define SAMPLE_US 500000
+#define MEASURED_FROM_SESSIONS 4 /* the load rules apply once this many are open */
 
 static int64_t process_cpu_us(void)
 {
@@ -79,12 +81,17 @@ void server_load_get(server *srv, struct server_load *out)
     out->queue_wait_ms = wl.queued ? (double)wl.wait_us / 1000.0 : 0;
     out->cpu = srv->load.cpu;
     out->asr_lag_ms = metrics_recent_ms(srv->metrics, LAT_ASR_FINAL, 10 * 1000000LL);
-    /* Each rule keeps the turns already running whole. */
+    /* Each rule keeps the turns already running whole. The measured ones
+     * judge sessions against each other: with a few open, a slow machine or
+     * a heavy engine is no reason to turn the next one away. */
+    int measured = !strcmp(cfg->limits_admission, "measured") && out->sessions >= MEASURED_FROM_SESSIONS;
     if (srv->stopping)
         snprintf(out->why, sizeof out->why, "the server is shutting down");
     else if (out->sessions >= cfg->max_sessions)
         snprintf(out->why, sizeof out->why, "%d sessions are open, the most this server takes (max_sessions)",
                  out->sessions);
+    else if (!measured)
+        ;
     else if (out->asr_lag_ms > cfg->limits_max_asr_lag_ms)
         snprintf(out->why, sizeof out->why,
                  "final transcripts come %.0f ms after speech ends (limits.max_asr_lag_ms %d): the server is at capacity",

@@ -38,7 +38,7 @@ test('20 sessions in conversation: every turn answered, no error', async () => {
   // utterance that finds no decoder free waits its turn instead of failing.
   const p = await startParley({
     env: { PARLEY_LLM_URL: llm.base },
-    args: ['--set', 'limits.max_cpu_percent=100', '--set', 'limits.max_queue_wait_ms=60000', '--set', 'limits.max_asr_lag_ms=60000', '--set', 'limits.max_new_sessions_per_s=8'],
+    args: ['--set', 'limits.admission=fixed', '--set', 'limits.max_new_sessions_per_s=8'],
   });
   const clips = ['What is the weather like today?', 'Turn on the kitchen lights.', 'What time is it in London?'].map((t) =>
     makeSpeech(t, { padBefore: 0.2, padAfter: 0.1 }),
@@ -63,11 +63,10 @@ test('past capacity: BUSY with retry_after_ms before ready, the admitted session
   const llm = await startFakeLlm();
   await llm.script([], { text: REPLY, ttft_ms: 100, token_ms: 30 });
   // Capacity by config alone, so the outcome does not depend on this
-  // machine's speed: the measured rules are set out of reach.
+  // machine's speed (limits.admission=fixed).
   const p = await startParley({
     env: { PARLEY_LLM_URL: llm.base },
-    args: ['--set', 'max_sessions=3', '--set', 'limits.busy_retry_ms=1500', '--set', 'limits.max_cpu_percent=100',
-      '--set', 'limits.max_queue_wait_ms=60000', '--set', 'limits.max_asr_lag_ms=60000'],
+    args: ['--set', 'max_sessions=3', '--set', 'limits.busy_retry_ms=1500', '--set', 'limits.admission=fixed'],
   });
   const admitted = [];
   for (let i = 0; i < 3; i++) {
