@@ -331,7 +331,11 @@ static void submit_job(struct http_req *r, struct job *j)
     j->req_id = r->id;
     j->route = r->route;
     snprintf(j->arg, sizeof j->arg, "%s", r->arg);
-    if (workers_submit(r->srv->env.io, job_run, j)) {
+    /* Conversations are read on the writer's queue, behind every turn
+     * already queued for storing: a client that just got a turn's answer
+     * reads that turn (it was queued before the answer went out). */
+    int ordered = j->route == R_CONVERSATION || j->route == R_CONVERSATIONS;
+    if (workers_submit(ordered ? r->srv->env.writer : r->srv->env.io, job_run, j)) {
         free(j->body);
         free(j);
         respond_error(r, 503, "BUSY", "the server is too busy; try again");
