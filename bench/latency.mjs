@@ -13,7 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import { arg, sets, pct } from './common.mjs';
+import { arg, sets, pct, QUESTIONS } from './common.mjs';
 import {
   startFakeLlm,
   startParley,
@@ -25,14 +25,7 @@ const TURNS = Number(arg('--turns', 20));
 const BARGES = Number(arg('--barge', 20));
 const FRAME_MS = 20;
 
-const utterances = [
-  'What is the weather like today?',
-  'Tell me a joke about computers.',
-  'What time is it in London?',
-  'How many minutes are in one hour?',
-  'Turn on the kitchen lights.',
-  'What is the capital of France?',
-];
+const utterances = QUESTIONS;
 const reply =
   'Well, from what I can see, the weather today looks sunny with a light breeze. Expect clear skies tonight.';
 

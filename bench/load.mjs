@@ -13,7 +13,7 @@
 //          [--parley build/parley] [--set key=value ...] [--json]
 import fs from 'node:fs';
 import os from 'node:os';
-import { argv, arg, sets, pct } from './common.mjs';
+import { argv, arg, sets, pct, QUESTIONS } from './common.mjs';
 import { startFakeLlm, startParley, Client, makeSpeech } from '../tests/e2e/lib.mjs';
 
 const SESSIONS = Number(arg('--sessions', 50));
@@ -26,14 +26,7 @@ const REPLY = 'Sure. It is sunny and mild today, with a light breeze.';
 let seed = 12345;
 const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
 
-const sentences = [
-  'What is the weather like today?',
-  'Tell me a joke about computers.',
-  'What time is it in London?',
-  'How many minutes are in one hour?',
-  'Turn on the kitchen lights.',
-  'What is the capital of France?',
-];
+const sentences = QUESTIONS;
 const clips = sentences.map((text, i) => {
   const pcm = makeSpeech(text, { voice: i % 2 ? 'kal' : 'slt', padBefore: 0.2, padAfter: 0 });
   // The last voiced frame: speech end as a listener would mark it.
