@@ -112,14 +112,15 @@ void server_load_get(server *srv, struct server_load *out)
     out->accepting = !out->why[0];
 }
 
-int server_admit(void *ud, char *why, size_t whylen, int *retry_after_ms)
+/* One admission decision; conversation: a WebSocket session, which also
+ * counts against the arrival rate. */
+static int admit(server *srv, int conversation, char *why, size_t whylen, int *retry_after_ms)
 {
-    server *srv = ud;
     struct server_load l;
     server_load_get(srv, &l);
     /* Conversations also come at a bounded rate: what a new one costs shows
      * only once it talks, so a burst is let in a few at a time. */
-    if (l.accepting && admissions_last_second(srv) >= srv->cfg->limits_max_new_sessions_per_s) {
+    if (conversation && l.accepting && admissions_last_second(srv) >= srv->cfg->limits_max_new_sessions_per_s) {
         snprintf(l.why, sizeof l.why,
                  "%d conversations started in the last second (limits.max_new_sessions_per_s): their load is "
                  "not known yet",
@@ -127,7 +128,8 @@ int server_admit(void *ud, char *why, size_t whylen, int *retry_after_ms)
         l.accepting = 0;
     }
     if (l.accepting) {
-        srv->load.admitted_at[srv->load.admitted_next++ % 8] = clock_now_us();
+        if (conversation)
+            srv->load.admitted_at[srv->load.admitted_next++ % 8] = clock_now_us();
         return 0;
     }
     snprintf(why, whylen, "%s; try again in %d ms", l.why, srv->cfg->limits_busy_retry_ms);
@@ -135,15 +137,14 @@ int server_admit(void *ud, char *why, size_t whylen, int *retry_after_ms)
     return -1;
 }
 
+int server_admit(void *ud, char *why, size_t whylen, int *retry_after_ms)
+{
+    return admit(ud, 1, why, whylen, retry_after_ms);
+}
+
 int server_admit_turn(server *srv, char *why, size_t whylen, int *retry_after_ms)
 {
-    struct server_load l;
-    server_load_get(srv, &l);
-    if (l.accepting)
-        return 0;
-    snprintf(why, whylen, "%s; try again in %d ms", l.why, srv->cfg->limits_busy_retry_ms);
-    *retry_after_ms = srv->cfg->limits_busy_retry_ms;
-    return -1;
+    return admit(srv, 0, why, whylen, retry_after_ms);
 }
 
 cJSON *server_load_json(server *srv)
