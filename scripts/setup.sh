@@ -10,7 +10,7 @@ die() { echo "setup: $*" >&2; exit 1; }
 # The major version in a version string ("v22.23.5", "Chromium 156.0.1").
 major() { echo "$1" | sed -n 's/^[^0-9]*\([0-9][0-9]*\).*/\1/p'; }
 
-PKGS="build-essential cmake pkg-config libwebsockets-dev libcurl4-openssl-dev libcjson-dev
+PKGS="build-essential cmake pkg-config libwebsockets-dev libssl-dev libcurl4-openssl-dev libcjson-dev
 libyaml-dev libsqlite3-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
 flite flite1-dev espeak-ng libespeak-ng-dev libwebrtc-audio-processing-dev libspeexdsp-dev nodejs npm"
 TESTS=0

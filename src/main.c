@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "asr/asr.h"
+#include "auth/auth_cli.h"
 #include "core/audio.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -27,6 +28,8 @@ static const char usage[] =
     "  parley transcribe FILE.wav [OPTIONS]   print the transcript of a WAV file\n"
     "  parley say TEXT -o OUT.wav [OPTIONS]   synthesise TEXT into a 16-bit WAV file\n"
     "  parley models list|pull NAME|path NAME the speech models (Whisper, Silero VAD)\n"
+    "  parley users list|add|token|remove NAME  who may use parley when auth is on\n"
+    "  parley tls self-signed DIR             a certificate for https (phones need it)\n"
     "  parley --help-config                   list every configuration key\n"
     "  parley --version\n"
     "\n"
@@ -110,6 +113,8 @@ static int load_config(int argc, char **argv, struct parley_config *cfg, struct 
                             : !strcmp(cli->command, "transcribe") ? transcribe_usage
                             : !strcmp(cli->command, "models")     ? models_usage
                             : !strcmp(cli->command, "doctor")     ? doctor_usage
+                            : !strcmp(cli->command, "users")      ? auth_cli_users_usage
+                            : !strcmp(cli->command, "tls")        ? auth_cli_tls_usage
                                                                   : say_usage;
             fputs(u, stdout);
             exit(0);
@@ -138,7 +143,8 @@ static int load_config(int argc, char **argv, struct parley_config *cfg, struct 
             goto bad;
         } else if (!cli->positional) {
             cli->positional = a;
-        } else if (!cli->positional2 && !strcmp(cli->command, "models")) {
+        } else if (!cli->positional2 &&
+                   (!strcmp(cli->command, "models") || !strcmp(cli->command, "users") || !strcmp(cli->command, "tls"))) {
             cli->positional2 = a;
         } else {
             snprintf(err, sizeof err, "unexpected argument '%s'", a);
@@ -341,7 +347,8 @@ int main(int argc, char **argv)
     }
     struct cli cli = {.command = argv[1]};
     if (strcmp(cli.command, "serve") && strcmp(cli.command, "transcribe") && strcmp(cli.command, "say") &&
-        strcmp(cli.command, "models") && strcmp(cli.command, "doctor")) {
+        strcmp(cli.command, "models") && strcmp(cli.command, "doctor") && strcmp(cli.command, "users") &&
+        strcmp(cli.command, "tls")) {
         fprintf(stderr, "parley: unknown command '%s'\n\n%s", cli.command, usage);
         return 2;
     }
@@ -354,6 +361,10 @@ int main(int argc, char **argv)
         return cmd_transcribe(&cfg, cli.positional);
     if (!strcmp(cli.command, "models"))
         return cmd_models(&cfg, cli.positional, cli.positional2);
+    if (!strcmp(cli.command, "users"))
+        return auth_cli_users(cfg.data_dir, cli.positional, cli.positional2, stdout, stderr);
+    if (!strcmp(cli.command, "tls"))
+        return auth_cli_tls(cli.positional, cli.positional2, stdout, stderr);
     if (!strcmp(cli.command, "doctor")) {
         if (cli.positional) {
             fputs(doctor_usage, stderr);

@@ -11,6 +11,25 @@ const ui = {
   mic: $('mic'), level: $('level'), talk: $('talk'), stop: $('stop'), ptt: $('ptt'), halfduplex: $('halfduplex'),
   voice: $('voice'), compose: $('compose'), text: $('text'), out: $('out'), fresh: $('new'),
   notice: $('llm-notice'), noticeProblem: $('llm-problem'), noticeFix: $('llm-fix'),
+  signin: $('signin'), signinForm: $('signin-form'), signinWhy: $('signin-why'), token: $('token'), signout: $('signout'),
+};
+
+// A user's token, when the server asks for one (auth on): kept in this
+// browser until "Sign out", sent in 'start' (a browser cannot set headers on
+// a WebSocket).
+const TOKEN_KEY = 'parley.token';
+const savedToken = () => {
+  try {
+    return localStorage.getItem(TOKEN_KEY) || '';
+  } catch {
+    return '';
+  }
+};
+const saveToken = (t) => {
+  try {
+    if (t) localStorage.setItem(TOKEN_KEY, t);
+    else localStorage.removeItem(TOKEN_KEY);
+  } catch {}
 };
 
 // The conversation this page continues, across reloads and reconnects.
@@ -92,6 +111,7 @@ const conn = new Connection(
     ...(ui.voice.value ? { tts: ui.voice.value } : {}),
     half_duplex: ui.halfduplex.checked,
     ...(savedConversation() ? { conversation_id: savedConversation() } : {}),
+    ...(savedToken() ? { token: savedToken() } : {}),
   }),
   {
     onStatus(s) {
@@ -109,6 +129,8 @@ const conn = new Connection(
 function handle(m) {
   switch (m.type) {
     case 'ready':
+      ui.signin.hidden = true;
+      ui.signout.hidden = !savedToken();
       saveConversation(m.conversation_id);
       stats.conversation = m.conversation_id;
       voices = m.tts_engines || [];
@@ -183,12 +205,51 @@ function handle(m) {
     }
     case 'error':
       if (m.code === 'NOT_FOUND') break; // a forgotten conversation: ready brings a new one
+      if (m.code === 'UNAUTHORIZED' || m.code === 'RATE_LIMITED') {
+        askForToken(m);
+        break;
+      }
       showError(`${m.code}: ${m.message}`);
       break;
     case 'info':
       break;
   }
 }
+
+// The server refused the session: stop reconnecting and ask for a token.
+function askForToken(m) {
+  conn.hold();
+  const had = savedToken();
+  if (m.code === 'UNAUTHORIZED') saveToken('');
+  stats.auth = m.code;
+  ui.signin.hidden = false;
+  ui.signout.hidden = true;
+  ui.signinWhy.textContent = m.code === 'RATE_LIMITED' ? m.message
+    : had ? 'That token no longer works (it was replaced, or its user removed). Enter a new one.' : '';
+  setState('offline');
+  ui.connection.textContent = 'signed out';
+  ui.token.focus();
+}
+
+ui.signinForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const t = ui.token.value.trim();
+  if (!t) return;
+  saveToken(t);
+  saveConversation(''); // a conversation belongs to a user: start one as this one
+  ui.token.value = '';
+  ui.signinWhy.textContent = '';
+  ui.signin.hidden = true;
+  conn.resume();
+});
+ui.signout.addEventListener('click', () => {
+  saveToken('');
+  saveConversation('');
+  ui.log.replaceChildren();
+  assistantEl.clear();
+  conn.hold();
+  askForToken({ code: 'UNAUTHORIZED' });
+});
 
 async function micOn() {
   try {

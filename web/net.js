@@ -30,6 +30,20 @@ export class Connection {
     };
   }
 
+  // Stops reconnecting (the server refused us) until resume().
+  hold() {
+    this.closedByUs = true;
+    const old = this.ws;
+    this.ws = null;
+    if (old) old.close();
+  }
+
+  resume() {
+    this.closedByUs = false;
+    this.retryMs = 500;
+    this.open();
+  }
+
   get ready() {
     return this.ws && this.ws.readyState === WebSocket.OPEN;
   }

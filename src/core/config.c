@@ -29,6 +29,14 @@ static const struct key_def keys[] = {
     {"allowed_origins", NULL, T_STR, F(allowed_origins), 0, 0, NULL,
      "comma-separated origins (http://host:port) whose pages may open /ws besides parley's own; clients "
      "that send no Origin (non-browsers) are always allowed"},
+    {"auth.mode", "PARLEY_AUTH", T_STR, F(auth_mode), 0, 0, "auto|on|off",
+     "tokens required (parley users add NAME); auto: on unless listen is a loopback address"},
+    {"auth.max_failures", NULL, T_INT, F(auth_max_failures), 1, 1000000, NULL,
+     "wrong tokens a minute from one address before it is refused (429) until the minute ends"},
+    {"metrics.public", NULL, T_BOOL, F(metrics_public), 0, 1, NULL, "serve /metrics without a token when auth is on"},
+    {"tls.cert", NULL, T_STR, F(tls_cert), 0, 0, NULL,
+     "PEM certificate: serve https and wss (parley tls self-signed DIR makes one)"},
+    {"tls.key", NULL, T_STR, F(tls_key), 0, 0, NULL, "PEM private key of tls.cert"},
     {"workers", NULL, T_INT, F(workers), 1, 64, NULL, "worker threads for ASR and TTS"},
     {"max_sessions", NULL, T_INT, F(max_sessions), 1, 10000, NULL,
      "sessions at once (WebSocket and HTTP turns); past it a new one is refused with BUSY at 'start'"},
@@ -164,6 +172,8 @@ void config_defaults(struct parley_config *c)
 {
     memset(c, 0, sizeof *c);
     strcpy(c->listen, "127.0.0.1:8080");
+    strcpy(c->auth_mode, "auto");
+    c->auth_max_failures = 10;
     snprintf(c->web_root, sizeof c->web_root, "%s", PARLEY_WEB_DIR);
     c->workers = 2;
     c->max_sessions = 64;
@@ -526,6 +536,11 @@ int config_finish(struct parley_config *c, char *err, size_t errlen)
     memcpy(c->listen_host, c->listen, (size_t)(colon - c->listen));
     c->listen_host[colon - c->listen] = 0;
     c->listen_port = (int)port;
+    if (!c->tls_cert[0] != !c->tls_key[0]) {
+        snprintf(err, errlen, "%s: set with %s, or neither (https needs both)", c->tls_cert[0] ? "tls.key" : "tls.cert",
+                 c->tls_cert[0] ? "tls.cert" : "tls.key");
+        return -1;
+    }
     if (c->vad_frame_ms != 10 && c->vad_frame_ms != 20 && c->vad_frame_ms != 30) {
         snprintf(err, errlen, "vad.frame_ms: %d is not 10, 20 or 30", c->vad_frame_ms);
         return -1;

@@ -26,6 +26,11 @@ struct parley_config {
     int listen_port;
     char web_root[512];
     char allowed_origins[512];
+    char auth_mode[8];    /* auto | on | off */
+    int auth_max_failures; /* wrong tokens a minute from one address before 429 */
+    int metrics_public;   /* /metrics without a token when auth is on */
+    char tls_cert[512];   /* PEM; with tls_key: https and wss */
+    char tls_key[512];
     int workers;
     int max_sessions;
     int send_queue_kib;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int64_t memory_save(const struct memory_params *p, const char *content, const char *conversation_id, uint64_t turn,
+int64_t memory_save(const struct memory_params *p, int64_t user_id, const char *content, const char *conversation_id, uint64_t turn,
                     char *err, size_t errlen)
 {
     float *vec = NULL;
@@ -15,12 +15,12 @@ int64_t memory_save(const struct memory_params *p, const char *content, const ch
     char eerr[256];
     if (p->embed.model && p->embed.model[0] && embed_text(&p->embed, content, &vec, &dim, eerr, sizeof eerr))
         fprintf(stderr, "memory: saved without an embedding: %s\n", eerr);
-    int64_t id = store_memory_add(p->db, content, conversation_id, turn, vec, dim, p->embed.model, err, errlen);
+    int64_t id = store_memory_add(p->db, user_id, content, conversation_id, turn, vec, dim, p->embed.model, err, errlen);
     free(vec);
     return id;
 }
 
-cJSON *memory_recall(const struct memory_params *p, const char *query, int limit, char *warning, size_t warnlen)
+cJSON *memory_recall(const struct memory_params *p, int64_t user_id, const char *query, int limit, char *warning, size_t warnlen)
 {
     float *vec = NULL;
     int dim = 0;
@@ -30,7 +30,7 @@ cJSON *memory_recall(const struct memory_params *p, const char *query, int limit
     if (p->embed.model && p->embed.model[0] && query && query[0] &&
         embed_text(&p->embed, query, &vec, &dim, eerr, sizeof eerr) && warning)
         snprintf(warning, warnlen, "%s; recalled by keywords only", eerr);
-    cJSON *out = store_memory_search(p->db, query, vec, dim, limit);
+    cJSON *out = store_memory_search(p->db, user_id, query, vec, dim, limit);
     free(vec);
     return out;
 }

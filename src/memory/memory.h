@@ -14,12 +14,13 @@ struct memory_params {
     struct embed_params embed; /* embed.model empty: keyword search only */
 };
 
-/* Returns the new memory's id, or -1 with err. */
-int64_t memory_save(const struct memory_params *p, const char *content, const char *conversation_id, uint64_t turn,
+/* Both act on user_id's memories only. Returns the new memory's id, or -1
+ * with err. */
+int64_t memory_save(const struct memory_params *p, int64_t user_id, const char *content, const char *conversation_id, uint64_t turn,
                     char *err, size_t errlen);
 /* Hybrid search; an embedding failure falls back to keywords (and is
  * reported in *warning when given). [{"id","content","created_at","score"}] */
-cJSON *memory_recall(const struct memory_params *p, const char *query, int limit, char *warning, size_t warnlen);
+cJSON *memory_recall(const struct memory_params *p, int64_t user_id, const char *query, int limit, char *warning, size_t warnlen);
 /* The block appended to the system prompt, or NULL when nothing is recalled. */
 char *memory_context_block(const cJSON *memories);
 

@@ -7,127 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include "core/audio.h"
 #include "core/clock.h"
 #include "core/http_util.h"
 #include "core/log.h"
+#include "server/http_internal.h"
 #include "server/protocol.h"
-#include "server/server_internal.h"
-
-#define CHAT_BODY_MAX (64 * 1024)
-#define UPLOAD_BODY_MAX (16 * 1024 * 1024) /* ~8 min of 16 kHz PCM */
-#define SSE_BUFFER_MAX (1 << 20)
-#define REPLY_AUDIO_MAX_S 600
-#define AUDIO_CACHE_SLOTS 16
-#define AUDIO_CACHE_BYTES (64 << 20)
-#define LIST_LIMIT_MAX 200
-#define HEALTH_LLM_TIMEOUT_MS 2000
-
-enum route { R_NONE, R_CHAT, R_UPLOAD, R_AUDIO, R_CONVERSATIONS, R_CONVERSATION, R_MEMORIES, R_MEMORY, R_HEALTH, R_READY,
-             R_METRICS };
-
-struct http_req {
-    struct lws *wsi;
-    server *srv;
-    uint64_t id;
-    enum route route;
-    int method_ok;
-    char arg[128]; /* the {id} of /v1/conversations/{id}, /v1/memories/{id}, /v1/audio/{id} */
-    int sse;
-
-    unsigned char *body;
-    size_t body_len, body_max;
-    int body_too_large;
-    int upload_rate; /* raw PCM uploads: ?sample_rate= */
-
-    /* The response: status, type, and bytes not yet written. */
-    int status;
-    char ctype[64];
-    char *out;
-    size_t out_len, out_off;
-    int headers_sent, complete, streaming;
-    int retry_after_s; /* a 503 BUSY says when to come back */
-
-    /* A turn through a headless session. */
-    session *sess;
-    lws_sorted_usec_list_t timer;
-    int ready, text_sent;
-    char *text, *transcript;
-    char conversation_id[64];
-    cJSON *answer; /* text, tool_calls, errors, metrics: the JSON reply */
-    struct pcm_buf audio;
-    int not_found;
-    struct http_req *next;
-};
-
-/* ---- replies of /v1/voice/upload, kept for GET /v1/audio/{id} ---- */
-
-struct audio_cache {
-    struct {
-        char id[40];
-        unsigned char *wav;
-        size_t len;
-        int64_t at;
-    } slot[AUDIO_CACHE_SLOTS];
-};
-
-struct audio_cache *audio_cache_new(void) { return calloc(1, sizeof(struct audio_cache)); }
-
-void audio_cache_free(struct audio_cache *c)
-{
-    if (!c)
-        return;
-    for (int i = 0; i < AUDIO_CACHE_SLOTS; i++)
-        free(c->slot[i].wav);
-    free(c);
-}
-
-/* Keeps wav (taking it); the oldest entries go past the slot or byte bound. */
-static void audio_cache_put(struct audio_cache *c, const char *id, unsigned char *wav, size_t len)
-{
-    for (;;) {
-        size_t total = len;
-        int oldest = -1, used = 0;
-        for (int i = 0; i < AUDIO_CACHE_SLOTS; i++) {
-            if (!c->slot[i].wav)
-                continue;
-            used++;
-            total += c->slot[i].len;
-            if (oldest < 0 || c->slot[i].at < c->slot[oldest].at)
-                oldest = i;
-        }
-        if (oldest < 0 || (used < AUDIO_CACHE_SLOTS && total <= AUDIO_CACHE_BYTES))
-            break;
-        free(c->slot[oldest].wav);
-        memset(&c->slot[oldest], 0, sizeof c->slot[oldest]);
-    }
-    for (int i = 0; i < AUDIO_CACHE_SLOTS; i++)
-        if (!c->slot[i].wav) {
-            snprintf(c->slot[i].id, sizeof c->slot[i].id, "%s", id);
-            c->slot[i].wav = wav;
-            c->slot[i].len = len;
-            c->slot[i].at = clock_now_us();
-            return;
-        }
-    free(wav);
-}
-
-static int audio_cache_get(struct audio_cache *c, const char *id, const unsigned char **wav, size_t *len)
-{
-    for (int i = 0; i < AUDIO_CACHE_SLOTS; i++)
-        if (c->slot[i].wav && !strcmp(c->slot[i].id, id)) {
-            *wav = c->slot[i].wav;
-            *len = c->slot[i].len;
-            return 0;
-        }
-    return -1;
-}
 
 /* ---- responses ---- */
 
-static void respond_raw(struct http_req *r, int status, const char *ctype, const void *body, size_t len)
+void http_respond_raw(struct http_req *r, int status, const char *ctype, const void *body, size_t len)
 {
     free(r->out);
     r->out = malloc(len + 1);
@@ -142,16 +32,16 @@ static void respond_raw(struct http_req *r, int status, const char *ctype, const
     lws_callback_on_writable(r->wsi);
 }
 
-static void respond_json(struct http_req *r, int status, cJSON *body)
+void http_respond_json(struct http_req *r, int status, cJSON *body)
 {
     char *text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
-    respond_raw(r, status, "application/json", text ? text : "{}", text ? strlen(text) : 2);
+    http_respond_raw(r, status, "application/json", text ? text : "{}", text ? strlen(text) : 2);
     free(text);
 }
 
 /* {"error":{"code","message"}}: every 4xx and 5xx carries one. */
-static cJSON *error_json(const char *code, const char *message)
+cJSON *http_error_json(const char *code, const char *message)
 {
     cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
     cJSON_AddStringToObject(e, "code", code);
@@ -159,13 +49,13 @@ static cJSON *error_json(const char *code, const char *message)
     return o;
 }
 
-static void respond_error(struct http_req *r, int status, const char *code, const char *message)
+void http_respond_error(struct http_req *r, int status, const char *code, const char *message)
 {
-    respond_json(r, status, error_json(code, message));
+    http_respond_json(r, status, http_error_json(code, message));
 }
 
 /* Appends to a streaming (SSE) response; -1 past the bound. */
-static int stream_append(struct http_req *r, const char *data, size_t len)
+int http_stream_append(struct http_req *r, const char *data, size_t len)
 {
     if (r->out_len - r->out_off + len > SSE_BUFFER_MAX)
         return -1;
@@ -188,6 +78,7 @@ static int stream_append(struct http_req *r, const char *data, size_t len)
 
 struct job {
     server *srv;
+    int64_t user_id;
     uint64_t req_id;
     enum route route;
     char arg[128];
@@ -217,9 +108,9 @@ static void job_run(void *arg)
     store *db = j->srv->env.db;
     switch (j->route) {
     case R_CONVERSATIONS: {
-        cJSON *list = store_list_conversations(db, j->limit, j->offset);
+        cJSON *list = store_list_conversations(db, j->user_id, j->limit, j->offset);
         if (!list) {
-            post_answer(j, 500, error_json("STORE_FAIL", "the conversations could not be read"));
+            post_answer(j, 500, http_error_json("STORE_FAIL", "the conversations could not be read"));
             break;
         }
         cJSON *o = cJSON_CreateObject();
@@ -228,21 +119,21 @@ static void job_run(void *arg)
         break;
     }
     case R_CONVERSATION: {
-        cJSON *c = store_get_conversation(db, j->arg);
-        int missing = !c && store_conversation_exists(db, j->arg) == 0;
+        cJSON *c = store_get_conversation(db, j->user_id, j->arg);
+        int missing = !c && store_conversation_exists(db, j->user_id, j->arg) == 0;
         if (c)
             post_answer(j, 200, c);
         else
             post_answer(j, missing ? 404 : 500,
-                        error_json(missing ? "NOT_FOUND" : "STORE_FAIL",
+                        http_error_json(missing ? "NOT_FOUND" : "STORE_FAIL",
                                    missing ? "no such conversation" : "the conversation could not be read"));
         break;
     }
     case R_MEMORIES: {
         char warning[300] = "";
-        cJSON *found = memory_recall(j->srv->env.mem, j->query, j->limit, warning, sizeof warning);
+        cJSON *found = memory_recall(j->srv->env.mem, j->user_id, j->query, j->limit, warning, sizeof warning);
         if (!found) {
-            post_answer(j, 500, error_json("STORE_FAIL", "the memories could not be read"));
+            post_answer(j, 500, http_error_json("STORE_FAIL", "the memories could not be read"));
             break;
         }
         cJSON *o = cJSON_CreateObject();
@@ -255,13 +146,13 @@ static void job_run(void *arg)
     case R_MEMORY: {
         char *end;
         long long id = strtoll(j->arg, &end, 10);
-        int rc = *end || end == j->arg || id <= 0 ? 0 : store_memory_forget(db, id);
+        int rc = *end || end == j->arg || id <= 0 ? 0 : store_memory_forget(db, j->user_id, id);
         if (rc == 1) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddNumberToObject(o, "deleted", (double)id);
             post_answer(j, 200, o);
         } else {
-            post_answer(j, rc == 0 ? 404 : 500, error_json(rc == 0 ? "NOT_FOUND" : "STORE_FAIL", "no such memory"));
+            post_answer(j, rc == 0 ? 404 : 500, http_error_json(rc == 0 ? "NOT_FOUND" : "STORE_FAIL", "no such memory"));
         }
         break;
     }
@@ -304,11 +195,11 @@ static void job_run(void *arg)
             ok = 0;
         }
         if (!ok) {
-            post_answer(j, 400, error_json("BAD_AUDIO", err));
+            post_answer(j, 400, http_error_json("BAD_AUDIO", err));
         } else {
             char text[4096], aerr[256] = "";
             if (asr_transcribe(j->srv->env.asr, pcm16.samples, pcm16.len, text, sizeof text, aerr, sizeof aerr)) {
-                post_answer(j, 500, error_json("ASR_FAIL", aerr));
+                post_answer(j, 500, http_error_json("ASR_FAIL", aerr));
             } else {
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "transcript", text);
@@ -328,6 +219,7 @@ static void job_run(void *arg)
 static void submit_job(struct http_req *r, struct job *j)
 {
     j->srv = r->srv;
+    j->user_id = r->user.id;
     j->req_id = r->id;
     j->route = r->route;
     snprintf(j->arg, sizeof j->arg, "%s", r->arg);
@@ -338,190 +230,7 @@ static void submit_job(struct http_req *r, struct job *j)
     if (workers_submit(ordered ? r->srv->env.writer : r->srv->env.io, job_run, j)) {
         free(j->body);
         free(j);
-        respond_error(r, 503, "BUSY", "the server is too busy; try again");
-    }
-}
-
-/* ---- turns through a headless session ---- */
-
-static enum outq_result req_send(void *ud, int binary, enum out_class cls, uint64_t turn, int phrase,
-                                 const void *data, size_t len, size_t samples)
-{
-    (void)cls, (void)turn, (void)phrase, (void)samples;
-    struct http_req *r = ud;
-    if (r->complete || r->text_sent == 2)
-        return OUTQ_OK; /* the answer ends at done */
-    if (binary) {
-        if (r->audio.len + len / 2 <= (size_t)REPLY_AUDIO_MAX_S * (size_t)r->srv->cfg->tts_sample_rate)
-            pcm_append(&r->audio, data, len / 2);
-        return OUTQ_OK;
-    }
-    cJSON *msg = cJSON_ParseWithLength(data, len);
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
-    const char *t = cJSON_IsString(type) ? type->valuestring : "";
-    if (r->sse) {
-        char head[64];
-        snprintf(head, sizeof head, "event: %s\ndata: ", t);
-        if (stream_append(r, head, strlen(head)) || stream_append(r, data, len) || stream_append(r, "\n\n", 2)) {
-            cJSON_Delete(msg);
-            return OUTQ_FULL; /* the client is not reading; the turn goes on without it */
-        }
-    }
-    if (!strcmp(t, "ready")) {
-        const cJSON *cid = cJSON_GetObjectItemCaseSensitive(msg, "conversation_id");
-        snprintf(r->conversation_id, sizeof r->conversation_id, "%s", cJSON_IsString(cid) ? cid->valuestring : "");
-        r->ready = 1;
-        if (r->sse && !r->not_found) { /* the stream's headers can go now */
-            r->status = 200;
-            snprintf(r->ctype, sizeof r->ctype, "text/event-stream");
-            metrics_http_request(r->srv->metrics, 200);
-        }
-        lws_callback_on_writable(r->wsi); /* the text goes in from there, not from inside the session */
-    } else if (!strcmp(t, "error")) {
-        const cJSON *code = cJSON_GetObjectItemCaseSensitive(msg, "code");
-        if (!r->ready && cJSON_IsString(code) && !strcmp(code->valuestring, ERR_NOT_FOUND))
-            r->not_found = 1;
-        cJSON_DeleteItemFromObjectCaseSensitive(msg, "type");
-        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r->answer, "errors"), cJSON_Duplicate(msg, 1));
-    } else if (!strcmp(t, "assistant_text")) {
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(msg, "status");
-        const cJSON *text = cJSON_GetObjectItemCaseSensitive(msg, "text");
-        if (cJSON_IsString(st) && !strcmp(st->valuestring, "end"))
-            cJSON_ReplaceItemInObjectCaseSensitive(r->answer, "text", cJSON_Duplicate(text, 1));
-        const cJSON *turn_j = cJSON_GetObjectItemCaseSensitive(msg, "turn");
-        cJSON_ReplaceItemInObjectCaseSensitive(r->answer, "turn", cJSON_Duplicate(turn_j, 1));
-    } else if (!strcmp(t, "tool_call") || !strcmp(t, "tool_result")) {
-        cJSON *copy = cJSON_Duplicate(msg, 1);
-        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r->answer, "tools"), copy);
-    } else if (!strcmp(t, "done") || !strcmp(t, "agent_interrupted")) {
-        cJSON *metrics = cJSON_DetachItemFromObjectCaseSensitive(msg, "metrics");
-        if (metrics) {
-            cJSON_DeleteItemFromObjectCaseSensitive(r->answer, "metrics");
-            cJSON_AddItemToObject(r->answer, "metrics", metrics);
-        }
-        r->text_sent = 2; /* the turn is over */
-        lws_callback_on_writable(r->wsi);
-    }
-    cJSON_Delete(msg);
-    return OUTQ_OK;
-}
-
-static void req_purge(void *ud, uint64_t turn) { (void)ud, (void)turn; }
-
-static void req_timer_fired(lws_sorted_usec_list_t *sul)
-{
-    struct http_req *r = lws_container_of(sul, struct http_req, timer);
-    if (r->sess)
-        session_on_timer(r->sess);
-}
-
-static void req_set_timer(void *ud, int64_t delay_us)
-{
-    struct http_req *r = ud;
-    lws_sul_schedule(lws_get_context(r->wsi), 0, &r->timer, req_timer_fired, delay_us);
-}
-
-static void req_close(void *ud)
-{
-    struct http_req *r = ud;
-    if (r->complete)
-        return;
-    if (r->headers_sent) { /* a stream already under way: say so in it */
-        static const char ev[] = "event: error\ndata: {\"type\":\"error\",\"code\":\"SHUTTING_DOWN\"}\n\n";
-        stream_append(r, ev, sizeof ev - 1);
-        r->complete = 1;
-        return;
-    }
-    respond_error(r, 503, "SHUTTING_DOWN", "the server is shutting down");
-}
-
-static const struct session_io req_io = {req_send, req_purge, req_set_timer, req_close};
-
-/* Starts the turn: a headless session, 'start' (resuming a conversation if
- * asked), and the text once 'ready' arrives. */
-static void start_turn(struct http_req *r, const char *conversation_id, int text_only)
-{
-    server *srv = r->srv;
-    r->sess = session_new(&srv->env, &req_io, r, r->id);
-    if (!r->sess) {
-        respond_error(r, 500, "INTERNAL", "cannot start a session");
-        return;
-    }
-    srv->nhttp_sessions++;
-    session_set_headless(r->sess, text_only);
-    r->answer = cJSON_CreateObject();
-    cJSON_AddStringToObject(r->answer, "text", "");
-    cJSON_AddNullToObject(r->answer, "turn");
-    cJSON_AddArrayToObject(r->answer, "tools");
-    cJSON_AddArrayToObject(r->answer, "errors");
-    cJSON *start = cJSON_CreateObject();
-    cJSON_AddStringToObject(start, "type", "start");
-    cJSON_AddNumberToObject(start, "sample_rate", 16000);
-    if (conversation_id && conversation_id[0])
-        cJSON_AddStringToObject(start, "conversation_id", conversation_id);
-    char *text = cJSON_PrintUnformatted(start);
-    cJSON_Delete(start);
-    if (text)
-        session_on_text(r->sess, text, strlen(text));
-    free(text);
-}
-
-/* Called from the writable callback: feed the text, or finish the answer. */
-static void advance_turn(struct http_req *r)
-{
-    if (!r->sess || r->complete)
-        return;
-    if (r->not_found) {
-        respond_error(r, 404, "NOT_FOUND", "no such conversation");
-        return;
-    }
-    if (r->ready && !r->text_sent) {
-        r->text_sent = 1;
-        session_submit_text(r->sess, r->text, r->route == R_UPLOAD);
-        return;
-    }
-    if (r->text_sent != 2)
-        return;
-    if (r->sse) {
-        r->complete = 1; /* close once the buffered events are out */
-        lws_callback_on_writable(r->wsi);
-        return;
-    }
-    cJSON *a = r->answer;
-    r->answer = NULL;
-    cJSON_AddStringToObject(a, "conversation_id", r->conversation_id);
-    if (r->route == R_UPLOAD) {
-        cJSON_AddStringToObject(a, "transcript", r->transcript ? r->transcript : "");
-        if (r->audio.len) {
-            unsigned char rnd[12];
-            char id[40] = "a";
-            if (getrandom(rnd, sizeof rnd, 0) == (ssize_t)sizeof rnd)
-                for (int i = 0; i < 12; i++)
-                    snprintf(id + 1 + 2 * i, 3, "%02x", rnd[i]);
-            size_t len;
-            unsigned char *wav = wav_encode(r->audio.samples, r->audio.len, r->srv->cfg->tts_sample_rate, &len);
-            if (wav) {
-                audio_cache_put(r->srv->audio, id, wav, len);
-                char url[80];
-                snprintf(url, sizeof url, "/v1/audio/%s.wav", id);
-                cJSON_AddStringToObject(a, "audio_url", url);
-            }
-        }
-        if (!cJSON_GetObjectItemCaseSensitive(a, "audio_url"))
-            cJSON_AddNullToObject(a, "audio_url");
-    }
-    /* A reply that never came (the LLM is down) is a gateway error. */
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(a, "text");
-    int failed = cJSON_IsString(text) && !text->valuestring[0] && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(a, "errors"));
-    if (failed) {
-        const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(a, "errors"), 0);
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToObject(o, "error", cJSON_Duplicate(first, 1));
-        cJSON_AddStringToObject(o, "conversation_id", r->conversation_id);
-        cJSON_Delete(a);
-        respond_json(r, 502, o);
-    } else {
-        respond_json(r, 200, a);
+        http_respond_error(r, 503, "BUSY", "the server is too busy; try again");
     }
 }
 
@@ -583,7 +292,7 @@ static void handle_get_or_delete(struct http_req *r)
     server *srv = r->srv;
     if (r->route == R_METRICS) {
         char *text = metrics_render(srv->metrics, srv->nconns + srv->nhttp_sessions, srv->nconns);
-        respond_raw(r, 200, "text/plain; version=0.0.4", text ? text : "", text ? strlen(text) : 0);
+        http_respond_raw(r, 200, "text/plain; version=0.0.4", text ? text : "", text ? strlen(text) : 0);
         free(text);
         return;
     }
@@ -596,7 +305,7 @@ static void handle_get_or_delete(struct http_req *r)
         cJSON_AddItemToObject(o, "load", load);
         if (!accepting)
             r->retry_after_s = (srv->cfg->limits_busy_retry_ms + 999) / 1000;
-        respond_json(r, accepting ? 200 : 503, o);
+        http_respond_json(r, accepting ? 200 : 503, o);
         return;
     }
     if (r->route == R_AUDIO) {
@@ -608,18 +317,18 @@ static void handle_get_or_delete(struct http_req *r)
         const unsigned char *wav;
         size_t len;
         if (audio_cache_get(srv->audio, id, &wav, &len))
-            respond_error(r, 404, "NOT_FOUND", "no such reply audio (it may have been evicted)");
+            http_respond_error(r, 404, "NOT_FOUND", "no such reply audio (it may have been evicted)");
         else
-            respond_raw(r, 200, "audio/wav", wav, len);
+            http_respond_raw(r, 200, "audio/wav", wav, len);
         return;
     }
     if (r->route != R_HEALTH && !srv->env.db) {
-        respond_error(r, 503, "STORE_FAIL", "nothing is stored: data_dir is empty");
+        http_respond_error(r, 503, "STORE_FAIL", "nothing is stored: data_dir is empty");
         return;
     }
     struct job *j = calloc(1, sizeof *j);
     if (!j) {
-        respond_error(r, 500, "INTERNAL", "out of memory");
+        http_respond_error(r, 500, "INTERNAL", "out of memory");
         return;
     }
     j->limit = int_arg(r->wsi, "limit=", 50, 1, LIST_LIMIT_MAX);
@@ -638,26 +347,26 @@ static void handle_body(struct http_req *r)
     if (r->body_too_large) {
         char msg[96];
         snprintf(msg, sizeof msg, "the body is limited to %zu bytes", r->body_max);
-        respond_error(r, 413, "TOO_LARGE", msg);
+        http_respond_error(r, 413, "TOO_LARGE", msg);
         return;
     }
     char why[300];
     int retry_ms = 0;
     if (server_admit_turn(r->srv, why, sizeof why, &retry_ms)) {
         r->retry_after_s = (retry_ms + 999) / 1000;
-        respond_error(r, 503, "BUSY", why);
+        http_respond_error(r, 503, "BUSY", why);
         return;
     }
     if (r->route == R_UPLOAD) {
         int wav = r->body_len >= 12 && !memcmp(r->body, "RIFF", 4);
         if (!wav && (r->upload_rate < 8000 || r->upload_rate > 48000)) {
-            respond_error(r, 400, "BAD_AUDIO",
+            http_respond_error(r, 400, "BAD_AUDIO",
                           "send a WAV file, or raw 16-bit mono PCM with ?sample_rate= between 8000 and 48000");
             return;
         }
         struct job *j = calloc(1, sizeof *j);
         if (!j) {
-            respond_error(r, 500, "INTERNAL", "out of memory");
+            http_respond_error(r, 500, "INTERNAL", "out of memory");
             return;
         }
         j->body = r->body;
@@ -679,12 +388,12 @@ static void handle_body(struct http_req *r)
                               ? "'conversation_id' must be a string of at most 63 characters"
                               : NULL;
     if (problem) {
-        respond_error(r, 400, "BAD_REQUEST", problem);
+        http_respond_error(r, 400, "BAD_REQUEST", problem);
         cJSON_Delete(req);
         return;
     }
     r->text = strdup(text->valuestring);
-    start_turn(r, cJSON_IsString(cid) ? cid->valuestring : NULL, 1);
+    http_start_turn(r, cJSON_IsString(cid) ? cid->valuestring : NULL, 1);
     cJSON_Delete(req);
 }
 
@@ -695,11 +404,11 @@ static void on_job_done(struct http_req *r, struct session_mail *m)
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(m->json, "transcript");
         r->transcript = strdup(cJSON_IsString(t) ? t->valuestring : "");
         if (!r->transcript || !r->transcript[0]) {
-            respond_error(r, 422, "NO_SPEECH", "no words were recognised in the clip");
+            http_respond_error(r, 422, "NO_SPEECH", "no words were recognised in the clip");
             return;
         }
         r->text = strdup(r->transcript);
-        start_turn(r, NULL, 0);
+        http_start_turn(r, NULL, 0);
         return;
     }
     if (r->route == R_HEALTH) {
@@ -709,6 +418,8 @@ static void on_job_done(struct http_req *r, struct session_mail *m)
         const cJSON *llm = cJSON_GetObjectItemCaseSensitive(o, "llm");
         int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(llm, "ok"));
         cJSON_AddStringToObject(o, "status", ok ? "ok" : "degraded");
+        cJSON_AddBoolToObject(o, "auth_required", srv->auth_on);
+        cJSON_AddBoolToObject(o, "tls", srv->cfg->tls_cert[0] != 0);
         cJSON *asr = cJSON_AddObjectToObject(o, "asr");
         cJSON_AddStringToObject(asr, "engine", asr_model_engine_name(srv->env.asr));
         cJSON_AddBoolToObject(asr, "loaded", 1);
@@ -732,12 +443,12 @@ static void on_job_done(struct http_req *r, struct session_mail *m)
         }
         cJSON_AddNumberToObject(o, "sessions", srv->nconns + srv->nhttp_sessions);
         cJSON_AddItemToObject(o, "load", server_load_json(srv));
-        respond_json(r, ok ? 200 : 503, o);
+        http_respond_json(r, ok ? 200 : 503, o);
         return;
     }
     cJSON *o = m->json;
     m->json = NULL;
-    respond_json(r, m->status, o ? o : cJSON_CreateObject());
+    http_respond_json(r, m->status, o ? o : cJSON_CreateObject());
 }
 
 int http_api_deliver(server *srv, struct session_mail *m)
@@ -778,6 +489,60 @@ static void req_free(struct http_req *r)
     free(r);
 }
 
+/* With auth on, every route needs a token but liveness and readiness (they
+ * answer bare without one) and, if metrics.public, /metrics. Returns -1
+ * when the request has been answered (401, 429). */
+static int check_auth(struct http_req *r)
+{
+    server *srv = r->srv;
+    int open_route = r->route == R_HEALTH || r->route == R_READY || (r->route == R_METRICS && srv->cfg->metrics_public);
+    if (open_route && !srv->auth_on) {
+        r->authed = 1;
+        r->user.id = STORE_LOCAL_USER;
+        return 0;
+    }
+    if (open_route && lws_hdr_total_length(r->wsi, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
+        return 0; /* answered bare */
+    char why[200];
+    int retry_s = 0;
+    enum session_auth a = server_auth_request(srv, r->wsi, &r->user, why, sizeof why, &retry_s);
+    r->authed = a == SESSION_AUTH_OK;
+    if (r->authed || (open_route && a == SESSION_AUTH_DENIED))
+        return 0;
+    if (a == SESSION_AUTH_LIMITED) {
+        r->retry_after_s = retry_s;
+        http_respond_error(r, 429, "RATE_LIMITED", why);
+    } else {
+        http_respond_error(r, 401, "UNAUTHORIZED", why);
+    }
+    return -1;
+}
+
+/* /health and /health/ready without a token: alive, and whether it takes
+ * sessions, nothing more. */
+static int answer_bare(struct http_req *r)
+{
+    if (r->authed || (r->route != R_HEALTH && r->route != R_READY))
+        return 0;
+    cJSON *o = cJSON_CreateObject();
+    int status = 200;
+    if (r->route == R_HEALTH) {
+        cJSON_AddStringToObject(o, "status", "alive");
+        cJSON_AddBoolToObject(o, "auth_required", 1);
+    } else {
+        cJSON *load = server_load_json(r->srv);
+        int accepting = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(load, "accepting"));
+        cJSON_Delete(load);
+        cJSON_AddBoolToObject(o, "ready", accepting);
+        if (!accepting) {
+            status = 503;
+            r->retry_after_s = (r->srv->cfg->limits_busy_retry_ms + 999) / 1000;
+        }
+    }
+    http_respond_json(r, status, o);
+    return 1;
+}
+
 static int on_http(struct lws *wsi, struct http_pss *pss)
 {
     server *srv = lws_context_user(lws_get_context(wsi));
@@ -795,20 +560,24 @@ static int on_http(struct lws *wsi, struct http_pss *pss)
     if (!server_origin_allowed(wsi, srv->cfg)) {
         /* A form on another site could otherwise post turns (and through
          * tools, change data) with the visitor's browser. */
-        respond_error(r, 403, "FORBIDDEN", "requests from this origin are not allowed (allowed_origins)");
+        http_respond_error(r, 403, "FORBIDDEN", "requests from this origin are not allowed (allowed_origins)");
         return 0;
     }
     if (r->route == R_NONE) {
-        respond_error(r, 404, "NOT_FOUND", "no such endpoint (see docs/api.md)");
+        http_respond_error(r, 404, "NOT_FOUND", "no such endpoint (see docs/api.md)");
         return 0;
     }
     if (!r->method_ok) {
-        respond_error(r, 405, "METHOD_NOT_ALLOWED", "this endpoint does not take that method (see docs/api.md)");
+        http_respond_error(r, 405, "METHOD_NOT_ALLOWED", "this endpoint does not take that method (see docs/api.md)");
         return 0;
     }
+    if (check_auth(r))
+        return 0;
     char accept[128];
     header(wsi, WSI_TOKEN_HTTP_ACCEPT, accept, sizeof accept);
     r->sse = r->route == R_CHAT && strstr(accept, "text/event-stream") != NULL;
+    if (answer_bare(r))
+        return 0;
     if (r->route != R_CHAT && r->route != R_UPLOAD) {
         handle_get_or_delete(r);
         return 0;
@@ -847,7 +616,7 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
     struct http_req *r = pss->req;
     if (!r)
         return 0;
-    advance_turn(r);
+    http_advance_turn(r);
     if (!r->status)
         return 0;
     if (!r->headers_sent) {
@@ -862,6 +631,8 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
         int rn = snprintf(retry, sizeof retry, "%d", r->retry_after_s);
         if ((r->retry_after_s &&
              lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_RETRY_AFTER, (const unsigned char *)retry, rn, &p, end)) ||
+            (r->status == 401 && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                                                               (const unsigned char *)"Bearer", 6, &p, end)) ||
             lws_finalize_write_http_header(wsi, start, &p, end))
             return -1;
         r->headers_sent = 1;

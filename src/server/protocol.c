@@ -56,7 +56,8 @@ static int parse_start(const cJSON *j, struct proto_client_msg *m, char *err, si
     if (copy_opt_string(j, "session_id", m->session_id, sizeof m->session_id, err, errlen) ||
         copy_opt_string(j, "tts", m->tts, sizeof m->tts, err, errlen) ||
         copy_opt_string(j, "llm_model", m->llm_model, sizeof m->llm_model, err, errlen) ||
-        copy_opt_string(j, "conversation_id", m->conversation_id, sizeof m->conversation_id, err, errlen))
+        copy_opt_string(j, "conversation_id", m->conversation_id, sizeof m->conversation_id, err, errlen) ||
+        copy_opt_string(j, "token", m->token, sizeof m->token, err, errlen))
         return -1;
     return 0;
 }

@@ -22,6 +22,7 @@ struct proto_client_msg {
     char tts[128];
     char llm_model[128];
     char conversation_id[64]; /* resume this conversation */
+    char token[128];          /* a user's token, for browsers (they cannot set headers) */
     int half_duplex; /* -1: not given */
     /* text */
     char *text; /* malloc'd; free with proto_client_msg_clear */
@@ -43,6 +44,8 @@ struct proto_client_msg {
 #define ERR_TOOL_FAIL "TOOL_FAIL"
 #define ERR_STORE_FAIL "STORE_FAIL"
 #define ERR_BUSY "BUSY"
+#define ERR_UNAUTHORIZED "UNAUTHORIZED"
+#define ERR_RATE_LIMITED "RATE_LIMITED"
 
 /* Parses one text frame. Returns 0, or -1 with a client-facing reason in err;
  * *fatal says whether the connection must close (not JSON, no or unknown type). */

@@ -248,6 +248,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         memset(c, 0, sizeof *c);
         c->wsi = wsi;
         c->srv = srv;
+        server_auth_capture(c);
         c->q = outq_new((size_t)srv->cfg->send_queue_kib * 1024, LWS_PRE);
         c->rx = malloc(PROTO_MAX_FRAME);
         c->sess = session_new(&srv->env, &conn_io, c, ++srv->next_session_id);
@@ -464,7 +465,7 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the worker pools");
         goto fail;
     }
-    if (open_store(srv, err, errlen))
+    if (open_store(srv, err, errlen) || server_auth_start(srv, err, errlen))
         goto fail;
     if (cfg->tools_enabled) {
         srv->env.tools = tools_new();
@@ -523,6 +524,11 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
     info.mounts = &srv->mount;
     info.user = srv;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (cfg->tls_cert[0]) { /* checked against each other by server_auth_start */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+    }
     info.ka_time = 0;
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
@@ -561,8 +567,9 @@ void server_request_stop(server *srv)
 int server_run(server *srv)
 {
     server_log_engines(srv->cfg, asr_model_engine_name(srv->env.asr), &srv->vad);
-    log_info("listening on http://%s:%d/ (WebSocket: /ws), LLM: %s %s model %s, ASR: %s, TTS: %s",
-             srv->cfg->listen_host, srv->cfg->listen_port, srv->cfg->llm_provider, srv->cfg->llm_url,
+    server_auth_log(srv);
+    log_info("listening on %s://%s:%d/ (WebSocket: /ws), LLM: %s %s model %s, ASR: %s, TTS: %s",
+             srv->cfg->tls_cert[0] ? "https" : "http", srv->cfg->listen_host, srv->cfg->listen_port, srv->cfg->llm_provider, srv->cfg->llm_url,
              srv->cfg->llm_model, asr_model_engine_name(srv->env.asr), srv->cfg->tts_chain);
     while (!(srv->stopping && (srv->nconns == 0 || clock_now_us() > srv->stop_deadline))) {
         if (lws_service(srv->ctx, 100) < 0)
@@ -599,6 +606,7 @@ void server_free(server *srv)
     tools_builtins_free(srv->builtin_tools);
     store_close(srv->env.db);
     llm_connections_free(srv->env.llm_connections); /* requests still unwinding hold their own reference */
+    server_auth_stop(srv); /* no worker is left to read users into it */
     metrics_free(srv->metrics);
     audio_cache_free(srv->audio);
     tts_free(srv->env.tts);

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <cjson/cJSON.h>
 
+#include "auth/auth.h"
 #include "core/metrics.h"
 #include "memory/memory.h"
 #include "server/outq.h"
@@ -38,6 +39,9 @@ struct conn {
     int rx_oversized;
     enum close_state close_requested;
     lws_sorted_usec_list_t timer;
+    char peer[64];                    /* the client's address, for the auth brake */
+    char bearer[AUTH_TOKEN_MAX + 2];  /* the upgrade's Authorization: Bearer token, if any */
+    int bearer_given;                 /* an Authorization header came (valid or not) */
     struct conn *next;
     struct conn *id_next; /* in the server's by_id bucket */
 };
@@ -85,7 +89,29 @@ struct server {
     lws_sorted_usec_list_t load_timer;
     struct load_state load;
     struct conn *by_id[CONN_BUCKETS]; /* sessions by id, for mail */
+    /* auth_gate.c: who may use parley */
+    int auth_on;
+    auth_users *users;     /* a copy of the store's, re-read every second */
+    auth_limiter *limiter; /* failed sign-ins by address */
+    lws_sorted_usec_list_t users_timer;
+    atomic_int users_reading;
 };
+
+/* auth_gate.c */
+/* Decides auth.mode, reads the users, checks the TLS files; -1 with err. */
+int server_auth_start(server *srv, char *err, size_t errlen);
+void server_auth_stop(server *srv); /* after the workers are gone */
+/* The start-up lines: what is exposed, and to whom. */
+void server_auth_log(server *srv);
+/* An HTTP request's user, from its Authorization header. */
+enum session_auth server_auth_request(server *srv, struct lws *wsi, struct session_user *user, char *why,
+                                      size_t whylen, int *retry_after_s);
+/* session_env hooks (ud: the server; io_ud: the conn). */
+enum session_auth server_authenticate(void *ud, void *io_ud, const char *token, struct session_user *user, char *why,
+                                      size_t whylen);
+int server_authorized(void *ud, const struct session_user *user);
+/* At a WebSocket's upgrade: keep what auth needs (headers go after it). */
+void server_auth_capture(struct conn *c);
 
 /* load.c */
 void server_load_start(server *srv);

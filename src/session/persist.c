@@ -14,6 +14,7 @@
 
 struct resume_job {
     store *db;
+    int64_t user_id;
     mailbox *mail;
     uint64_t session_id;
     char conversation_id[64];
@@ -26,9 +27,9 @@ static void resume_run(void *arg)
     struct session_mail *m = session_mail_new(j->session_id, MAIL_HISTORY, 0, j->conversation_id,
                                               strlen(j->conversation_id));
     if (m) {
-        int exists = store_conversation_exists(j->db, j->conversation_id);
+        int exists = store_conversation_exists(j->db, j->user_id, j->conversation_id);
         m->status = exists;
-        m->json = exists == 1 ? store_load_history(j->db, j->conversation_id, j->max) : NULL;
+        m->json = exists == 1 ? store_load_history(j->db, j->user_id, j->conversation_id, j->max) : NULL;
         if (exists == 1 && !m->json)
             m->status = -1;
         mailbox_post(j->mail, &m->node);
@@ -44,7 +45,7 @@ void persist_resume(session *s, const char *conversation_id)
         session_send_ready(s);
         return;
     }
-    *j = (struct resume_job){s->env->db, s->env->mail, s->id, "", HISTORY_MAX_MESSAGES};
+    *j = (struct resume_job){s->env->db, s->user.id, s->env->mail, s->id, "", HISTORY_MAX_MESSAGES};
     snprintf(j->conversation_id, sizeof j->conversation_id, "%s", conversation_id);
     s->resuming = 1;
     /* On the writer's queue: it reads after every write already queued, so
@@ -86,6 +87,7 @@ void persist_on_history(session *s, struct session_mail *m)
 
 struct recall_job {
     const struct memory_params *mem;
+    int64_t user_id;
     mailbox *mail;
     uint64_t session_id, turn;
     int limit;
@@ -96,7 +98,7 @@ static void recall_run(void *arg)
 {
     struct recall_job *j = arg;
     char warning[300];
-    cJSON *found = memory_recall(j->mem, j->query, j->limit, warning, sizeof warning);
+    cJSON *found = memory_recall(j->mem, j->user_id, j->query, j->limit, warning, sizeof warning);
     if (warning[0])
         log_warn("memory: %s", warning);
     char *block = memory_context_block(found);
@@ -120,7 +122,7 @@ int persist_recall(session *s)
     struct recall_job *j = calloc(1, sizeof *j);
     if (!j)
         return -1;
-    *j = (struct recall_job){s->env->mem, s->env->mail, s->id, r->turn, s->cfg->memory_top_k, strdup(r->user_text)};
+    *j = (struct recall_job){s->env->mem, s->user.id, s->env->mail, s->id, r->turn, s->cfg->memory_top_k, strdup(r->user_text)};
     if (!j->query || workers_submit(s->env->io, recall_run, j)) {
         free(j->query);
         free(j);
@@ -135,6 +137,7 @@ int persist_recall(session *s)
 
 struct commit_job {
     store *db;
+    int64_t user_id;
     char conversation_id[64];
     struct store_message msgs[MAX_TURN_MESSAGES];
     char *texts[MAX_TURN_MESSAGES * 3]; /* owned copies behind msgs */
@@ -163,9 +166,9 @@ static void commit_run(void *arg)
     struct commit_job *j = arg;
     char err[300] = "";
     if (j->reply) {
-        if (store_set_reply_text(j->db, j->conversation_id, j->turn, j->reply))
+        if (store_set_reply_text(j->db, j->user_id, j->conversation_id, j->turn, j->reply))
             log_warn("store: cannot correct the reply of turn %llu", (unsigned long long)j->turn);
-    } else if (store_commit_turn(j->db, j->conversation_id, j->msgs, j->n, err, sizeof err)) {
+    } else if (store_commit_turn(j->db, j->user_id, j->conversation_id, j->msgs, j->n, err, sizeof err)) {
         log_error("store: %s", err);
     }
     commit_job_free(j);
@@ -178,6 +181,7 @@ static struct commit_job *commit_job_new(session *s)
     if (!j)
         return NULL;
     j->db = s->env->db;
+    j->user_id = s->user.id;
     snprintf(j->conversation_id, sizeof j->conversation_id, "%s", s->conversation_id);
     return j;
 }

@@ -523,6 +523,13 @@ out:
 
 static void start_reply(session *s, uint64_t turn, const char *user_text, const struct turn_marks *marks)
 {
+    if (s->env->authorized && !s->env->authorized(s->env->auth_ud, &s->user)) {
+        log_info("session %s: user %s was removed or given a new token: closing", s->sid, s->user.name);
+        session_send_error(s, ERR_UNAUTHORIZED, "this user was removed or given a new token; sign in again", 0);
+        s->closing = 1;
+        s->io.close(s->io_ud);
+        return;
+    }
     if (s->reply.turn)
         barge_in_interrupt(s); /* a newer turn supersedes the reply in flight */
     history_add(s->hist, "user", user_text, turn);
@@ -842,7 +849,18 @@ static int handle_start(session *s, struct proto_client_msg *msg)
     }
     char why[200];
     int retry_ms = 0;
-    /* HTTP turns (headless) were admitted by the API before their session. */
+    /* HTTP turns (headless) were authenticated and admitted by the API. */
+    if (!s->headless && s->env->authenticate) {
+        enum session_auth a = s->env->authenticate(s->env->auth_ud, s->io_ud, msg->token[0] ? msg->token : NULL,
+                                                   &s->user, why, sizeof why);
+        if (a != SESSION_AUTH_OK) {
+            log_info("session %s: %s: %s", s->sid, a == SESSION_AUTH_LIMITED ? "rate limited" : "unauthorized", why);
+            session_send_error(s, a == SESSION_AUTH_LIMITED ? ERR_RATE_LIMITED : ERR_UNAUTHORIZED, why, 0);
+            s->closing = 1;
+            s->io.close(s->io_ud);
+            return 0;
+        }
+    }
     if (!s->headless && s->env->admit && s->env->admit(s->env->admit_ud, why, sizeof why, &retry_ms)) {
         log_info("session %s: BUSY: %s", s->sid, why);
         metrics_error(s->env->metrics, ERR_BUSY);
@@ -886,6 +904,11 @@ static int handle_start(session *s, struct proto_client_msg *msg)
     return 0;
 }
 
+void session_set_user(session *s, const struct session_user *user)
+{
+    s->user = *user;
+}
+
 void session_send_ready(session *s)
 {
     const char *engines[TTS_MAX_ENGINES];
@@ -919,8 +942,8 @@ int session_on_text(session *s, const char *data, size_t len)
     struct proto_client_msg msg;
     int fatal = 0;
     char err[256];
-    if (s->closing && !s->started)
-        return 0; /* refused (BUSY) or timed out: what follows is not read */
+    if (s->closing)
+        return 0; /* refused, revoked or timed out: what follows is not read */
     if (proto_parse(data, len, &msg, &fatal, err, sizeof err)) {
         session_send_error(s, ERR_PROTOCOL, err, !fatal);
         return fatal ? -1 : 0;
@@ -947,7 +970,7 @@ int session_on_text(session *s, const char *data, size_t len)
 
 int session_on_audio(session *s, const void *data, size_t len)
 {
-    if (s->closing && !s->started)
+    if (s->closing)
         return 0;
     if (!s->started) {
         session_send_error(s, ERR_PROTOCOL, "audio before 'start'", 1);
@@ -1122,6 +1145,8 @@ session *session_new(const struct session_env *env, const struct session_io *io,
     s->cfg = c;
     s->io = *io;
     s->io_ud = io_ud;
+    s->user.id = STORE_LOCAL_USER;
+    snprintf(s->user.name, sizeof s->user.name, "local");
     unsigned char rnd[8] = {0};
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
         memcpy(rnd, &id, sizeof rnd);

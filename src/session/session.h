@@ -20,6 +20,17 @@
 #include "tools/tools.h"
 #include "tts/tts.h"
 
+/* Who a session acts for: a user id of the store, and the hash of the token
+ * it was let in with, so a removed user or a replaced token is noticed at
+ * the next turn. With auth off: the local user, and no key. */
+struct session_user {
+    int64_t id;
+    char name[STORE_USER_NAME_MAX + 1];
+    unsigned char key[STORE_TOKEN_HASH_LEN];
+};
+
+enum session_auth { SESSION_AUTH_OK, SESSION_AUTH_DENIED, SESSION_AUTH_LIMITED };
+
 /* What every session shares; owned by the server. */
 struct session_env {
     const struct parley_config *cfg;
@@ -41,6 +52,14 @@ struct session_env {
      * (BUSY, with why and when to retry). NULL admits every session. */
     int (*admit)(void *ud, char *why, size_t whylen, int *retry_after_ms);
     void *admit_ud;
+    /* Asked at 'start', before admission, with the session's io_ud and the
+     * token 'start' carried (NULL: none). Fills *user on SESSION_AUTH_OK.
+     * NULL: every session is the local user. */
+    enum session_auth (*authenticate)(void *ud, void *io_ud, const char *token, struct session_user *user, char *why,
+                                      size_t whylen);
+    /* Asked before each turn: 1 while the user and their token stand. */
+    int (*authorized)(void *ud, const struct session_user *user);
+    void *auth_ud;
 };
 
 /* How a session reaches its connection. */
@@ -68,6 +87,8 @@ int session_active(const session *s);
 /* For HTTP clients: reply audio is not paced to real time and the reply ends
  * once everything is handed over; text_only skips speech altogether. */
 void session_set_headless(session *s, int text_only);
+/* For HTTP clients, authenticated by the request, before 'start'. */
+void session_set_user(session *s, const struct session_user *user);
 /* A user turn given as text; spoken: it was transcribed elsewhere (an
  * uploaded clip). Returns -1 before 'start'. */
 int session_submit_text(session *s, const char *text, int spoken);

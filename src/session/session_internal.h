@@ -105,6 +105,7 @@ struct session {
     void *io_ud;
 
     int started, closing;
+    struct session_user user;
     int64_t start_deadline; /* a client that never sends 'start' is closed then */
     int in_rate;
     enum proto_format in_format;

@@ -22,6 +22,7 @@ struct tool_job {
     char *id, *name, *arguments;
     char conversation_id[64];
     int timeout_ms;
+    int64_t user_id;
 };
 
 static int job_cancelled(void *ud)
@@ -43,7 +44,12 @@ static void tool_job_run(void *arg)
 {
     struct tool_job *j = arg;
     if (!job_cancelled(j)) {
-        struct tool_ctx ctx = {NULL, j->conversation_id, j->turn, job_cancelled, j, j->timeout_ms};
+        struct tool_ctx ctx = {.conversation_id = j->conversation_id,
+                               .turn = j->turn,
+                               .user_id = j->user_id,
+                               .cancelled = job_cancelled,
+                               .cancelled_ud = j,
+                               .timeout_ms = j->timeout_ms};
         int is_error = 0, changes = 0;
         char *result = tools_call(j->registry, j->name, j->arguments, &ctx, &is_error, &changes);
         struct session_mail *m = session_mail_new(j->session_id, MAIL_TOOL_RESULT, j->turn, NULL, 0);
@@ -155,7 +161,7 @@ int tool_calls_start(session *s)
         if (j) {
             *j = (struct tool_job){s->env->tools, s->gate, s->env->mail, s->id, r->turn,
                                    strdup(str(call, "id")), strdup(str(call, "name")), strdup(str(call, "arguments")),
-                                   "", s->cfg->tools_timeout_ms + TOOL_JOB_GRACE_MS};
+                                   "", s->cfg->tools_timeout_ms + TOOL_JOB_GRACE_MS, s->user.id};
             snprintf(j->conversation_id, sizeof j->conversation_id, "%s", s->conversation_id);
             atomic_fetch_add(&s->gate->refs, 1);
         }

@@ -71,6 +71,57 @@ static const char *const migrations[] = {
     "  status TEXT NOT NULL DEFAULT 'active' CHECK(status IN ('idea','active','paused','done')),"
     "  notes TEXT NOT NULL DEFAULT '',"
     "  updated_at INTEGER NOT NULL);",
+    /* 2: users, and every conversation, memory and table row belongs to
+     * one. What existed goes to the implicit local user (id 1), which is who
+     * everyone is with auth off. SQLite cannot change a UNIQUE constraint,
+     * so the tables whose keys become per-user are rebuilt. */
+    "CREATE TABLE users("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL COLLATE NOCASE UNIQUE CHECK(length(name) BETWEEN 1 AND 64),"
+    "  token_hash BLOB CHECK(token_hash IS NULL OR length(token_hash) = 32),"
+    "  created_at INTEGER NOT NULL,"
+    "  token_at INTEGER);"
+    "INSERT INTO users(id, name, created_at) VALUES (1, 'local', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));"
+    "ALTER TABLE conversations ADD COLUMN user_id INTEGER NOT NULL DEFAULT 1;"
+    "CREATE INDEX conversations_by_user ON conversations(user_id, updated_at);"
+    "ALTER TABLE memories ADD COLUMN user_id INTEGER NOT NULL DEFAULT 1;"
+    "CREATE INDEX memories_by_user ON memories(user_id, id);"
+    "CREATE TABLE movies_v2("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL DEFAULT 1,"
+    "  title TEXT NOT NULL COLLATE NOCASE CHECK(length(title) > 0),"
+    "  year INTEGER CHECK(year IS NULL OR year BETWEEN 1870 AND 2200),"
+    "  rating REAL CHECK(rating IS NULL OR rating BETWEEN 0 AND 10),"
+    "  notes TEXT NOT NULL DEFAULT '',"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE(user_id, title));"
+    "INSERT INTO movies_v2(id, title, year, rating, notes, updated_at)"
+    "  SELECT id, title, year, rating, notes, updated_at FROM movies;"
+    "DROP TABLE movies; ALTER TABLE movies_v2 RENAME TO movies;"
+    "CREATE TABLE music_v2("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL DEFAULT 1,"
+    "  kind TEXT NOT NULL CHECK(kind IN ('artist','album','track')),"
+    "  name TEXT NOT NULL COLLATE NOCASE CHECK(length(name) > 0),"
+    "  artist TEXT NOT NULL DEFAULT '' COLLATE NOCASE,"
+    "  rating REAL CHECK(rating IS NULL OR rating BETWEEN 0 AND 10),"
+    "  notes TEXT NOT NULL DEFAULT '',"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE(user_id, kind, name, artist));"
+    "INSERT INTO music_v2(id, kind, name, artist, rating, notes, updated_at)"
+    "  SELECT id, kind, name, artist, rating, notes, updated_at FROM music;"
+    "DROP TABLE music; ALTER TABLE music_v2 RENAME TO music;"
+    "CREATE TABLE projects_v2("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL DEFAULT 1,"
+    "  name TEXT NOT NULL COLLATE NOCASE CHECK(length(name) > 0),"
+    "  status TEXT NOT NULL DEFAULT 'active' CHECK(status IN ('idea','active','paused','done')),"
+    "  notes TEXT NOT NULL DEFAULT '',"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE(user_id, name));"
+    "INSERT INTO projects_v2(id, name, status, notes, updated_at)"
+    "  SELECT id, name, status, notes, updated_at FROM projects;"
+    "DROP TABLE projects; ALTER TABLE projects_v2 RENAME TO projects;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -256,8 +307,8 @@ static void make_title(const char *text, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s...", (int)cut, text);
 }
 
-int store_commit_turn(store *st, const char *conversation_id, const struct store_message *msgs, int n, char *err,
-                      size_t errlen)
+int store_commit_turn(store *st, int64_t user_id, const char *conversation_id, const struct store_message *msgs, int n,
+                      char *err, size_t errlen)
 {
     sqlite3 *db = store_take(st);
     if (!db) {
@@ -277,9 +328,11 @@ int store_commit_turn(store *st, const char *conversation_id, const struct store
     if (store_exec(db, "BEGIN IMMEDIATE"))
         goto out;
     if (sqlite3_prepare_v2(db,
-                           "INSERT INTO conversations(id, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)"
+                           "INSERT INTO conversations(id, title, created_at, updated_at, user_id)"
+                           " VALUES (?1, ?2, ?3, ?3, ?4)"
                            " ON CONFLICT(id) DO UPDATE SET updated_at=excluded.updated_at,"
-                           " title=CASE WHEN title='' THEN excluded.title ELSE title END",
+                           " title=CASE WHEN title='' THEN excluded.title ELSE title END"
+                           " WHERE user_id=excluded.user_id",
                            -1, &conv, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db,
                            "INSERT INTO messages(conversation_id, turn, role, content, input, interrupted, tool,"
@@ -289,8 +342,14 @@ int store_commit_turn(store *st, const char *conversation_id, const struct store
     sqlite3_bind_text(conv, 1, conversation_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(conv, 2, title, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(conv, 3, now);
+    sqlite3_bind_int64(conv, 4, user_id);
     if (sqlite3_step(conv) != SQLITE_DONE)
         goto rollback;
+    if (sqlite3_changes(db) == 0) { /* the id is another user's conversation */
+        snprintf(err, errlen, "cannot store the turn: conversation %s belongs to another user", conversation_id);
+        store_exec(db, "ROLLBACK");
+        goto out;
+    }
     for (int i = 0; i < n; i++) {
         const struct store_message *m = &msgs[i];
         sqlite3_reset(ins);
@@ -322,7 +381,7 @@ out:
     return rc;
 }
 
-int store_set_reply_text(store *st, const char *conversation_id, uint64_t turn, const char *text)
+int store_set_reply_text(store *st, int64_t user_id, const char *conversation_id, uint64_t turn, const char *text)
 {
     sqlite3 *db = store_take(st);
     if (!db)
@@ -333,11 +392,13 @@ int store_set_reply_text(store *st, const char *conversation_id, uint64_t turn, 
      * reuse turn numbers, its latest use is the one just interrupted. */
     if (sqlite3_prepare_v2(db,
                            "UPDATE messages SET content=?3, interrupted=1 WHERE id=(SELECT max(id) FROM messages"
-                           " WHERE conversation_id=?1 AND turn=?2 AND role='assistant')",
+                           " WHERE conversation_id=?1 AND turn=?2 AND role='assistant'"
+                           " AND conversation_id IN (SELECT id FROM conversations WHERE user_id=?4))",
                            -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, conversation_id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(q, 2, (sqlite3_int64)turn);
         sqlite3_bind_text(q, 3, text, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 4, user_id);
         rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
     }
     sqlite3_finalize(q);
@@ -345,15 +406,17 @@ int store_set_reply_text(store *st, const char *conversation_id, uint64_t turn, 
     return rc;
 }
 
-int store_conversation_exists(store *st, const char *conversation_id)
+int store_conversation_exists(store *st, int64_t user_id, const char *conversation_id)
 {
     sqlite3 *db = store_take(st);
     if (!db)
         return -1;
     sqlite3_stmt *q = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM conversations WHERE id=?1", -1, &q, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM conversations WHERE id=?1 AND user_id=?2", -1, &q, NULL) ==
+        SQLITE_OK) {
         sqlite3_bind_text(q, 1, conversation_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 2, user_id);
         int s = sqlite3_step(q);
         rc = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
     }
@@ -405,6 +468,8 @@ cJSON *store_query_rows(store *st, const char *sql, const char *types, ...)
         for (int i = 0; types[i]; i++) {
             if (types[i] == 's')
                 store_bind_text_or_null(q, i + 1, va_arg(ap, const char *));
+            else if (types[i] == 'I')
+                sqlite3_bind_int64(q, i + 1, va_arg(ap, int64_t));
             else
                 sqlite3_bind_int(q, i + 1, va_arg(ap, int));
         }
@@ -416,38 +481,41 @@ cJSON *store_query_rows(store *st, const char *sql, const char *types, ...)
     return out;
 }
 
-cJSON *store_load_history(store *st, const char *conversation_id, int max)
+cJSON *store_load_history(store *st, int64_t user_id, const char *conversation_id, int max)
 {
     return store_query_rows(st,
                             "SELECT role, content, turn FROM (SELECT id, role, content, turn, created_at FROM messages"
                             " WHERE conversation_id=?1 AND role IN ('user','assistant')"
+                            " AND conversation_id IN (SELECT id FROM conversations WHERE user_id=?3)"
                             " ORDER BY created_at DESC, id DESC LIMIT ?2) ORDER BY created_at, id",
-                            "si", conversation_id, max);
+                            "siI", conversation_id, max, user_id);
 }
 
-cJSON *store_list_conversations(store *st, int limit, int offset)
+cJSON *store_list_conversations(store *st, int64_t user_id, int limit, int offset)
 {
     return store_query_rows(st,
                             "SELECT c.id, c.title, c.created_at, c.updated_at,"
                             " (SELECT count(*) FROM messages m WHERE m.conversation_id=c.id) AS messages"
-                            " FROM conversations c ORDER BY c.updated_at DESC, c.id LIMIT ?1 OFFSET ?2",
-                            "ii", limit, offset);
+                            " FROM conversations c WHERE c.user_id=?3"
+                            " ORDER BY c.updated_at DESC, c.id LIMIT ?1 OFFSET ?2",
+                            "iiI", limit, offset, user_id);
 }
 
-cJSON *store_get_conversation(store *st, const char *conversation_id)
+cJSON *store_get_conversation(store *st, int64_t user_id, const char *conversation_id)
 {
     sqlite3 *db = store_take(st);
     if (!db)
         return NULL;
     sqlite3_stmt *c = NULL, *m = NULL;
     cJSON *out = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT id, title, created_at, updated_at FROM conversations WHERE id=?1", -1, &c,
-                           NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(db, "SELECT id, title, created_at, updated_at FROM conversations WHERE id=?1 AND user_id=?2",
+                           -1, &c, NULL) == SQLITE_OK &&
         sqlite3_prepare_v2(db,
                            "SELECT id, turn, role, content, input, interrupted, tool, metrics, created_at"
                            " FROM messages WHERE conversation_id=?1 ORDER BY created_at, id",
                            -1, &m, NULL) == SQLITE_OK) {
         sqlite3_bind_text(c, 1, conversation_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(c, 2, user_id);
         sqlite3_bind_text(m, 1, conversation_id, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(c) == SQLITE_ROW) {
             out = store_row_json(c);

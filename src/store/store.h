@@ -22,6 +22,11 @@ void store_close(store *st);
 int store_schema_version(store *st);
 int64_t store_now_ms(void); /* wall clock, as stored in created_at columns */
 
+/* Every conversation, memory and table row belongs to one user, and every
+ * call below sees only that user's. With auth off everyone is the local
+ * user; a database from before users existed belongs to it. */
+#define STORE_LOCAL_USER 1
+
 /* ---- conversations ---- */
 
 struct store_message {
@@ -37,31 +42,31 @@ struct store_message {
 
 /* Writes a finished turn's messages in one transaction, creating the
  * conversation on its first turn. Returns 0 or -1 with err. */
-int store_commit_turn(store *st, const char *conversation_id, const struct store_message *msgs, int n, char *err,
+int store_commit_turn(store *st, int64_t user_id, const char *conversation_id, const struct store_message *msgs, int n, char *err,
                       size_t errlen);
 /* What was heard of a reply that a barge-in cut short (marks it interrupted). */
-int store_set_reply_text(store *st, const char *conversation_id, uint64_t turn, const char *text);
-/* 1 if it exists, 0 if not, -1 on error. */
-int store_conversation_exists(store *st, const char *conversation_id);
+int store_set_reply_text(store *st, int64_t user_id, const char *conversation_id, uint64_t turn, const char *text);
+/* 1 if it exists (and is the user's), 0 if not, -1 on error. */
+int store_conversation_exists(store *st, int64_t user_id, const char *conversation_id);
 /* The newest max user/assistant messages, oldest first:
  * [{"role","content","turn"}]. The caller frees it. NULL on error. */
-cJSON *store_load_history(store *st, const char *conversation_id, int max);
+cJSON *store_load_history(store *st, int64_t user_id, const char *conversation_id, int max);
 /* [{"id","title","created_at","updated_at","messages"}], newest first. */
-cJSON *store_list_conversations(store *st, int limit, int offset);
+cJSON *store_list_conversations(store *st, int64_t user_id, int limit, int offset);
 /* {"id",…,"messages":[…]} or NULL when there is no such conversation. */
-cJSON *store_get_conversation(store *st, const char *conversation_id);
+cJSON *store_get_conversation(store *st, int64_t user_id, const char *conversation_id);
 
 /* ---- memories ---- */
 
 /* conversation_id and turn say where it was learnt (may be NULL / 0); vec may
  * be NULL (no embedding model). Returns the new id or -1. */
-int64_t store_memory_add(store *st, const char *content, const char *conversation_id, uint64_t turn, const float *vec,
+int64_t store_memory_add(store *st, int64_t user_id, const char *content, const char *conversation_id, uint64_t turn, const float *vec,
                          int dim, const char *model, char *err, size_t errlen);
 /* Hybrid retrieval: FTS5 keyword ranks fused with cosine ranks (when qvec is
  * given) by reciprocal rank. [{"id","content","created_at","score"}]. */
-cJSON *store_memory_search(store *st, const char *query, const float *qvec, int dim, int limit);
+cJSON *store_memory_search(store *st, int64_t user_id, const char *query, const float *qvec, int dim, int limit);
 /* 1 deleted, 0 no such memory, -1 error. */
-int store_memory_forget(store *st, int64_t id);
+int store_memory_forget(store *st, int64_t user_id, int64_t id);
 
 /* ---- structured tables (movies, music, projects) ---- */
 
@@ -82,10 +87,33 @@ const struct store_table *store_tables(int *n);
 const struct store_table *store_table_find(const char *name);
 /* Inserts or updates the row whose key columns match; only given columns
  * change. Returns the row as JSON, or NULL with err (bad or missing field). */
-cJSON *store_table_save(store *st, const struct store_table *t, const cJSON *fields, char *err, size_t errlen);
+cJSON *store_table_save(store *st, int64_t user_id, const struct store_table *t, const cJSON *fields, char *err, size_t errlen);
 /* Rows, newest change first; query (may be NULL) filters on the key columns. */
-cJSON *store_table_list(store *st, const struct store_table *t, const char *query, int limit);
+cJSON *store_table_list(store *st, int64_t user_id, const struct store_table *t, const char *query, int limit);
 /* 1 deleted, 0 no such row, -1 error. */
-int store_table_delete(store *st, const struct store_table *t, const cJSON *fields, char *err, size_t errlen);
+int store_table_delete(store *st, int64_t user_id, const struct store_table *t, const cJSON *fields, char *err, size_t errlen);
+
+/* ---- users (the CLI manages them; the server reads them) ---- */
+
+#define STORE_USER_NAME_MAX 64
+#define STORE_TOKEN_HASH_LEN 32
+struct store_user {
+    int64_t id;
+    char name[STORE_USER_NAME_MAX + 1];
+    unsigned char token_hash[STORE_TOKEN_HASH_LEN];
+    int has_token;
+    int64_t created_ms;
+};
+/* Adds a user with the hash of their first token. Returns the new id, 0 if
+ * the name is taken, -1 with err. */
+int64_t store_user_add(store *st, const char *name, const unsigned char *token_hash, char *err, size_t errlen);
+/* Replaces a user's token hash: 1 done, 0 no such user, -1 error. */
+int store_user_set_token(store *st, const char *name, const unsigned char *token_hash);
+/* Removes a user with every conversation, memory and table row of theirs,
+ * in one transaction: 1 done, 0 no such user, -1 error (err says why; the
+ * local user cannot be removed). */
+int store_user_remove(store *st, const char *name, char *err, size_t errlen);
+/* Up to max users, by id. Returns how many, or -1. */
+int store_users_load(store *st, struct store_user *out, int max);
 
 #endif

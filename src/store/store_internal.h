@@ -26,7 +26,7 @@ void store_bind_text_or_null(sqlite3_stmt *q, int i, const char *v);
 cJSON *store_row_json(sqlite3_stmt *q);
 cJSON *store_rows_json(sqlite3_stmt *q);
 /* Runs one query to its end, binding the arguments in order by types, a
- * string of 's' (const char *, NULL binds NULL) and 'i' (int). */
+ * string of 's' (const char *, NULL binds NULL), 'i' (int) and 'I' (int64_t). */
 cJSON *store_query_rows(store *st, const char *sql, const char *types, ...);
 
 #endif

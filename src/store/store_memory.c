@@ -12,7 +12,7 @@
 #define CANDIDATES 50
 #define RRF_K 60.0
 
-int64_t store_memory_add(store *st, const char *content, const char *conversation_id, uint64_t turn, const float *vec,
+int64_t store_memory_add(store *st, int64_t user_id, const char *content, const char *conversation_id, uint64_t turn, const float *vec,
                          int dim, const char *model, char *err, size_t errlen)
 {
     sqlite3 *db = store_take(st);
@@ -25,8 +25,8 @@ int64_t store_memory_add(store *st, const char *content, const char *conversatio
     if (store_exec(db, "BEGIN IMMEDIATE"))
         goto out;
     if (sqlite3_prepare_v2(db,
-                           "INSERT INTO memories(content, conversation_id, embedding, embedding_model, created_at, turn)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                           "INSERT INTO memories(content, conversation_id, embedding, embedding_model, created_at, turn,"
+                           " user_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                            -1, &q, NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_text(q, 1, content, -1, SQLITE_TRANSIENT);
@@ -41,16 +41,18 @@ int64_t store_memory_add(store *st, const char *content, const char *conversatio
         sqlite3_bind_int64(q, 6, (sqlite3_int64)turn);
     else
         sqlite3_bind_null(q, 6);
+    sqlite3_bind_int64(q, 7, user_id);
     if (sqlite3_step(q) != SQLITE_DONE)
         goto out;
     id = sqlite3_last_insert_rowid(db);
-    /* A bound on what retrieval scans: the oldest memories go first. */
+    /* A bound on what retrieval scans: the user's oldest memories go first. */
     if (sqlite3_prepare_v2(db,
-                           "DELETE FROM memories WHERE id IN (SELECT id FROM memories ORDER BY id DESC"
-                           " LIMIT -1 OFFSET ?1)",
+                           "DELETE FROM memories WHERE id IN (SELECT id FROM memories WHERE user_id=?2"
+                           " ORDER BY id DESC LIMIT -1 OFFSET ?1)",
                            -1, &trim, NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_int(trim, 1, st->max_memories);
+    sqlite3_bind_int64(trim, 2, user_id);
     if (sqlite3_step(trim) != SQLITE_DONE || store_exec(db, "COMMIT"))
         id = -1;
 out:
@@ -64,15 +66,16 @@ out:
     return id;
 }
 
-int store_memory_forget(store *st, int64_t id)
+int store_memory_forget(store *st, int64_t user_id, int64_t id)
 {
     sqlite3 *db = store_take(st);
     if (!db)
         return -1;
     sqlite3_stmt *q = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(db, "DELETE FROM memories WHERE id=?1", -1, &q, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "DELETE FROM memories WHERE id=?1 AND user_id=?2", -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_int64(q, 2, user_id);
         if (sqlite3_step(q) == SQLITE_DONE)
             rc = sqlite3_changes(db) > 0;
     }
@@ -157,7 +160,7 @@ static double cosine(const float *a, const float *b, int dim)
     return na > 0 && nb > 0 ? dot / (sqrt(na) * sqrt(nb)) : 0;
 }
 
-cJSON *store_memory_search(store *st, const char *query, const float *qvec, int dim, int limit)
+cJSON *store_memory_search(store *st, int64_t user_id, const char *query, const float *qvec, int dim, int limit)
 {
     sqlite3 *db = store_take(st);
     if (!db)
@@ -170,29 +173,32 @@ cJSON *store_memory_search(store *st, const char *query, const float *qvec, int 
     if (!fts[0] && !qvec && (!query || !query[0])) {
         store_give(st, db); /* no query: the newest memories, for listing */
         return store_query_rows(st,
-                                "SELECT id, content, conversation_id, turn, created_at FROM memories ORDER BY id DESC"
-                                " LIMIT ?1",
-                                "i", limit);
+                                "SELECT id, content, conversation_id, turn, created_at FROM memories WHERE user_id=?2"
+                                " ORDER BY id DESC LIMIT ?1",
+                                "iI", limit, user_id);
     }
     if (fts[0] && sqlite3_prepare_v2(db,
-                                     "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?1"
+                                     "SELECT memories_fts.rowid FROM memories_fts JOIN memories m ON m.id=memories_fts.rowid"
+                                     " WHERE memories_fts MATCH ?1 AND m.user_id=?3"
                                      " ORDER BY bm25(memories_fts) LIMIT ?2",
                                      -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, fts, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(q, 2, CANDIDATES);
+        sqlite3_bind_int64(q, 3, user_id);
         for (int rank = 1; sqlite3_step(q) == SQLITE_ROW; rank++)
             add_rank(hits, &nhits, sqlite3_column_int64(q, 0), rank);
     }
     sqlite3_finalize(q);
     q = NULL;
     if (qvec && dim > 0 &&
-        sqlite3_prepare_v2(db, "SELECT id, embedding FROM memories WHERE length(embedding)=?1", -1, &q, NULL) ==
-            SQLITE_OK) {
+        sqlite3_prepare_v2(db, "SELECT id, embedding FROM memories WHERE length(embedding)=?1 AND user_id=?2", -1,
+                           &q, NULL) == SQLITE_OK) {
         /* Keep the best CANDIDATES by cosine; a linear scan is fine at the
          * bounded number of memories. */
         struct hit best[CANDIDATES];
         int nbest = 0;
         sqlite3_bind_int(q, 1, dim * (int)sizeof(float));
+        sqlite3_bind_int64(q, 2, user_id);
         while (sqlite3_step(q) == SQLITE_ROW) {
             const float *v = sqlite3_column_blob(q, 1);
             double sim = cosine(qvec, v, dim);

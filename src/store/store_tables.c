@@ -121,24 +121,41 @@ static int check_fields(const struct store_table *t, const cJSON *fields, char *
     return 0;
 }
 
-/* "WHERE k1=?1 AND k2=?2" for the key columns; returns the key count. */
+/* Rows are the user's: every statement binds the user's id here. */
+#define USER_PARAM 20
+#define USER_PARAM_SQL "?20"
+
+/* "WHERE user_id=?20 AND k1=?1 AND k2=?2" for the key columns; returns the
+ * key count. */
 static int key_clause(const struct store_table *t, char *sql, size_t len)
 {
     int n = 0;
     size_t used = strlen(sql);
+    used += (size_t)snprintf(sql + used, len - used, " WHERE user_id=" USER_PARAM_SQL);
     for (; n < 3 && t->key[n]; n++)
-        used += (size_t)snprintf(sql + used, len - used, "%s%s=?%d", n ? " AND " : " WHERE ", t->key[n], n + 1);
+        used += (size_t)snprintf(sql + used, len - used, " AND %s=?%d", t->key[n], n + 1);
     return n;
 }
 
-static cJSON *select_row(sqlite3 *db, const struct store_table *t, const cJSON *const *keys)
+/* "SELECT id, <the table's columns>, updated_at FROM t": the owner stays
+ * out of what tools and the API see. */
+static void select_columns(const struct store_table *t, char *sql, size_t len)
+{
+    size_t used = (size_t)snprintf(sql, len, "SELECT id");
+    for (int i = 0; i < t->ncolumns; i++)
+        used += (size_t)snprintf(sql + used, len - used, ", %s", t->columns[i].name);
+    snprintf(sql + used, len - used, ", updated_at FROM %s", t->name);
+}
+
+static cJSON *select_row(sqlite3 *db, int64_t user_id, const struct store_table *t, const cJSON *const *keys)
 {
     char sql[512] = "";
-    snprintf(sql, sizeof sql, "SELECT * FROM %s", t->name);
+    select_columns(t, sql, sizeof sql);
     int n = key_clause(t, sql, sizeof sql);
     sqlite3_stmt *q = NULL;
     cJSON *row = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, USER_PARAM, user_id);
         for (int i = 0; i < n; i++)
             bind_value(q, i + 1, column(t, t->key[i]), keys[i]);
         if (sqlite3_step(q) == SQLITE_ROW)
@@ -148,7 +165,7 @@ static cJSON *select_row(sqlite3 *db, const struct store_table *t, const cJSON *
     return row;
 }
 
-cJSON *store_table_save(store *st, const struct store_table *t, const cJSON *fields, char *err, size_t errlen)
+cJSON *store_table_save(store *st, int64_t user_id, const struct store_table *t, const cJSON *fields, char *err, size_t errlen)
 {
     if (check_fields(t, fields, err, errlen))
         return NULL;
@@ -181,12 +198,13 @@ cJSON *store_table_save(store *st, const struct store_table *t, const cJSON *fie
         if (!key)
             snprintf(sets + strlen(sets), sizeof sets - strlen(sets), ",%s=excluded.%s", c->name, c->name);
     }
-    char target[128] = "";
+    char target[128] = "user_id";
     for (int k = 0; k < nkeys; k++)
-        snprintf(target + strlen(target), sizeof target - strlen(target), "%s%s", k ? "," : "", t->key[k]);
+        snprintf(target + strlen(target), sizeof target - strlen(target), ",%s", t->key[k]);
     char sql[1600];
-    snprintf(sql, sizeof sql, "INSERT INTO %s(%supdated_at) VALUES (%s?%d) ON CONFLICT(%s) DO UPDATE SET %s", t->name,
-             cols, vals, nb + 1, target, sets);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s(user_id,%supdated_at) VALUES (" USER_PARAM_SQL ",%s?%d) ON CONFLICT(%s) DO UPDATE SET %s",
+             t->name, cols, vals, nb + 1, target, sets);
 
     sqlite3 *db = store_take(st);
     if (!db) {
@@ -205,37 +223,38 @@ cJSON *store_table_save(store *st, const struct store_table *t, const cJSON *fie
             goto out;
         }
     sqlite3_bind_int64(q, nb + 1, store_now_ms());
+    sqlite3_bind_int64(q, USER_PARAM, user_id);
     if (sqlite3_step(q) != SQLITE_DONE) {
         /* CHECK constraints speak for the schema: a bad status or rating. */
         snprintf(err, errlen, "%s: %s", t->name, sqlite3_errmsg(db));
         goto out;
     }
-    row = select_row(db, t, keys);
+    row = select_row(db, user_id, t, keys);
 out:
     sqlite3_finalize(q);
     store_give(st, db);
     return row;
 }
 
-cJSON *store_table_list(store *st, const struct store_table *t, const char *query, int limit)
+cJSON *store_table_list(store *st, int64_t user_id, const struct store_table *t, const char *query, int limit)
 {
-    char sql[512];
+    char sql[1024], cols[512];
+    select_columns(t, cols, sizeof cols);
     if (query && query[0]) {
         char like[256] = "";
         for (int k = 0; k < 3 && t->key[k]; k++)
             snprintf(like + strlen(like), sizeof like - strlen(like), "%s%s LIKE ?1", k ? " OR " : "", t->key[k]);
-        snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE %s OR notes LIKE ?1 ORDER BY updated_at DESC, id DESC LIMIT ?2",
-                 t->name, like);
+        snprintf(sql, sizeof sql,
+                 "%s WHERE user_id=?3 AND (%s OR notes LIKE ?1) ORDER BY updated_at DESC, id DESC LIMIT ?2", cols, like);
     } else {
-        snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE ?1 IS NULL ORDER BY updated_at DESC, id DESC LIMIT ?2",
-                 t->name);
+        snprintf(sql, sizeof sql, "%s WHERE user_id=?3 AND ?1 IS NULL ORDER BY updated_at DESC, id DESC LIMIT ?2", cols);
     }
     char pattern[300];
     snprintf(pattern, sizeof pattern, "%%%s%%", query ? query : "");
-    return store_query_rows(st, sql, "si", query && query[0] ? pattern : NULL, limit);
+    return store_query_rows(st, sql, "siI", query && query[0] ? pattern : NULL, limit, user_id);
 }
 
-int store_table_delete(store *st, const struct store_table *t, const cJSON *fields, char *err, size_t errlen)
+int store_table_delete(store *st, int64_t user_id, const struct store_table *t, const cJSON *fields, char *err, size_t errlen)
 {
     if (check_fields(t, fields, err, errlen))
         return -1;
@@ -254,6 +273,7 @@ int store_table_delete(store *st, const struct store_table *t, const cJSON *fiel
     int rc = -1;
     if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
         int ok = 1;
+        sqlite3_bind_int64(q, USER_PARAM, user_id);
         for (int i = 0; i < nkeys; i++)
             if (bind_value(q, i + 1, column(t, t->key[i]), keys[i])) {
                 snprintf(err, errlen, "%s: '%s' must be a %s", t->name, t->key[i], column(t, t->key[i])->type);

@@ -12,6 +12,7 @@ struct tool_ctx {
     const char *name; /* the tool's registered name (set by tools_call) */
     const char *conversation_id;
     uint64_t turn;
+    int64_t user_id; /* whose data the built-in tools see (store.h) */
     /* Polled by slow handlers: 1 once the turn was interrupted. */
     int (*cancelled)(void *ud);
     void *cancelled_ud;

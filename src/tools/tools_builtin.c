@@ -46,7 +46,7 @@ static int memory_save_tool(void *ud, const cJSON *args, const struct tool_ctx *
     if (strlen(content) > 2000)
         return fail(result, "a memory is limited to 2000 characters; save a shorter fact");
     char err[256];
-    int64_t id = memory_save(ud, content, ctx->conversation_id, ctx->turn, err, sizeof err);
+    int64_t id = memory_save(ud, ctx->user_id, content, ctx->conversation_id, ctx->turn, err, sizeof err);
     if (id < 0)
         return fail(result, err);
     cJSON *j = cJSON_CreateObject();
@@ -57,9 +57,8 @@ static int memory_save_tool(void *ud, const cJSON *args, const struct tool_ctx *
 
 static int memory_search_tool(void *ud, const cJSON *args, const struct tool_ctx *ctx, char **result)
 {
-    (void)ctx;
     const char *query = string_arg(args, "query");
-    cJSON *found = memory_recall(ud, query ? query : "", limit_arg(args, 5), NULL, 0);
+    cJSON *found = memory_recall(ud, ctx->user_id, query ? query : "", limit_arg(args, 5), NULL, 0);
     if (!found)
         return fail(result, "memory search failed");
     cJSON *j = cJSON_CreateObject();
@@ -69,12 +68,11 @@ static int memory_search_tool(void *ud, const cJSON *args, const struct tool_ctx
 
 static int memory_forget_tool(void *ud, const cJSON *args, const struct tool_ctx *ctx, char **result)
 {
-    (void)ctx;
     const struct memory_params *m = ud;
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(args, "id");
     if (!cJSON_IsNumber(id))
         return fail(result, "memory_forget needs 'id', a number from memory_search");
-    int rc = store_memory_forget(m->db, (int64_t)id->valuedouble);
+    int rc = store_memory_forget(m->db, ctx->user_id, (int64_t)id->valuedouble);
     if (rc < 0)
         return fail(result, "the memory could not be deleted");
     cJSON *j = cJSON_CreateObject();
@@ -91,9 +89,8 @@ struct table_tool {
 
 static int table_list_tool(void *ud, const cJSON *args, const struct tool_ctx *ctx, char **result)
 {
-    (void)ctx;
     struct table_tool *tt = ud;
-    cJSON *rows = store_table_list(tt->mem->db, tt->table, string_arg(args, "query"), limit_arg(args, 20));
+    cJSON *rows = store_table_list(tt->mem->db, ctx->user_id, tt->table, string_arg(args, "query"), limit_arg(args, 20));
     if (!rows)
         return fail(result, "the table could not be read");
     cJSON *j = cJSON_CreateObject();
@@ -103,10 +100,9 @@ static int table_list_tool(void *ud, const cJSON *args, const struct tool_ctx *c
 
 static int table_save_tool(void *ud, const cJSON *args, const struct tool_ctx *ctx, char **result)
 {
-    (void)ctx;
     struct table_tool *tt = ud;
     char err[256] = "";
-    cJSON *row = store_table_save(tt->mem->db, tt->table, args, err, sizeof err);
+    cJSON *row = store_table_save(tt->mem->db, ctx->user_id, tt->table, args, err, sizeof err);
     if (!row)
         return fail(result, err[0] ? err : "the row could not be saved");
     cJSON *j = cJSON_CreateObject();
@@ -116,10 +112,9 @@ static int table_save_tool(void *ud, const cJSON *args, const struct tool_ctx *c
 
 static int table_delete_tool(void *ud, const cJSON *args, const struct tool_ctx *ctx, char **result)
 {
-    (void)ctx;
     struct table_tool *tt = ud;
     char err[256] = "";
-    int rc = store_table_delete(tt->mem->db, tt->table, args, err, sizeof err);
+    int rc = store_table_delete(tt->mem->db, ctx->user_id, tt->table, args, err, sizeof err);
     if (rc < 0)
         return fail(result, err[0] ? err : "the row could not be deleted");
     cJSON *j = cJSON_CreateObject();

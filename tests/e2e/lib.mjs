@@ -214,15 +214,17 @@ export function concat(...parts) {
 // ---- a protocol client ----
 
 export class Client {
-  constructor(url) {
+  // wsOptions go to the ws library: headers, a TLS authority (ca), ...
+  constructor(url, wsOptions = {}) {
     this.url = url;
+    this.wsOptions = wsOptions;
     this.events = []; // {t, msg} or {t, binary: Buffer}
     this.waiters = [];
     this.closed = null;
   }
   open() {
     return new Promise((resolve, reject) => {
-      this.ws = new WebSocket(this.url);
+      this.ws = new WebSocket(this.url, this.wsOptions);
       this.ws.binaryType = 'nodebuffer';
       this.ws.on('open', resolve);
       this.ws.on('error', reject);

@@ -11,7 +11,7 @@
 
 static char *call(tools *t, const char *name, const char *args, int *is_error, int *changes)
 {
-    struct tool_ctx ctx = {.conversation_id = NULL, .timeout_ms = 1000};
+    struct tool_ctx ctx = {.conversation_id = NULL, .user_id = STORE_LOCAL_USER, .timeout_ms = 1000};
     return tools_call(t, name, args, &ctx, is_error, changes);
 }
 
@@ -76,7 +76,7 @@ int main(void)
     free(r);
     /* Recall works with no embedding server at all (keywords). */
     char warning[300];
-    cJSON *found = memory_recall(&mem, "what is my favourite film", 3, warning, sizeof warning);
+    cJSON *found = memory_recall(&mem, STORE_LOCAL_USER, "what is my favourite film", 3, warning, sizeof warning);
     CHECK(cJSON_GetArraySize(found) == 1 && !warning[0]);
     char *block = memory_context_block(found);
     CHECK(block && strstr(block, "favourite film is Alien"));
@@ -85,7 +85,7 @@ int main(void)
     /* An embedding model that cannot be reached: keywords still, and a warning. */
     mem.embed.model = "nomic-embed-text";
     mem.embed.timeout_ms = 500;
-    found = memory_recall(&mem, "favourite film", 3, warning, sizeof warning);
+    found = memory_recall(&mem, STORE_LOCAL_USER, "favourite film", 3, warning, sizeof warning);
     CHECK(cJSON_GetArraySize(found) == 1 && strstr(warning, "keywords only"));
     cJSON_Delete(found);
     mem.embed.model = "";
