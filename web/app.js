@@ -59,6 +59,7 @@ let replyRate = 16000;
 let currentTurn = 0; // the turn whose audio is arriving
 const assistantEl = new Map(); // turn → <li>
 let voices = [];
+let tokenJustEntered = false; // to tell a mistyped token from one that stopped working
 
 function showError(text) {
   ui.error.textContent = text;
@@ -129,6 +130,7 @@ const conn = new Connection(
 function handle(m) {
   switch (m.type) {
     case 'ready':
+      tokenJustEntered = false;
       ui.signin.hidden = true;
       ui.signout.hidden = !savedToken();
       saveConversation(m.conversation_id);
@@ -225,6 +227,7 @@ function askForToken(m) {
   ui.signin.hidden = false;
   ui.signout.hidden = true;
   ui.signinWhy.textContent = m.code === 'RATE_LIMITED' ? m.message
+    : had && tokenJustEntered ? 'That token was not accepted. Check it and try again.'
     : had ? 'That token no longer works (it was replaced, or its user removed). Enter a new one.' : '';
   setState('offline');
   ui.connection.textContent = 'signed out';
@@ -236,6 +239,7 @@ ui.signinForm.addEventListener('submit', (e) => {
   const t = ui.token.value.trim();
   if (!t) return;
   saveToken(t);
+  tokenJustEntered = true;
   saveConversation(''); // a conversation belongs to a user: start one as this one
   ui.token.value = '';
   ui.signinWhy.textContent = '';

@@ -25,7 +25,8 @@ static const char *const latency_help[LAT_COUNT] = {
 static const char *const error_codes[] = {"ASR_TIMEOUT", "ASR_FAIL",           "LLM_TIMEOUT",
                                           "LLM_FAIL",    "TTS_FAIL",           "PROTOCOL_VIOLATION",
                                           "MAX_DURATION_EXCEEDED", "INTERNAL", "NOT_FOUND",
-                                          "TOOL_FAIL",   "STORE_FAIL",         "BUSY", "OTHER"};
+                                          "TOOL_FAIL",   "STORE_FAIL",         "BUSY", "UNAUTHORIZED",
+                                          "RATE_LIMITED", "OTHER"};
 #define NCODES (sizeof error_codes / sizeof error_codes[0])
 
 struct histogram {

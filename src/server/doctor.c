@@ -17,6 +17,8 @@
 #include "core/log.h"
 #include "llm/llm_check.h"
 #include "models/models.h"
+#include "auth/auth.h"
+#include "auth/tls.h"
 #include "server/server.h"
 #include "server/server_internal.h"
 #include "store/store.h"
@@ -235,11 +237,64 @@ static void check_data_dir(struct report *r, const struct parley_config *cfg)
     line(r, OK, "data dir", detail, NULL);
 }
 
+/* Who may connect, and whether phones can: auth.mode with its users, and
+ * the TLS files. */
+static void check_access(struct report *r, const struct parley_config *cfg)
+{
+    char detail[900], err[700];
+    int loopback = auth_host_is_loopback(cfg->listen_host);
+    if (cfg->tls_cert[0]) {
+        char fp[100] = "";
+        if (tls_check_pair(cfg->tls_cert, cfg->tls_key, err, sizeof err) ||
+            tls_fingerprint(cfg->tls_cert, fp, sizeof fp, err, sizeof err)) {
+            line(r, FAIL, "TLS", err, "fix tls.cert and tls.key, or make a pair: parley tls self-signed DIR");
+        } else {
+            snprintf(detail, sizeof detail, "https with %s (SHA-256 %.23s…)", cfg->tls_cert, fp);
+            line(r, OK, "TLS", detail, NULL);
+        }
+    } else if (!loopback) {
+        line(r, ADVICE, "TLS",
+             "off: other devices' browsers give the microphone only to https pages: parley tls self-signed DIR "
+             "(docs/phone.md)",
+             NULL);
+    }
+    if (!auth_required(cfg->auth_mode, cfg->listen_host)) {
+        if (loopback)
+            snprintf(detail, sizeof detail, "off (auth.mode %s): only this machine can connect (%s)", cfg->auth_mode,
+                     cfg->listen);
+        else
+            snprintf(detail, sizeof detail,
+                     "off on %s: anyone who can reach it can talk to parley and read its memories: "
+                     "auth.mode auto or on, then parley users add NAME",
+                     cfg->listen);
+        line(r, loopback ? OK : ADVICE, "auth", detail, NULL);
+        return;
+    }
+    char path[700];
+    snprintf(path, sizeof path, "%s/parley.db", cfg->data_dir);
+    struct store_params sp = store_default_params();
+    sp.path = path;
+    store *db = cfg->data_dir[0] ? store_open(&sp, err, sizeof err) : NULL;
+    struct store_user users[64];
+    int n = db ? store_users_load(db, users, 64) : -1, with_token = 0;
+    store_close(db);
+    for (int i = 0; i < n; i++)
+        with_token += users[i].has_token;
+    if (with_token == 0) {
+        line(r, FAIL, "auth", n < 0 ? "on, and the users cannot be read (data_dir)" : "on, and no user has a token",
+             "parley users add NAME");
+        return;
+    }
+    snprintf(detail, sizeof detail, "on (auth.mode %s): %d user(s) with a token", cfg->auth_mode, with_token);
+    line(r, OK, "auth", detail, NULL);
+}
+
 /* Whether parley itself answers at host:port (then `serve` is running). */
-static int parley_answers(const char *host, int port)
+static int parley_answers(const struct parley_config *cfg, const char *host, int port)
 {
     char url[300];
-    snprintf(url, sizeof url, "http://%s:%d/health", strcmp(host, "0.0.0.0") ? host : "127.0.0.1", port);
+    snprintf(url, sizeof url, "%s://%s:%d/health", cfg->tls_cert[0] ? "https" : "http",
+             strcmp(host, "0.0.0.0") ? host : "127.0.0.1", port);
     struct http_body b = {.max = 1 << 16};
     CURL *c = curl_easy_init();
     if (!c)
@@ -249,7 +304,12 @@ static int parley_answers(const char *host, int port)
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
-    int ok = curl_easy_perform(c) == CURLE_OK && b.data && strstr(b.data, "\"tts_engines\"");
+    /* Only "is it parley on this port?": its own certificate need not be trusted here. */
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    /* a full /health names the engines; a bare one (auth on, no token) says whether auth is required */
+    int ok = curl_easy_perform(c) == CURLE_OK && b.data &&
+             (strstr(b.data, "\"tts_engines\"") || strstr(b.data, "\"auth_required\""));
     curl_easy_cleanup(c);
     free(b.data);
     return ok;
@@ -276,7 +336,7 @@ static void check_port(struct report *r, const struct parley_config *cfg)
     if (bound) {
         snprintf(detail, sizeof detail, "%s is free", cfg->listen);
         line(r, OK, "listen", detail, NULL);
-    } else if (why == EADDRINUSE && parley_answers(cfg->listen_host, cfg->listen_port)) {
+    } else if (why == EADDRINUSE && parley_answers(cfg, cfg->listen_host, cfg->listen_port)) {
         snprintf(detail, sizeof detail, "parley is already serving on %s", cfg->listen);
         line(r, OK, "listen", detail, NULL);
     } else {
@@ -341,6 +401,7 @@ int server_doctor(const struct parley_config *cfg, const char *config_path, FILE
     check_tts(&r, cfg);
     check_data_dir(&r, cfg);
     check_port(&r, cfg);
+    check_access(&r, cfg);
     check_web(&r, cfg);
     check_mcp(&r, cfg);
     fprintf(out, r.failed ? "\nSomething a spoken turn needs is missing: see the fixes above (README: If it does not work).\n"

@@ -528,6 +528,9 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = cfg->tls_cert;
         info.ssl_private_key_filepath = cfg->tls_key;
+        /* HTTP/1.1 only: over HTTP/2, browsers open WebSockets by extended
+         * CONNECT (RFC 8441), which the upgrade checks here do not see. */
+        info.alpn = "http/1.1";
     }
     info.ka_time = 0;
     srv->ctx = lws_create_context(&info);

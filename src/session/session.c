@@ -524,7 +524,6 @@ out:
 static void start_reply(session *s, uint64_t turn, const char *user_text, const struct turn_marks *marks)
 {
     if (s->env->authorized && !s->env->authorized(s->env->auth_ud, &s->user)) {
-        log_info("session %s: user %s was removed or given a new token: closing", s->sid, s->user.name);
         session_send_error(s, ERR_UNAUTHORIZED, "this user was removed or given a new token; sign in again", 0);
         s->closing = 1;
         s->io.close(s->io_ud);
@@ -854,7 +853,6 @@ static int handle_start(session *s, struct proto_client_msg *msg)
         enum session_auth a = s->env->authenticate(s->env->auth_ud, s->io_ud, msg->token[0] ? msg->token : NULL,
                                                    &s->user, why, sizeof why);
         if (a != SESSION_AUTH_OK) {
-            log_info("session %s: %s: %s", s->sid, a == SESSION_AUTH_LIMITED ? "rate limited" : "unauthorized", why);
             session_send_error(s, a == SESSION_AUTH_LIMITED ? ERR_RATE_LIMITED : ERR_UNAUTHORIZED, why, 0);
             s->closing = 1;
             s->io.close(s->io_ud);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
-import { test, run, assert, startFakeLlm, startParley, root, tmpDir } from '../e2e/lib.mjs';
+import { test, run, assert, startFakeLlm, startParley, root, tmpDir, parleyBin } from '../e2e/lib.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const artifacts = path.join(root, 'tests/artifacts');
@@ -21,8 +21,8 @@ function micWav(text, before, after) {
   return out;
 }
 
-async function launch(wav, { allowMic = true } = {}) {
-  const args = [
+async function launch(wav, { allowMic = true, extraArgs = [] } = {}) {
+  const args = [...extraArgs,
     '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
     '--allow-loopback-in-peer-connection', '--use-fake-device-for-media-stream',
@@ -48,7 +48,7 @@ async function openPage(replies, wav, launchOpts, { llmArgs = [], parleyArgs = [
   const p = await startParley({ env: { PARLEY_LLM_URL: llm.base }, args: parleyArgs });
   const { browser, page, problems } = await launch(wav, launchOpts);
   await page.goto(`http://127.0.0.1:${p.port}/`);
-  await page.getByRole('status').filter({ hasText: 'connected' }).waitFor();
+  await page.getByRole('status').filter({ hasText: /^connected$/ }).waitFor();
   return { llm, p, browser, page, problems };
 }
 
@@ -198,6 +198,48 @@ test('a missing model: the page says how to fix it before anyone speaks, and the
   await page.getByLabel('Message').fill('Are you there?');
   await page.getByLabel('Message').press('Enter');
   await page.locator('li.assistant', { hasText: 'Now I can answer.' }).waitFor({ timeout: 15000 });
+  await finish(ctx);
+});
+
+test('over https with a token: the page asks once, keeps it, speaks, and signs out', async () => {
+  const certDir = path.join(tmpDir, 'tls');
+  execFileSync(parleyBin, ['tls', 'self-signed', certDir]);
+  const dataDir = fs.mkdtempSync(path.join(tmpDir, 'auth-'));
+  const users = (...a) => execFileSync(parleyBin, ['users', ...a], { env: { ...process.env, PARLEY_DATA_DIR: dataDir }, encoding: 'utf8' });
+  const token = users('add', 'ann').trim().split('\n').pop();
+  const llm = await startFakeLlm();
+  await llm.script([{ text: 'It is sunny and warm today.' }, { text: 'Typed over https.' }]);
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base, PARLEY_DATA_DIR: dataDir, PARLEY_AUTH: 'on',
+    PARLEY_TLS_CERT: path.join(certDir, 'parley.crt'), PARLEY_TLS_KEY: path.join(certDir, 'parley.key') } });
+  const { browser, page, problems } = await launch(micWav('What is the weather like today?', 0.5, 12),
+    { extraArgs: ['--ignore-certificate-errors'] });
+  const ctx = { llm, p, browser, problems };
+  await page.goto(`https://127.0.0.1:${p.port}/`);
+  assert(await page.evaluate(() => window.isSecureContext), 'an https page is a secure context (the microphone needs one)');
+  // The server says a token is needed: the page asks, and does not retry on its own.
+  const signin = page.getByRole('region', { name: 'Sign in' });
+  await signin.waitFor({ timeout: 10000 });
+  await page.getByLabel('Token').fill('pt_not-a-real-token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('not accepted').waitFor({ timeout: 10000 });
+  await page.getByLabel('Token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('status').filter({ hasText: /^connected$/ }).waitFor({ timeout: 10000 });
+  assert(await signin.isHidden(), 'the form goes once signed in');
+  await page.getByRole('button', { name: 'Microphone' }).click();
+  await page.locator('li.user', { hasText: 'weather' }).waitFor({ timeout: 20000 });
+  await page.locator('li.assistant', { hasText: 'sunny' }).waitFor({ timeout: 20000 });
+  await page.getByRole('button', { name: 'Microphone' }).click();
+  // Kept across a reload: no second question.
+  await page.reload();
+  await page.getByRole('status').filter({ hasText: /^connected$/ }).waitFor({ timeout: 10000 });
+  assert(await signin.isHidden(), 'no token asked after a reload');
+  await page.getByLabel('Message').fill('And typed?');
+  await page.getByLabel('Message').press('Enter');
+  await page.locator('li.assistant', { hasText: 'Typed over https.' }).waitFor({ timeout: 15000 });
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signin.waitFor({ timeout: 5000 });
+  assert(await page.evaluate(() => localStorage.getItem('parley.token')) === null, 'the token is forgotten');
   await finish(ctx);
 });
 

@@ -68,8 +68,8 @@ const PROTECTED = [
   ['GET', '/v1/audio/a123.wav'], ['GET', '/metrics'],
 ];
 
-async function refusedEverywhere(base, token, opts = {}) {
-  for (const [method, route, body] of PROTECTED) {
+async function refusedEverywhere(base, token, opts = {}, except = []) {
+  for (const [method, route, body] of PROTECTED.filter(([, r]) => !except.includes(r))) {
     const r = await request(base, method, route, { token, body, ...opts });
     assert(r.status === 401, `${method} ${route} with ${token ? 'a wrong token' : 'no token'}: ${r.status} ${r.text}`);
     assert(r.json?.error?.code === 'UNAUTHORIZED', `${route}: a JSON error: ${r.text}`);
@@ -268,14 +268,17 @@ test('https and wss with a self-signed certificate: a spoken turn, then a guessi
   const dataDir = fs.mkdtempSync(path.join(tmpDir, 'tls-data-'));
   const token = addUser(dataDir, 'phone');
   const p = await startParley({ env: { PARLEY_LLM_URL: llm.base, PARLEY_DATA_DIR: dataDir, PARLEY_AUTH: 'on',
-    PARLEY_TLS_CERT: path.join(certDir, 'parley.crt'), PARLEY_TLS_KEY: path.join(certDir, 'parley.key') } });
+    PARLEY_TLS_CERT: path.join(certDir, 'parley.crt'), PARLEY_TLS_KEY: path.join(certDir, 'parley.key'),
+    PARLEY_METRICS_PUBLIC: 'true' } });
   assert(new RegExp(`listening on https://127\\.0\\.0\\.1:${p.port}/`).test(p.log()), 'start-up says https');
   const base = `https://127.0.0.1:${p.port}`;
   const page = await request(base, 'GET', '/', { ca });
   assert(page.status === 200 && page.text.includes('parley'), 'the page over https, verified against the authority');
   const viaLocalhost = await request(`https://localhost:${p.port}`, 'GET', '/health', { ca });
   assert(viaLocalhost.status === 200, 'the certificate names localhost too');
-  await refusedEverywhere(base, null, { ca });
+  await refusedEverywhere(base, null, { ca }, ['/metrics']);
+  const metrics = await request(base, 'GET', '/metrics', { ca });
+  assert(metrics.status === 200 && /parley_turns_total/.test(metrics.text), 'metrics.public: /metrics without a token');
   const c = await wsStart(`wss://127.0.0.1:${p.port}/ws`, { token }, { ca });
   assert(c.messages('ready').length, `wss: ${JSON.stringify(c.messages())}`);
   await c.streamAudio(concat(makeSpeech('What is the weather like today?'), silence(800)));
