@@ -316,7 +316,7 @@ static void handle_get_or_delete(struct http_req *r)
             *dot = 0;
         const unsigned char *wav;
         size_t len;
-        if (audio_cache_get(srv->audio, id, &wav, &len))
+        if (audio_cache_get(srv->audio, r->user.id, id, &wav, &len))
             http_respond_error(r, 404, "NOT_FOUND", "no such reply audio (it may have been evicted)");
         else
             http_respond_raw(r, 200, "audio/wav", wav, len);

@@ -69,7 +69,8 @@ void http_start_turn(struct http_req *r, const char *conversation_id, int text_o
 /* Called from the writable callback: feed the text, or finish the answer. */
 void http_advance_turn(struct http_req *r);
 /* Keeps wav (taking it); the oldest entries go past the slot or byte bound. */
-void audio_cache_put(struct audio_cache *c, const char *id, unsigned char *wav, size_t len);
-int audio_cache_get(struct audio_cache *c, const char *id, const unsigned char **wav, size_t *len);
+void audio_cache_put(struct audio_cache *c, int64_t user_id, const char *id, unsigned char *wav, size_t len);
+/* 0 with the reply, or -1: no such id, or another user's. */
+int audio_cache_get(struct audio_cache *c, int64_t user_id, const char *id, const unsigned char **wav, size_t *len);
 
 #endif

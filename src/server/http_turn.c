@@ -20,6 +20,7 @@ struct audio_cache {
         unsigned char *wav;
         size_t len;
         int64_t at;
+        int64_t user_id; /* whose reply it is: nobody else may fetch it */
     } slot[AUDIO_CACHE_SLOTS];
 };
 
@@ -35,7 +36,7 @@ void audio_cache_free(struct audio_cache *c)
 }
 
 /* Keeps wav (taking it); the oldest entries go past the slot or byte bound. */
-void audio_cache_put(struct audio_cache *c, const char *id, unsigned char *wav, size_t len)
+void audio_cache_put(struct audio_cache *c, int64_t user_id, const char *id, unsigned char *wav, size_t len)
 {
     for (;;) {
         size_t total = len;
@@ -59,15 +60,16 @@ void audio_cache_put(struct audio_cache *c, const char *id, unsigned char *wav, 
             c->slot[i].wav = wav;
             c->slot[i].len = len;
             c->slot[i].at = clock_now_us();
+            c->slot[i].user_id = user_id;
             return;
         }
     free(wav);
 }
 
-int audio_cache_get(struct audio_cache *c, const char *id, const unsigned char **wav, size_t *len)
+int audio_cache_get(struct audio_cache *c, int64_t user_id, const char *id, const unsigned char **wav, size_t *len)
 {
     for (int i = 0; i < AUDIO_CACHE_SLOTS; i++)
-        if (c->slot[i].wav && !strcmp(c->slot[i].id, id)) {
+        if (c->slot[i].wav && c->slot[i].user_id == user_id && !strcmp(c->slot[i].id, id)) {
             *wav = c->slot[i].wav;
             *len = c->slot[i].len;
             return 0;
@@ -236,7 +238,7 @@ void http_advance_turn(struct http_req *r)
             size_t len;
             unsigned char *wav = wav_encode(r->audio.samples, r->audio.len, r->srv->cfg->tts_sample_rate, &len);
             if (wav) {
-                audio_cache_put(r->srv->audio, id, wav, len);
+                audio_cache_put(r->srv->audio, r->user.id, id, wav, len);
                 char url[80];
                 snprintf(url, sizeof url, "/v1/audio/%s.wav", id);
                 cJSON_AddStringToObject(a, "audio_url", url);

@@ -194,6 +194,15 @@ test('tokens on every route, users kept apart, removal and rotation', async () =
   const annChat = await request(p.http, 'POST', '/v1/chat', { token: annToken, body: { text: 'What is my dog called?' } });
   assert(annChat.status === 200 && JSON.stringify((await llm.requests()).at(-1).body).includes('Rex'), 'ann\'s recall');
 
+  // a voice upload's reply audio is its user's alone
+  await llm.script([{ text: 'It is sunny.' }]);
+  const pcm = makeSpeech('What is the weather like today?');
+  const up = await request(p.http, 'POST', '/v1/voice/upload?sample_rate=16000',
+    { token: annToken, body: Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength) });
+  assert(up.status === 200 && up.json.audio_url, `ann's upload: ${up.text.slice(0, 300)}`);
+  assert((await request(p.http, 'GET', up.json.audio_url, { token: bobToken })).status === 404, 'bob cannot fetch ann\'s reply audio');
+  assert((await request(p.http, 'GET', up.json.audio_url, { token: annToken })).status === 200, 'ann can');
+
   // bob removed while connected: refused at his next turn
   const bobWs = await wsStart(p.url, { token: bobToken });
   assert(bobWs.messages('ready').length, 'bob connected');
