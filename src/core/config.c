@@ -29,6 +29,9 @@ static const struct key_def keys[] = {
     {"allowed_origins", NULL, T_STR, F(allowed_origins), 0, 0, NULL,
      "comma-separated origins (http://host:port) whose pages may open /ws besides parley's own; clients "
      "that send no Origin (non-browsers) are always allowed"},
+    {"allowed_hosts", NULL, T_STR, F(allowed_hosts), 0, 0, NULL,
+     "comma-separated host names parley answers to besides IP addresses, localhost and this machine's name "
+     "(a request naming another host is refused: DNS rebinding); * for any"},
     {"auth.mode", "PARLEY_AUTH", T_STR, F(auth_mode), 0, 0, "auto|on|off",
      "tokens required (parley users add NAME); auto: on unless listen is a loopback address"},
     {"auth.max_failures", NULL, T_INT, F(auth_max_failures), 1, 1000000, NULL,

@@ -26,6 +26,7 @@ struct parley_config {
     int listen_port;
     char web_root[512];
     char allowed_origins[512];
+    char allowed_hosts[512]; /* host names served besides IP literals, localhost and this machine's */
     char auth_mode[8];    /* auto | on | off */
     int auth_max_failures; /* wrong tokens a minute from one address before 429 */
     int metrics_public;   /* /metrics without a token when auth is on */

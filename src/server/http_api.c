@@ -557,6 +557,11 @@ static int on_http(struct lws *wsi, struct http_pss *pss)
     pss->req = r;
     char uri[300];
     r->route = parse_route(wsi, r, uri, sizeof uri);
+    if (!server_host_allowed(wsi, srv->cfg)) {
+        /* a page on a name that resolves here (DNS rebinding) reading the user's data */
+        http_respond_error(r, 403, "FORBIDDEN", "this server does not answer to that host name (allowed_hosts)");
+        return 0;
+    }
     if (!server_origin_allowed(wsi, srv->cfg)) {
         /* A form on another site could otherwise post turns (and through
          * tools, change data) with the visitor's browser. */

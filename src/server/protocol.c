@@ -102,8 +102,10 @@ int proto_parse(const char *data, size_t len, struct proto_client_msg *m, int *f
         const cJSON *turn = cJSON_GetObjectItemCaseSensitive(j, "turn");
         const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "ms");
         m->type = MSG_PLAYED;
-        if (!cJSON_IsNumber(turn) || turn->valuedouble < 0 || !cJSON_IsNumber(ms) || ms->valuedouble < 0) {
-            snprintf(err, errlen, "'played' needs non-negative numbers 'turn' and 'ms'");
+        /* bounded before the casts: a double past int64 is undefined there */
+        if (!cJSON_IsNumber(turn) || !(turn->valuedouble >= 0 && turn->valuedouble <= 9007199254740992.0) ||
+            !cJSON_IsNumber(ms) || !(ms->valuedouble >= 0 && ms->valuedouble <= 86400000.0)) {
+            snprintf(err, errlen, "'played' needs 'turn' (a turn number) and 'ms' (0 to 86400000)");
             goto out;
         }
         m->turn = (uint64_t)turn->valuedouble;

@@ -3,12 +3,14 @@
  * slow work is already on workers or LLM threads by the time it reaches us. */
 #include "server/server.h"
 
+#include <arpa/inet.h>
 #include <libwebsockets.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/files.h"
@@ -222,6 +224,57 @@ int server_origin_allowed(struct lws *wsi, const struct parley_config *cfg)
     return 0;
 }
 
+/* In a name list ("a, b"): case-blind; "*" matches any. */
+static int listed(const char *list, const char *name, size_t n)
+{
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if ((len == 1 && *p == '*') || (len && len == n && !strncasecmp(p, name, n)))
+            return 1;
+        p += len;
+    }
+    return 0;
+}
+
+/* DNS rebinding: a page on http://evil.example:8080 whose name resolves to
+ * 127.0.0.1 is same-origin with itself, so the Origin check passes. What
+ * gives it away is the Host it asks for. A rebinding needs a name, so IP
+ * literals pass, as do localhost, this machine's names, the listen host
+ * and allowed_hosts. */
+int server_host_allowed(struct lws *wsi, const struct parley_config *cfg)
+{
+    char host[256];
+    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
+        return 1; /* no Host: not a browser */
+    char *name = host;
+    if (*name == '[') { /* [v6]:port */
+        name++;
+        name[strcspn(name, "]")] = 0;
+    } else {
+        char *colon = strchr(name, ':');
+        if (colon && !strchr(colon + 1, ':'))
+            *colon = 0;
+    }
+    size_t n = strlen(name);
+    while (n > 0 && name[n - 1] == '.')
+        name[--n] = 0;
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1)
+        return 1;
+    char self[256] = "";
+    gethostname(self, sizeof self - 8);
+    size_t sn = strlen(self);
+    if (!strcasecmp(name, "localhost") || (n > 10 && !strcasecmp(name + n - 10, ".localhost")) ||
+        !strcasecmp(name, cfg->listen_host) || (sn && !strcasecmp(name, self)) ||
+        (sn && n == sn + 6 && !strncasecmp(name, self, sn) && !strcasecmp(name + sn, ".local")) ||
+        listed(cfg->allowed_hosts, name, n))
+        return 1;
+    log_warn("refusing a request for host '%.100s' (allowed_hosts)", name);
+    return 0;
+}
+
 static int is_ws_path(struct lws *wsi)
 {
     char uri[64];
@@ -235,7 +288,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     server *srv = lws_context_user(lws_get_context(wsi));
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        if (!is_ws_path(wsi) || !server_origin_allowed(wsi, srv->cfg))
+        if (!is_ws_path(wsi) || !server_host_allowed(wsi, srv->cfg) || !server_origin_allowed(wsi, srv->cfg))
             return 1;
         /* Sessions past capacity are told BUSY at 'start'; connections far
          * past it are refused outright, which bounds their memory. */

@@ -129,6 +129,9 @@ int server_vad_choice(const struct parley_config *cfg, struct vad_choice *out, c
 /* doctor.c: logs the engines in use and what would make each better. */
 void server_log_engines(const struct parley_config *cfg, const char *asr_engine, const struct vad_choice *vc);
 
+/* server.c: 1 unless the request names a host parley does not answer to
+ * (DNS rebinding; allowed_hosts). */
+int server_host_allowed(struct lws *wsi, const struct parley_config *cfg);
 /* server.c: 1 unless a browser page from a foreign origin sent the request. */
 int server_origin_allowed(struct lws *wsi, const struct parley_config *cfg);
 

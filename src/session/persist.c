@@ -138,6 +138,7 @@ int persist_recall(session *s)
 struct commit_job {
     store *db;
     int64_t user_id;
+    char reply_key[20];
     char conversation_id[64];
     struct store_message msgs[MAX_TURN_MESSAGES];
     char *texts[MAX_TURN_MESSAGES * 3]; /* owned copies behind msgs */
@@ -166,7 +167,7 @@ static void commit_run(void *arg)
     struct commit_job *j = arg;
     char err[300] = "";
     if (j->reply) {
-        if (store_set_reply_text(j->db, j->user_id, j->conversation_id, j->turn, j->reply))
+        if (store_set_reply_text(j->db, j->user_id, j->conversation_id, j->reply_key, j->turn, j->reply))
             log_warn("store: cannot correct the reply of turn %llu", (unsigned long long)j->turn);
     } else if (store_commit_turn(j->db, j->user_id, j->conversation_id, j->msgs, j->n, err, sizeof err)) {
         log_error("store: %s", err);
@@ -182,6 +183,7 @@ static struct commit_job *commit_job_new(session *s)
         return NULL;
     j->db = s->env->db;
     j->user_id = s->user.id;
+    snprintf(j->reply_key, sizeof j->reply_key, "%s", s->reply_key);
     snprintf(j->conversation_id, sizeof j->conversation_id, "%s", s->conversation_id);
     return j;
 }
@@ -227,7 +229,8 @@ void persist_commit_turn(session *s, const struct reply *r, const char *assistan
                                                  .role = "assistant",
                                                  .content = keep(j, assistant_text),
                                                  .interrupted = interrupted,
-                                                 .created_ms = r->user_ms + 2};
+                                                 .created_ms = r->user_ms + 2,
+                                                 .reply_key = j->reply_key};
     submit_write(s, j);
 }
 

@@ -1151,6 +1151,11 @@ session *session_new(const struct session_env *env, const struct session_io *io,
     snprintf(s->sid, sizeof s->sid, "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
              rnd[5], rnd[6], rnd[7]);
     session_new_conversation_id(s->conversation_id, sizeof s->conversation_id);
+    unsigned char key[8] = {0};
+    if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key)
+        memcpy(key, &s, sizeof s < sizeof key ? sizeof s : sizeof key);
+    for (size_t i = 0; i < sizeof key; i++)
+        snprintf(s->reply_key + 2 * i, 3, "%02x", key[i]);
     snprintf(s->llm_model, sizeof s->llm_model, "%s", c->llm_model);
     s->half_duplex = c->barge_in_half_duplex;
     char err[256];

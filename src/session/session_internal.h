@@ -106,6 +106,7 @@ struct session {
 
     int started, closing;
     struct session_user user;
+    char reply_key[20]; /* random: marks this session's stored replies (store_set_reply_text) */
     int64_t start_deadline; /* a client that never sends 'start' is closed then */
     int in_rate;
     enum proto_format in_format;

@@ -122,6 +122,10 @@ static const char *const migrations[] = {
     "INSERT INTO projects_v2(id, name, status, notes, updated_at)"
     "  SELECT id, name, status, notes, updated_at FROM projects;"
     "DROP TABLE projects; ALTER TABLE projects_v2 RENAME TO projects;",
+    /* 3: which session wrote an assistant message, so a late correction
+     * ('played') finds that session's reply and nothing else: turn numbers
+     * restart in every session of a conversation. */
+    "ALTER TABLE messages ADD COLUMN reply_key TEXT;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -336,7 +340,7 @@ int store_commit_turn(store *st, int64_t user_id, const char *conversation_id, c
                            -1, &conv, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db,
                            "INSERT INTO messages(conversation_id, turn, role, content, input, interrupted, tool,"
-                           " metrics, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                           " metrics, created_at, reply_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                            -1, &ins, NULL) != SQLITE_OK)
         goto rollback;
     sqlite3_bind_text(conv, 1, conversation_id, -1, SQLITE_TRANSIENT);
@@ -362,6 +366,7 @@ int store_commit_turn(store *st, int64_t user_id, const char *conversation_id, c
         store_bind_text_or_null(ins, 7, m->tool);
         store_bind_text_or_null(ins, 8, m->metrics);
         sqlite3_bind_int64(ins, 9, m->created_ms ? m->created_ms : now);
+        store_bind_text_or_null(ins, 10, m->reply_key);
         if (sqlite3_step(ins) != SQLITE_DONE)
             goto rollback;
     }
@@ -381,24 +386,26 @@ out:
     return rc;
 }
 
-int store_set_reply_text(store *st, int64_t user_id, const char *conversation_id, uint64_t turn, const char *text)
+int store_set_reply_text(store *st, int64_t user_id, const char *conversation_id, const char *reply_key, uint64_t turn,
+                         const char *text)
 {
     sqlite3 *db = store_take(st);
     if (!db)
         return -1;
     sqlite3_stmt *q = NULL;
     int rc = -1;
-    /* The newest assistant message of that turn: a resumed conversation can
-     * reuse turn numbers, its latest use is the one just interrupted. */
+    /* The assistant message of that session's turn: a resumed conversation
+     * reuses turn numbers, so the session's key tells its reply from others'. */
     if (sqlite3_prepare_v2(db,
                            "UPDATE messages SET content=?3, interrupted=1 WHERE id=(SELECT max(id) FROM messages"
-                           " WHERE conversation_id=?1 AND turn=?2 AND role='assistant'"
+                           " WHERE conversation_id=?1 AND turn=?2 AND role='assistant' AND reply_key=?5"
                            " AND conversation_id IN (SELECT id FROM conversations WHERE user_id=?4))",
                            -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, conversation_id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(q, 2, (sqlite3_int64)turn);
         sqlite3_bind_text(q, 3, text, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(q, 4, user_id);
+        sqlite3_bind_text(q, 5, reply_key, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
     }
     sqlite3_finalize(q);

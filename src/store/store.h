@@ -38,14 +38,18 @@ struct store_message {
     int64_t created_ms;
     const char *metrics; /* JSON object text or NULL */
     const char *tool;    /* tool messages: the tool's name */
+    const char *reply_key; /* assistant messages: the writing session's key (store_set_reply_text) */
 };
 
 /* Writes a finished turn's messages in one transaction, creating the
  * conversation on its first turn. Returns 0 or -1 with err. */
 int store_commit_turn(store *st, int64_t user_id, const char *conversation_id, const struct store_message *msgs, int n, char *err,
                       size_t errlen);
-/* What was heard of a reply that a barge-in cut short (marks it interrupted). */
-int store_set_reply_text(store *st, int64_t user_id, const char *conversation_id, uint64_t turn, const char *text);
+/* What was heard of a reply that a barge-in cut short (marks it interrupted):
+ * the assistant message of turn that the session with reply_key stored.
+ * Nothing matches (0 rows, still 0) when that session stored no reply. */
+int store_set_reply_text(store *st, int64_t user_id, const char *conversation_id, const char *reply_key, uint64_t turn,
+                         const char *text);
 /* 1 if it exists (and is the user's), 0 if not, -1 on error. */
 int store_conversation_exists(store *st, int64_t user_id, const char *conversation_id);
 /* The newest max user/assistant messages, oldest first:

@@ -2,6 +2,7 @@
 // start, oversized frames, over-long speech, a dead, failing, stalling or
 // dropping LLM, a failing TTS engine, a client that stops reading, SIGTERM.
 import fs from 'node:fs';
+import http from 'node:http';
 import WebSocket from 'ws';
 import path from 'node:path';
 import {
@@ -73,6 +74,64 @@ test('pages from other origins cannot open a session', async () => {
   assert((await open('http://app.example:3000')) === 'open', 'a configured origin is allowed');
   assert((await open(null)) === 'open', 'a client without Origin is allowed');
   await p.stop();
+});
+
+test('DNS rebinding: a request for a host name parley does not answer to is refused', async () => {
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base }, args: ['--set', 'allowed_hosts=parley.home'] });
+  // what a page on http://evil.example:PORT, resolving to 127.0.0.1, sends: Origin and Host both its own
+  const evil = `evil.example:${p.port}`;
+  const get = (host) =>
+    new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: p.port, path: '/v1/memories', headers: { Host: host } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  assert((await get(evil)) === 403, 'GET /v1/memories for evil.example is refused');
+  for (const ok of [`127.0.0.1:${p.port}`, `localhost:${p.port}`, `parley.home:${p.port}`, `[::1]:${p.port}`])
+    assert((await get(ok)) === 200, `${ok} is answered`);
+  const open = (headers) =>
+    new Promise((resolve) => {
+      const ws = new WebSocket(p.url, { headers });
+      ws.on('open', () => (ws.close(), resolve('open')));
+      ws.on('error', () => resolve('refused'));
+    });
+  assert((await open({ Host: evil, Origin: `http://${evil}` })) === 'refused', 'its WebSocket is refused');
+  assert((await open({ Host: `localhost:${p.port}`, Origin: `http://localhost:${p.port}` })) === 'open', 'localhost is fine');
+  await p.stop();
+});
+
+test("'played' corrects only this session's reply, never another session's in the same conversation", async () => {
+  await llm.reset();
+  await llm.script([{ text: 'The first answer, kept whole.' }, { text: 'A second answer that will be cut.', ttft_ms: 3000 }]);
+  const { p, c } = await session();
+  const ready = await c.start();
+  c.send({ type: 'text', text: 'First question.' });
+  await c.waitFor('done', (m) => m.turn === 1, 15000);
+  c.close();
+  // B resumes A's conversation; its turn 1 is cancelled before any text
+  const b = new Client(p.url);
+  await b.open();
+  await b.start({ conversation_id: ready.conversation_id });
+  b.send({ type: 'text', text: 'Second question.' });
+  await b.waitFor('state', (m) => m.state === 'thinking');
+  b.send({ type: 'cancel' });
+  await b.waitFor('agent_interrupted', (m) => m.turn === 1);
+  b.send({ type: 'played', turn: 1, ms: 0 });
+  for (const ms of [2 ** 62, 1e300, -1])
+    b.send({ type: 'played', turn: 1, ms });
+  await b.waitUntil(() => b.messages('error').length >= 3, 5000, 'three refusals');
+  assert(b.messages('error').every((e) => e.code === 'PROTOCOL_VIOLATION' && e.recoverable), 'out-of-range ms refused');
+  b.close();
+  await b.waitClosed();
+  await p.stop(); // every write is done
+  const q = await startParley({ env: { PARLEY_LLM_URL: llm.base, PARLEY_DATA_DIR: p.dataDir } });
+  const conv = await (await fetch(`${q.http}/v1/conversations/${ready.conversation_id}`)).json();
+  const first = conv.messages.find((m) => m.role === 'assistant' && m.turn === 1);
+  assert(first && first.content === 'The first answer, kept whole.' && !first.interrupted, `A's reply: ${JSON.stringify(conv.messages)}`);
+  await q.stop();
 });
 
 test('an oversized frame is refused, and the session goes on', async () => {

@@ -27,22 +27,29 @@ static store *open_store(void)
 
 static void test_turns_and_history(store *st)
 {
-    CHECK(store_schema_version(st) == 2);
+    CHECK(store_schema_version(st) == 3);
     CHECK(store_conversation_exists(st, U, "c1") == 0);
     struct store_message turn1[] = {
-        {1, "user", "remember that my favourite film is Alien", "speech", 0, 1000, "{\"total_ms\":12}", NULL},
-        {1, "tool", "{\"content\":\"favourite film is Alien\"}", NULL, 0, 1001, NULL, "memory_save"},
-        {1, "assistant", "I will remember that.", NULL, 0, 1002, NULL, NULL},
+        {1, "user", "remember that my favourite film is Alien", "speech", 0, 1000, "{\"total_ms\":12}", NULL, NULL},
+        {1, "tool", "{\"content\":\"favourite film is Alien\"}", NULL, 0, 1001, NULL, "memory_save", NULL},
+        {1, "assistant", "I will remember that.", NULL, 0, 1002, NULL, NULL, NULL},
     };
     char err[256];
     CHECK(store_commit_turn(st, U, "c1", turn1, 3, err, sizeof err) == 0);
     struct store_message turn2[] = {
-        {2, "user", "tell me a long story", "text", 0, 2000, NULL, NULL},
-        {2, "assistant", "Once upon", NULL, 1, 2001, NULL, NULL},
+        {2, "user", "tell me a long story", "text", 0, 2000, NULL, NULL, NULL},
+        {2, "assistant", "Once upon", NULL, 1, 2001, NULL, NULL, "session-a"},
     };
     CHECK(store_commit_turn(st, U, "c1", turn2, 2, err, sizeof err) == 0);
     CHECK(store_conversation_exists(st, U, "c1") == 1);
-    CHECK(store_set_reply_text(st, U, "c1", 2, "Once") == 0);
+    /* another session of the conversation, also at its turn 2, that stored
+     * no reply: its correction touches nothing (turn numbers restart in
+     * every session) */
+    CHECK(store_set_reply_text(st, U, "c1", "session-b", 2, "") == 0);
+    cJSON *untouched = store_load_history(st, U, "c1", 1);
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(untouched, 0), "content")->valuestring, "Once upon");
+    cJSON_Delete(untouched);
+    CHECK(store_set_reply_text(st, U, "c1", "session-a", 2, "Once") == 0);
 
     cJSON *h = store_load_history(st, U, "c1", 10);
     CHECK(cJSON_GetArraySize(h) == 4); /* tool messages are not context */
@@ -67,8 +74,8 @@ static void test_turns_and_history(store *st)
 
     /* A bad role is refused whole: nothing of that turn is written. */
     struct store_message bad[] = {
-        {3, "user", "fine", "text", 0, 3000, NULL, NULL},
-        {3, "robot", "not a role", NULL, 0, 3001, NULL, NULL},
+        {3, "user", "fine", "text", 0, 3000, NULL, NULL, NULL},
+        {3, "robot", "not a role", NULL, 0, 3001, NULL, NULL, NULL},
     };
     CHECK(store_commit_turn(st, U, "c1", bad, 2, err, sizeof err) == -1);
     c = store_get_conversation(st, U, "c1");
@@ -195,8 +202,8 @@ static void *writer_thread(void *arg)
     snprintf(conv, sizeof conv, "w%d", w->index);
     for (int t = 1; t <= 50; t++) {
         snprintf(text, sizeof text, "writer %d turn %d", w->index, t);
-        struct store_message m[] = {{(uint64_t)t, "user", text, "text", 0, 0, NULL, NULL},
-                                    {(uint64_t)t, "assistant", text, NULL, 0, 0, NULL, NULL}};
+        struct store_message m[] = {{(uint64_t)t, "user", text, "text", 0, 0, NULL, NULL, NULL},
+                                    {(uint64_t)t, "assistant", text, NULL, 0, 0, NULL, NULL, NULL}};
         if (store_commit_turn(st, U, conv, m, 2, err, sizeof err))
             w->failures++;
         if (store_memory_add(st, U, text, conv, 0, NULL, 0, NULL, err, sizeof err) < 0)
@@ -243,8 +250,8 @@ static void test_users(store *st)
     CHECK(ann > 1 && bob > ann);
     CHECK(store_user_add(st, "ANN", hb, err, sizeof err) == 0); /* names are case-blind */
 
-    struct store_message m[] = {{1, "user", "ann's secret plan", "text", 0, 0, NULL, NULL},
-                                {1, "assistant", "noted", NULL, 0, 0, NULL, NULL}};
+    struct store_message m[] = {{1, "user", "ann's secret plan", "text", 0, 0, NULL, NULL, NULL},
+                                {1, "assistant", "noted", NULL, 0, 0, NULL, NULL, "k"}};
     CHECK(store_commit_turn(st, ann, "ca", m, 2, err, sizeof err) == 0);
     CHECK(store_conversation_exists(st, ann, "ca") == 1);
     CHECK(store_conversation_exists(st, bob, "ca") == 0);
@@ -254,7 +261,7 @@ static void test_users(store *st)
     cJSON_Delete(h);
     /* bob cannot append to (or correct) ann's conversation by its id */
     CHECK(store_commit_turn(st, bob, "ca", m, 2, err, sizeof err) == -1 && strstr(err, "another user"));
-    CHECK(store_set_reply_text(st, bob, "ca", 1, "") == 0);
+    CHECK(store_set_reply_text(st, bob, "ca", "k", 1, "") == 0);
     cJSON *c = store_get_conversation(st, ann, "ca");
     CHECK(c && cJSON_GetArraySize(cJSON_GetObjectItem(c, "messages")) == 2);
     CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(c, "messages"), 1), "content")->valuestring,
@@ -338,7 +345,7 @@ int main(void)
     store_close(st);
     /* Reopening runs no migration twice and keeps the data. */
     st = open_store();
-    CHECK(st && store_schema_version(st) == 2 && store_conversation_exists(st, U, "c1") == 1);
+    CHECK(st && store_schema_version(st) == 3 && store_conversation_exists(st, U, "c1") == 1);
     store_close(st);
 
     /* A file that is not a database is a clear error, not a crash. */
