@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/http_util.h"
+#include "core/utf8.h"
 
 #define MAX_LINE (1 << 20)
 
@@ -179,6 +180,8 @@ struct llm_request {
     char errbody[1024];
     size_t errbody_len;
     size_t reply_chars;
+    char utf8_tail[4]; /* a character's first bytes, its rest in the next token */
+    size_t utf8_tail_len;
     struct {
         char id[64], name[128];
         char *args;
@@ -203,15 +206,31 @@ static void release(llm_request *r)
     free(r);
 }
 
+/* Text goes on as valid UTF-8: a character split between two tokens is
+ * joined, and bytes that are not UTF-8 become U+FFFD. */
 static void emit_token(void *ud, const char *text, size_t len)
 {
     llm_request *r = ud;
     r->got_token = 1;
     r->reply_chars += len;
+    char *joined = malloc(r->utf8_tail_len + len + 1);
+    if (!joined)
+        return;
+    memcpy(joined, r->utf8_tail, r->utf8_tail_len);
+    memcpy(joined + r->utf8_tail_len, text, len);
+    size_t n = r->utf8_tail_len + len;
+    r->utf8_tail_len = utf8_incomplete_tail(joined, n);
+    n -= r->utf8_tail_len;
+    memcpy(r->utf8_tail, joined + n, r->utf8_tail_len);
+    joined[n] = 0;
+    size_t clean_len = n;
+    char *clean = utf8_valid(joined, n) ? NULL : utf8_repair(joined, n, &clean_len);
     pthread_mutex_lock(&r->lock);
-    if (!r->cancelled)
-        r->cb.token(r->ud, text, len);
+    if (!r->cancelled && clean_len)
+        r->cb.token(r->ud, clean ? clean : joined, clean_len);
     pthread_mutex_unlock(&r->lock);
+    free(clean);
+    free(joined);
     if (r->reply_chars >= (size_t)r->max_reply_chars)
         r->finished = 1; /* keep what was said; stop reading */
 }

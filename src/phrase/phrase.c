@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/utf8.h"
+
 struct phrase_splitter {
     struct phrase_params p;
     char *buf;
@@ -96,7 +98,11 @@ static void emit(phrase_splitter *ps, size_t end, phrase_fn fn, void *ud)
         out[n] = 0;
         if (has_speakable(out, n)) {
             ps->emitted++;
-            fn(ud, out, n);
+            /* what reaches TTS and the client's JSON is valid UTF-8, whatever the LLM sent */
+            size_t clean_len = n;
+            char *clean = utf8_valid(out, n) ? NULL : utf8_repair(out, n, &clean_len);
+            fn(ud, clean ? clean : out, clean ? clean_len : n);
+            free(clean);
         }
         free(out);
     }
@@ -155,7 +161,14 @@ static size_t find_boundary(phrase_splitter *ps, int final)
         while (cut > 0 && !isspace((unsigned char)b[cut]))
             cut--;
         ps->scan = 0;
-        return cut > 0 ? cut : (size_t)ps->p.max_chars;
+        if (cut > 0)
+            return cut;
+        /* no space (CJK, a long number): cut between characters, never inside one */
+        cut = utf8_floor(b, ps->len, (size_t)ps->p.max_chars);
+        if (cut == 0) /* one character longer than the cap: take it whole */
+            for (cut = 1; cut < ps->len && ((unsigned char)b[cut] & 0xC0) == 0x80; cut++)
+                ;
+        return cut;
     }
     return 0;
 }

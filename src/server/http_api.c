@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/http_util.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "server/http_internal.h"
 #include "server/protocol.h"
 
@@ -377,13 +378,25 @@ static void handle_body(struct http_req *r)
         return;
     }
     /* POST /v1/chat */
-    cJSON *req = cJSON_ParseWithLength((const char *)r->body, r->body_len);
+    const char *json_end = NULL;
+    cJSON *req = cJSON_ParseWithLengthOpts((const char *)r->body, r->body_len, &json_end, 0);
+    if (req && json_end) { /* one JSON value, nothing after it but spaces */
+        size_t used = (size_t)(json_end - (const char *)r->body);
+        while (used < r->body_len && strchr(" \t\r\n", r->body[used]))
+            used++;
+        if (used < r->body_len) {
+            cJSON_Delete(req);
+            req = NULL;
+        }
+    }
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(req, "text");
     const cJSON *cid = cJSON_GetObjectItemCaseSensitive(req, "conversation_id");
     const char *problem = !req                                             ? "the body is not JSON"
                           : !cJSON_IsObject(req)                           ? "the body must be a JSON object"
                           : !cJSON_IsString(text) || !text->valuestring[0] ? "'text' must be a non-empty string"
-                          : strlen(text->valuestring) > 8000               ? "'text' is limited to 8000 characters"
+                          : !utf8_valid(text->valuestring, strlen(text->valuestring)) ? "'text' must be valid UTF-8"
+                          : utf8_chars(text->valuestring, strlen(text->valuestring)) > PROTO_MAX_TEXT_CHARS
+                              ? "'text' is limited to 8000 characters"
                           : cid && !cJSON_IsNull(cid) && (!cJSON_IsString(cid) || strlen(cid->valuestring) >= 64)
                               ? "'conversation_id' must be a string of at most 63 characters"
                               : NULL;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
+
 static int copy_opt_string(const cJSON *obj, const char *key, char *out, size_t outlen, char *err, size_t errlen)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -59,6 +61,15 @@ static int parse_start(const cJSON *j, struct proto_client_msg *m, char *err, si
         copy_opt_string(j, "conversation_id", m->conversation_id, sizeof m->conversation_id, err, errlen) ||
         copy_opt_string(j, "token", m->token, sizeof m->token, err, errlen))
         return -1;
+    /* both go into log lines: labels, not a place for quotes or newlines */
+    static const char label[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-";
+    const char *bad = strspn(m->session_id, label) != strlen(m->session_id)             ? "session_id"
+                      : strspn(m->conversation_id, label) != strlen(m->conversation_id) ? "conversation_id"
+                                                                                         : NULL;
+    if (bad) {
+        snprintf(err, errlen, "'%s' may hold only letters, digits, '.', '_', ':' and '-'", bad);
+        return -1;
+    }
     return 0;
 }
 
@@ -66,6 +77,11 @@ int proto_parse(const char *data, size_t len, struct proto_client_msg *m, int *f
 {
     memset(m, 0, sizeof *m);
     *fatal = 1;
+    if (!utf8_valid(data, len)) { /* browsers close on it; we say why and drop the frame */
+        *fatal = 0;
+        snprintf(err, errlen, "a text frame must be valid UTF-8");
+        return -1;
+    }
     cJSON *j = cJSON_ParseWithLength(data, len);
     if (!j || !cJSON_IsObject(j)) {
         snprintf(err, errlen, "a text frame must be a JSON object");
@@ -88,6 +104,10 @@ int proto_parse(const char *data, size_t len, struct proto_client_msg *m, int *f
         m->type = MSG_TEXT;
         if (!cJSON_IsString(text) || !text->valuestring[0]) {
             snprintf(err, errlen, "'text' must be a non-empty string");
+            goto out;
+        }
+        if (utf8_chars(text->valuestring, strlen(text->valuestring)) > PROTO_MAX_TEXT_CHARS) {
+            snprintf(err, errlen, "'text' is limited to %d characters", PROTO_MAX_TEXT_CHARS);
             goto out;
         }
         m->text = strdup(text->valuestring);

@@ -9,6 +9,8 @@
 #include "llm/llm_check.h"
 
 #define PROTO_MAX_FRAME (64 * 1024)
+/* A typed turn, in characters (the HTTP API's limit too). */
+#define PROTO_MAX_TEXT_CHARS 8000
 
 enum proto_client_type { MSG_START, MSG_TEXT, MSG_STOP, MSG_CANCEL, MSG_PLAYED };
 enum proto_format { FMT_S16LE, FMT_F32LE };

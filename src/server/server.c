@@ -576,7 +576,9 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
     info.protocols = srv->protocols;
     info.mounts = &srv->mount;
     info.user = srv;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    /* UTF-8 is checked by the protocol parser, which can say what is wrong
+     * (lws would only close with 1007). */
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     if (cfg->tls_cert[0]) { /* checked against each other by server_auth_start */
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = cfg->tls_cert;

@@ -134,6 +134,49 @@ test("'played' corrects only this session's reply, never another session's in th
   await q.stop();
 });
 
+test('text is UTF-8 end to end: bad bytes refused with a reason, accents, CJK and emoji carried whole', async () => {
+  await llm.reset();
+  const accents = 'a' + 'é'.repeat(40);
+  const reply = `${accents} 今日は2026年です今日は2026年です今日は2026年です今日は2026年です 😀 Ça va.`;
+  await llm.script([{ text: reply, token_ms: 5 }]);
+  const { p, c } = await session();
+  const ready = await c.start();
+  // a text frame that is not UTF-8: a reason, and the session goes on (ws would have closed with 1007)
+  c.ws.send(Buffer.from([0x7b, 0x22, 0x74, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), { binary: false });
+  const bad = await c.waitFor('error');
+  assert(bad.code === 'PROTOCOL_VIOLATION' && bad.recoverable && /UTF-8/.test(bad.message), JSON.stringify(bad));
+  c.send({ type: 'start', session_id: 'x"\nINJECTED' }); // a label with a quote and a newline
+  await c.waitUntil(() => c.messages('error').length === 2, 5000, 'second error');
+  c.send({ type: 'text', text: 'é'.repeat(8001) });
+  await c.waitUntil(() => c.messages('error').length === 3, 5000, 'third error');
+  assert(/8000 characters/.test(c.messages('error')[2].message), c.messages('error')[2].message);
+  c.send({ type: 'text', text: 'Café ☕, 今日は? 😀' });
+  await c.waitFor('done', (m) => m.turn === 1, 20000);
+  assert(!c.closed, 'the socket stayed open: every message was valid UTF-8');
+  const end = c.messages('assistant_text').find((m) => m.status === 'end');
+  assert(end && end.text === reply, `the reply, whole: ${end && end.text}`);
+  const phrases = c.messages('tts_start').map((m) => m.text);
+  assert(phrases.join(' ').replace(/\s+/g, '') === reply.replace(/\s+/g, ''), `phrases: ${JSON.stringify(phrases)}`);
+  assert(!p.log().includes('INJECTED'), 'the bad label never reached the log');
+  // the HTTP API: invalid UTF-8 refused, 3000 CJK characters accepted (the limit counts characters)
+  const post = (body) => fetch(`${p.http}/v1/chat`, { method: 'POST', body });
+  const badBody = Buffer.concat([Buffer.from('{"text":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+  const r1 = await post(badBody);
+  assert(r1.status === 400 && /UTF-8/.test((await r1.json()).error.message), `invalid UTF-8: ${r1.status}`);
+  const r2 = await post('{"text":"hi"} trailing');
+  assert(r2.status === 400, `trailing garbage: ${r2.status}`);
+  await llm.script([{ text: '好的。' }]);
+  const r3 = await post(JSON.stringify({ text: '字'.repeat(3000), conversation_id: ready.conversation_id }));
+  assert(r3.status === 200, `3000 CJK characters: ${r3.status}`);
+  const conv = await (await fetch(`${p.http}/v1/conversations/${ready.conversation_id}`)).json();
+  // stored as spoken (phrases joined by spaces): every character kept
+  const squeeze = (t) => t.replace(/\s+/g, '');
+  assert(conv.messages.some((m) => m.role === 'assistant' && squeeze(m.content) === squeeze(reply)),
+    `stored whole: ${JSON.stringify(conv.messages.map((m) => m.content.slice(0, 80)))}`);
+  c.close();
+  await p.stop();
+});
+
 test('an oversized frame is refused, and the session goes on', async () => {
   const { p, c } = await session();
   await c.start();

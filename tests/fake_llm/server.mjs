@@ -58,7 +58,7 @@ let fallback = {
 // Splits text roughly as an LLM tokenizer would: words with their leading
 // space, punctuation on its own.
 export function tokenize(text) {
-  return text.match(/\s*[A-Za-z0-9']+|\s*[^A-Za-z0-9'\s]|\s+$/g) || [];
+  return text.match(/\s*[A-Za-z0-9']+|\s*[^A-Za-z0-9'\s]|\s+$/gu) || []; // u: by code points, as real servers send (never half an emoji)
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

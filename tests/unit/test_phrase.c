@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "core/utf8.h"
 #include "phrase/phrase.h"
 
 struct got {
@@ -108,5 +109,47 @@ int main(void)
     CHECK(h.n == 2);
     CHECK_STR(h.items[0], "Hi there,");
     phrase_free(ps);
+
+    /* UTF-8: never cut inside a character, whatever the chunking */
+    char accents[128] = "a";
+    for (int i = 0; i < 40; i++)
+        strcat(accents, "\xc3\xa9"); /* é */
+    for (int i = 0; i < 3; i++) {
+        struct got u = split(accents, steps[i], 0);
+        CHECK(u.n == 2);
+        size_t total = 0;
+        for (int k = 0; k < u.n; k++) {
+            CHECK(utf8_valid(u.items[k], strlen(u.items[k])));
+            total += strlen(u.items[k]);
+        }
+        CHECK(total == 81); /* nothing lost */
+    }
+    /* CJK with digits: no spaces at all */
+    const char *cjk = "\xe4\xbb\x8a\xe5\xa4\xa9\xe6\x98\xaf" "2026\xe5\xb9\xb4"
+                      "\xe4\xbb\x8a\xe5\xa4\xa9\xe6\x98\xaf" "2026\xe5\xb9\xb4"
+                      "\xe4\xbb\x8a\xe5\xa4\xa9\xe6\x98\xaf" "2026\xe5\xb9\xb4"
+                      "\xe4\xbb\x8a\xe5\xa4\xa9\xe6\x98\xaf" "2026\xe5\xb9\xb4";
+    struct got c = split(cjk, 1, 0);
+    CHECK(c.n >= 2);
+    for (int k = 0; k < c.n; k++)
+        CHECK(utf8_valid(c.items[k], strlen(c.items[k])));
+    /* invalid bytes from an LLM become U+FFFD, never reach TTS or JSON raw */
+    struct got bad = split("caf\xc3 ok \xff\xfe done.", 0, 0);
+    CHECK(bad.n == 1 && utf8_valid(bad.items[0], strlen(bad.items[0])) && strstr(bad.items[0], "\xef\xbf\xbd ok"));
+    /* an emoji alone: 4 bytes kept whole */
+    struct got emoji = split("\xf0\x9f\x98\x80", 1, 0);
+    CHECK(emoji.n == 1 && !strcmp(emoji.items[0], "\xf0\x9f\x98\x80"));
+
+    /* the module itself */
+    CHECK(utf8_valid("h\xc3\xa9", 3) && !utf8_valid("\xc3", 1) && !utf8_valid("\xc0\x80", 2)); /* overlong */
+    CHECK(!utf8_valid("\xed\xa0\x80", 3) && !utf8_valid("\xf4\x90\x80\x80", 4)); /* surrogate, > U+10FFFF */
+    CHECK(utf8_chars("h\xc3\xa9\xf0\x9f\x98\x80", 7) == 3);
+    CHECK(utf8_incomplete_tail("ab\xf0\x9f", 4) == 2 && utf8_incomplete_tail("ab\xc3\xa9", 4) == 0 &&
+          utf8_incomplete_tail("ab\xff", 3) == 0);
+    CHECK(utf8_floor("a\xc3\xa9" "b", 4, 2) == 1 && utf8_floor("a\xc3\xa9" "b", 4, 3) == 3);
+    size_t rl;
+    char *rep = utf8_repair("a\xff" "b", 3, &rl);
+    CHECK(rep && rl == 5 && !strcmp(rep, "a\xef\xbf\xbd" "b"));
+    free(rep);
     return check_summary();
 }
