@@ -82,6 +82,14 @@ int wav_parse(const unsigned char *data, size_t size, struct pcm_buf *out, char 
         snprintf(err, errlen, "missing fmt or data chunk");
         return -1;
     }
+    if (rate < WAV_MIN_RATE || rate > WAV_MAX_RATE) { /* 10 Hz would make 4 kB into minutes of audio */
+        snprintf(err, errlen, "a sample rate of %d Hz (parley takes %d to %d)", rate, WAV_MIN_RATE, WAV_MAX_RATE);
+        return -1;
+    }
+    if (channels > 8) {
+        snprintf(err, errlen, "%d channels (parley takes 1 to 8)", channels);
+        return -1;
+    }
     if (!((fmt == 1 && (bits == 8 || bits == 16 || bits == 24 || bits == 32)) || (fmt == 3 && bits == 32))) {
         snprintf(err, errlen, "unsupported WAV encoding (format %d, %d bits)", fmt, bits);
         return -1;

@@ -15,8 +15,12 @@ struct pcm_buf {
 int pcm_append(struct pcm_buf *buf, const int16_t *samples, size_t n);
 void pcm_free(struct pcm_buf *buf);
 
-/* Reads a RIFF/WAVE file (PCM 8/16/24/32-bit or IEEE float, any channel count)
- * into mono int16 at its own rate. Returns 0, or -1 with a message in err. */
+/* The rates a WAV file may declare. */
+#define WAV_MIN_RATE 8000
+#define WAV_MAX_RATE 192000
+
+/* Reads a RIFF/WAVE file (PCM 8/16/24/32-bit or IEEE float, 1 to 8 channels,
+ * WAV_MIN_RATE to WAV_MAX_RATE) into mono int16 at its own rate. Returns 0, or -1 with a message in err. */
 int wav_read(const char *path, struct pcm_buf *out, char *err, size_t errlen);
 /* The same, from a WAV file's bytes in memory. */
 int wav_parse(const unsigned char *data, size_t size, struct pcm_buf *out, char *err, size_t errlen);

@@ -191,6 +191,11 @@ static void job_run(void *arg)
             snprintf(err, sizeof err, "the clip holds no audio");
             ok = 0;
         }
+        if (ok && pcm.len / (size_t)pcm.sample_rate > UPLOAD_MAX_S) {
+            snprintf(err, sizeof err, "the clip is %zu s long; uploads are limited to %d s", pcm.len / (size_t)pcm.sample_rate,
+                     UPLOAD_MAX_S);
+            ok = 0;
+        }
         if (ok && pcm_resample(pcm.samples, pcm.len, pcm.sample_rate, 16000, &pcm16)) {
             snprintf(err, sizeof err, "cannot resample from %d Hz", pcm.sample_rate);
             ok = 0;
@@ -242,16 +247,21 @@ static int header(struct lws *wsi, enum lws_token_indexes t, char *buf, int len)
     return lws_hdr_copy(wsi, buf, len, t) > 0 ? 0 : (buf[0] = 0, -1);
 }
 
+static const struct {
+    enum lws_token_indexes tok;
+    const char *name;
+} methods[] = {{WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},   {WSI_TOKEN_DELETE_URI, "DELETE"},
+               {WSI_TOKEN_PUT_URI, "PUT"},       {WSI_TOKEN_PATCH_URI, "PATCH"}, {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+               {WSI_TOKEN_HEAD_URI, "HEAD"}};
+
 static enum route parse_route(struct lws *wsi, struct http_req *r, char *uri, size_t urilen)
 {
-    int get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
-    int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-    int del = lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) > 0;
-    enum lws_token_indexes tok = get ? WSI_TOKEN_GET_URI : post ? WSI_TOKEN_POST_URI : WSI_TOKEN_DELETE_URI;
-    if (!get && !post && !del)
+    size_t m = 0;
+    while (m < sizeof methods / sizeof methods[0] && lws_hdr_total_length(wsi, methods[m].tok) <= 0)
+        m++;
+    if (m == sizeof methods / sizeof methods[0] || header(wsi, methods[m].tok, uri, (int)urilen))
         return R_NONE;
-    if (header(wsi, tok, uri, (int)urilen))
-        return R_NONE;
+    r->method = methods[m].name;
     size_t n = strlen(uri);
     while (n > 1 && uri[n - 1] == '/')
         uri[--n] = 0;
@@ -274,18 +284,49 @@ static enum route parse_route(struct lws *wsi, struct http_req *r, char *uri, si
             continue;
         if (routes[i].has_arg)
             snprintf(r->arg, sizeof r->arg, "%s", uri + pl);
-        r->method_ok = (routes[i].method == 1 && get) || (routes[i].method == 2 && post) || (routes[i].method == 3 && del);
+        r->allow = routes[i].method == 1 ? "GET" : routes[i].method == 2 ? "POST" : "DELETE";
+        r->method_ok = !strcmp(r->method, r->allow);
         return routes[i].route;
     }
     return R_NONE;
 }
 
-static int int_arg(struct lws *wsi, const char *name, int dflt, int lo, int hi)
+/* A query argument ("name=" prefix) into out: 1 found, 0 absent, -1 longer
+ * than out (refused, not cut: a cut filter would answer something else). */
+static int query_arg(struct lws *wsi, const char *name, char *out, size_t outlen)
 {
-    char buf[64];
-    const char *v = lws_get_urlarg_by_name(wsi, name, buf, sizeof buf);
-    int n = v ? atoi(v) : dflt;
-    return n < lo ? lo : n > hi ? hi : n;
+    size_t nl = strlen(name);
+    out[0] = 0;
+    for (int i = 0;; i++) {
+        int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (len <= 0)
+            return 0;
+        char *frag = malloc((size_t)len + 1);
+        int got = frag ? lws_hdr_copy_fragment(wsi, frag, len + 1, WSI_TOKEN_HTTP_URI_ARGS, i) : -1;
+        int found = got >= 0 && !strncmp(frag, name, nl);
+        int fits = found && strlen(frag + nl) < outlen;
+        if (fits)
+            memcpy(out, frag + nl, strlen(frag + nl) + 1);
+        free(frag);
+        if (found)
+            return fits ? 1 : -1;
+    }
+}
+
+/* A number argument: dflt when absent, clamped to lo..hi; *bad when it is
+ * not a number at all. */
+static int int_arg(struct lws *wsi, const char *name, int dflt, int lo, int hi, int *bad)
+{
+    char buf[32], *end;
+    int found = query_arg(wsi, name, buf, sizeof buf);
+    if (!found)
+        return dflt;
+    long n = strtol(buf, &end, 10);
+    if (found < 0 || end == buf || *end) {
+        *bad = 1;
+        return dflt;
+    }
+    return n < lo ? lo : n > hi ? hi : (int)n;
 }
 
 static void handle_get_or_delete(struct http_req *r)
@@ -332,13 +373,20 @@ static void handle_get_or_delete(struct http_req *r)
         http_respond_error(r, 500, "INTERNAL", "out of memory");
         return;
     }
-    j->limit = int_arg(r->wsi, "limit=", 50, 1, LIST_LIMIT_MAX);
-    j->offset = int_arg(r->wsi, "offset=", 0, 0, 1 << 30);
+    int bad = 0;
+    j->limit = int_arg(r->wsi, "limit=", r->route == R_MEMORIES ? 10 : 50, 1, LIST_LIMIT_MAX, &bad);
+    j->offset = int_arg(r->wsi, "offset=", 0, 0, 1 << 30, &bad);
     if (r->route == R_MEMORIES) {
-        char buf[600];
-        const char *q = lws_get_urlarg_by_name(r->wsi, "q=", buf, sizeof buf);
-        snprintf(j->query, sizeof j->query, "%s", q ? q : "");
-        j->limit = int_arg(r->wsi, "limit=", 10, 1, LIST_LIMIT_MAX);
+        if (query_arg(r->wsi, "q=", j->query, sizeof j->query) < 0) {
+            free(j);
+            http_respond_error(r, 400, "BAD_REQUEST", "'q' is limited to 500 characters");
+            return;
+        }
+    }
+    if (bad) {
+        free(j);
+        http_respond_error(r, 400, "BAD_REQUEST", "'limit' and 'offset' must be whole numbers");
+        return;
     }
     submit_job(r, j);
 }
@@ -397,8 +445,10 @@ static void handle_body(struct http_req *r)
                           : !utf8_valid(text->valuestring, strlen(text->valuestring)) ? "'text' must be valid UTF-8"
                           : utf8_chars(text->valuestring, strlen(text->valuestring)) > PROTO_MAX_TEXT_CHARS
                               ? "'text' is limited to 8000 characters"
-                          : cid && !cJSON_IsNull(cid) && (!cJSON_IsString(cid) || strlen(cid->valuestring) >= 64)
-                              ? "'conversation_id' must be a string of at most 63 characters"
+                          : cid && !cJSON_IsNull(cid) &&
+                                    (!cJSON_IsString(cid) || strlen(cid->valuestring) >= 64 ||
+                                     !proto_label_valid(cid->valuestring))
+                              ? "'conversation_id' must be a string of at most 63 letters, digits, '.', '_', ':' or '-'"
                               : NULL;
     if (problem) {
         http_respond_error(r, 400, "BAD_REQUEST", problem);
@@ -585,8 +635,17 @@ static int on_http(struct lws *wsi, struct http_pss *pss)
         http_respond_error(r, 404, "NOT_FOUND", "no such endpoint (see docs/api.md)");
         return 0;
     }
+    char origin[256];
+    if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) > 0) /* allowed: checked above */
+        snprintf(r->cors_origin, sizeof r->cors_origin, "%s", origin);
+    if (!strcmp(r->method, "OPTIONS")) { /* a browser's preflight for an allowed origin */
+        http_respond_raw(r, 204, "text/plain", "", 0);
+        return 0;
+    }
     if (!r->method_ok) {
-        http_respond_error(r, 405, "METHOD_NOT_ALLOWED", "this endpoint does not take that method (see docs/api.md)");
+        char msg[96];
+        snprintf(msg, sizeof msg, "this endpoint takes %s only (see docs/api.md)", r->allow);
+        http_respond_error(r, 405, "METHOD_NOT_ALLOWED", msg);
         return 0;
     }
     if (check_auth(r))
@@ -601,11 +660,31 @@ static int on_http(struct lws *wsi, struct http_pss *pss)
         return 0;
     }
     r->body_max = r->route == R_CHAT ? CHAT_BODY_MAX : UPLOAD_BODY_MAX;
-    r->upload_rate = int_arg(wsi, "sample_rate=", 0, 0, 1 << 20);
-    char clen[32];
-    int has_len = !header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, clen, sizeof clen);
-    if (has_len && strtoull(clen, NULL, 10) > r->body_max)
-        r->body_too_large = 1; /* answered once the body has been read past */
+    int bad_rate = 0;
+    r->upload_rate = int_arg(wsi, "sample_rate=", 0, 0, 1 << 20, &bad_rate);
+    if (bad_rate)
+        r->upload_rate = 0; /* refused with the rate's rule */
+    char clen[32] = "";
+    int has_len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+    int len_ok = !has_len || (!header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, clen, sizeof clen) && clen[0] &&
+                              strspn(clen, "0123456789") == strlen(clen) && strlen(clen) <= 12);
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        r->close_after = 1; /* the body is not read: the connection cannot carry another request */
+        http_respond_error(r, 411, "LENGTH_REQUIRED", "send the body with a Content-Length (chunked bodies are not read)");
+        return 0;
+    }
+    if (!len_ok) {
+        r->close_after = 1;
+        http_respond_error(r, 400, "BAD_REQUEST", "Content-Length is not a byte count");
+        return 0;
+    }
+    if (has_len && strtoull(clen, NULL, 10) > r->body_max) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the body is limited to %zu bytes", r->body_max);
+        r->close_after = 1; /* answered before the body, which is never read */
+        http_respond_error(r, 413, "TOO_LARGE", msg);
+        return 0;
+    }
     if (!has_len || strtoull(clen, NULL, 10) == 0)
         handle_body(r); /* no body will follow */
     return 0;
@@ -613,8 +692,8 @@ static int on_http(struct lws *wsi, struct http_pss *pss)
 
 static int on_body(struct http_req *r, const void *in, size_t len)
 {
-    if (len == 0)
-        return 0; /* lws reports an empty body as (NULL, 0) */
+    if (len == 0 || r->status)
+        return 0; /* lws reports an empty body as (NULL, 0); an answered request reads no more */
     if (r->body_too_large || r->body_len + len > r->body_max) {
         r->body_too_large = 1;
         return 0;
@@ -625,6 +704,29 @@ static int on_body(struct http_req *r, const void *in, size_t len)
     memcpy(grown + r->body_len, in, len);
     r->body = grown;
     r->body_len += len;
+    return 0;
+}
+
+static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end)
+{
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)name, (const unsigned char *)value,
+                                       (int)strlen(value), p, end);
+}
+
+/* Allow (405, OPTIONS) and CORS for an allowed foreign origin. */
+static int add_method_headers(struct lws *wsi, struct http_req *r, unsigned char **p, unsigned char *end)
+{
+    int options = r->method && !strcmp(r->method, "OPTIONS");
+    if ((r->status == 405 || options) && r->allow && add_header(wsi, "allow:", r->allow, p, end))
+        return -1;
+    if (!r->cors_origin[0])
+        return 0;
+    if (add_header(wsi, "access-control-allow-origin:", r->cors_origin, p, end) || add_header(wsi, "vary:", "Origin", p, end))
+        return -1;
+    if (options && (add_header(wsi, "access-control-allow-methods:", r->allow ? r->allow : "GET", p, end) ||
+                    add_header(wsi, "access-control-allow-headers:", "Authorization, Content-Type, Accept", p, end) ||
+                    add_header(wsi, "access-control-max-age:", "600", p, end)))
+        return -1;
     return 0;
 }
 
@@ -651,7 +753,7 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
              lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_RETRY_AFTER, (const unsigned char *)retry, rn, &p, end)) ||
             (r->status == 401 && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
                                                                (const unsigned char *)"Bearer", 6, &p, end)) ||
-            lws_finalize_write_http_header(wsi, start, &p, end))
+            add_method_headers(wsi, r, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
             return -1;
         r->headers_sent = 1;
         if (r->out_len > r->out_off || !r->complete) {
@@ -679,6 +781,8 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
         return -1; /* the stream ends with the connection */
     pss->req = NULL;
     req_free(r);
+    if (r->close_after)
+        return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 

@@ -7,6 +7,7 @@
 
 #define CHAT_BODY_MAX (64 * 1024)
 #define UPLOAD_BODY_MAX (16 * 1024 * 1024) /* ~8 min of 16 kHz PCM */
+#define UPLOAD_MAX_S 300                   /* decoded in one go: a bound on its CPU */
 #define SSE_BUFFER_MAX (1 << 20)
 #define REPLY_AUDIO_MAX_S 600
 #define AUDIO_CACHE_SLOTS 16
@@ -23,6 +24,9 @@ struct http_req {
     uint64_t id;
     enum route route;
     int method_ok;
+    const char *method, *allow; /* the request's method; the route's */
+    int close_after;            /* close once answered (an unread body) */
+    char cors_origin[256];      /* an allowed foreign origin: named in the answer */
     struct session_user user; /* who the request acts for */
     int authed;               /* user came from a valid token (or auth is off) */
     char arg[128]; /* the {id} of /v1/conversations/{id}, /v1/memories/{id}, /v1/audio/{id} */

@@ -22,6 +22,12 @@ static int copy_opt_string(const cJSON *obj, const char *key, char *out, size_t 
     return 0;
 }
 
+int proto_label_valid(const char *s)
+{
+    static const char label[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-";
+    return strspn(s, label) == strlen(s);
+}
+
 static int parse_start(const cJSON *j, struct proto_client_msg *m, char *err, size_t errlen)
 {
     const cJSON *rate = cJSON_GetObjectItemCaseSensitive(j, "sample_rate");
@@ -62,10 +68,9 @@ static int parse_start(const cJSON *j, struct proto_client_msg *m, char *err, si
         copy_opt_string(j, "token", m->token, sizeof m->token, err, errlen))
         return -1;
     /* both go into log lines: labels, not a place for quotes or newlines */
-    static const char label[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-";
-    const char *bad = strspn(m->session_id, label) != strlen(m->session_id)             ? "session_id"
-                      : strspn(m->conversation_id, label) != strlen(m->conversation_id) ? "conversation_id"
-                                                                                         : NULL;
+    const char *bad = !proto_label_valid(m->session_id)        ? "session_id"
+                      : !proto_label_valid(m->conversation_id) ? "conversation_id"
+                                                               : NULL;
     if (bad) {
         snprintf(err, errlen, "'%s' may hold only letters, digits, '.', '_', ':' and '-'", bad);
         return -1;

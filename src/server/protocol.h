@@ -51,6 +51,8 @@ struct proto_client_msg {
 
 /* Parses one text frame. Returns 0, or -1 with a client-facing reason in err;
  * *fatal says whether the connection must close (not JSON, no or unknown type). */
+/* Labels (session_id, conversation_id): letters, digits, '.', '_', ':', '-'. */
+int proto_label_valid(const char *s);
 int proto_parse(const char *data, size_t len, struct proto_client_msg *out, int *fatal, char *err, size_t errlen);
 void proto_client_msg_clear(struct proto_client_msg *m);
 

@@ -3,6 +3,7 @@
 // with the reply as WAV, conversations, memories, health, metrics, bad input
 // of every kind, a dead LLM, and many writers at once.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { test, run, assert, startFakeLlm, startParley, Client, tmpDir, freePort } from './lib.mjs';
@@ -115,7 +116,8 @@ test('bad requests get 4xx JSON errors and change nothing', async () => {
     [await post(p.http, '/v1/chat', { text: 'x', conversation_id: 7 }), 400, 'BAD_REQUEST'],
     [await post(p.http, '/v1/chat', ''), 400, 'BAD_REQUEST'],
     [await post(p.http, '/v1/chat', JSON.stringify({ text: 'x'.repeat(70000) })), 413, 'TOO_LARGE'],
-    [await post(p.http, '/v1/chat', { text: 'hi', conversation_id: "x'); DROP TABLE messages; --" }), 404, 'NOT_FOUND'],
+    [await post(p.http, '/v1/chat', { text: 'hi', conversation_id: "x'); DROP TABLE messages; --" }), 400, 'BAD_REQUEST'],
+    [await post(p.http, '/v1/chat', { text: 'hi', conversation_id: 'c-nosuchthing' }), 404, 'NOT_FOUND'],
     [await get(p.http, '/v1/chat'), 405, 'METHOD_NOT_ALLOWED'],
     [await get(p.http, '/v1/nothing-here'), 404, 'NOT_FOUND'],
     [await get(p.http, '/v1/conversations/unknown'), 404, 'NOT_FOUND'],
@@ -133,6 +135,64 @@ test('bad requests get 4xx JSON errors and change nothing', async () => {
   assert(list.json.conversations.length === 1 && list.json.conversations[0].messages === 2, `database intact: ${JSON.stringify(list.json)}`);
   const again = await post(p.http, '/v1/chat', { text: 'Still fine?' });
   assert(again.status === 200, 'the server still answers');
+  await p.stop();
+  llm.stop();
+});
+
+// One raw HTTP/1.1 exchange on its own socket: what fetch cannot send.
+function raw(port, request) {
+  return new Promise((resolve) => {
+    // written, not half-closed: a FIN could make the server drop the request unanswered
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(request));
+    let text = '';
+    sock.on('data', (d) => (text += d));
+    sock.on('close', () => resolve(text));
+    sock.on('error', () => resolve(text));
+  });
+}
+
+test('HTTP edges: methods, CORS, Content-Length, query arguments, odd WAV uploads', async () => {
+  const llm = await startFakeLlm();
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base }, args: ['--set', 'allowed_origins=http://app.example:3000'] });
+  for (const [method, route, allow] of [['PUT', '/v1/chat', 'POST'], ['PATCH', '/v1/memories', 'GET'],
+    ['HEAD', '/v1/conversations', 'GET'], ['PUT', '/v1/memories/1', 'DELETE']]) {
+    const r = await fetch(p.http + route, { method });
+    assert(r.status === 405 && r.headers.get('allow') === allow, `${method} ${route}: ${r.status} allow=${r.headers.get('allow')}`);
+  }
+  // a preflight from an allowed origin, and the answer naming it
+  const pre = await fetch(`${p.http}/v1/chat`, { method: 'OPTIONS', headers: { Origin: 'http://app.example:3000',
+    'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type' } });
+  assert(pre.status === 204 && pre.headers.get('access-control-allow-origin') === 'http://app.example:3000' &&
+    /Authorization/.test(pre.headers.get('access-control-allow-headers')), `preflight: ${pre.status}`);
+  const cors = await fetch(`${p.http}/v1/memories`, { headers: { Origin: 'http://app.example:3000' } });
+  assert(cors.status === 200 && cors.headers.get('access-control-allow-origin') === 'http://app.example:3000', 'CORS answer');
+  const foreign = await fetch(`${p.http}/v1/chat`, { method: 'OPTIONS', headers: { Origin: 'http://evil.example' } });
+  assert(foreign.status === 403 && !foreign.headers.get('access-control-allow-origin'), 'a foreign preflight');
+  // Content-Length: absurd, negative, chunked: answered at once, never a hang
+  // (lws itself closes on a negative length, before parley sees the request: fast, if wordless)
+  for (const [len, code] of [['18446744073709551616', 400], ['-5', 'closed'], ['99999999999', 413]]) {
+    const t0 = Date.now();
+    const text = await raw(p.port, `POST /v1/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${len}\r\n\r\n{}`);
+    const answered = code === 'closed' ? text === '' || text.startsWith('HTTP/1.1 4') : text.startsWith(`HTTP/1.1 ${code}`);
+    assert(answered && Date.now() - t0 < 2000, `Content-Length ${len}: ${text.split('\r\n')[0]} after ${Date.now() - t0} ms`);
+  }
+  const chunked = await raw(p.port, 'POST /v1/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n0\r\n\r\n');
+  assert(chunked.startsWith('HTTP/1.1 411'), `chunked: ${chunked.split('\r\n')[0]}`);
+  // query arguments: a long q is refused rather than ignored; limit must be a number
+  const longQ = await get(p.http, `/v1/memories?q=${'x'.repeat(700)}`);
+  assert(longQ.status === 400 && /500 characters/.test(longQ.json.error.message), `long q: ${longQ.status}`);
+  assert((await get(p.http, '/v1/conversations?limit=abc')).status === 400, 'limit=abc');
+  assert((await get(p.http, '/v1/conversations?limit=5')).status === 200, 'limit=5');
+  // a WAV declaring 10 Hz is refused, not turned into minutes of audio
+  const wav = Buffer.alloc(44 + 4000);
+  wav.write('RIFF', 0); wav.writeUInt32LE(36 + 4000, 4); wav.write('WAVEfmt ', 8); wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20); wav.writeUInt16LE(1, 22); wav.writeUInt32LE(10, 24); wav.writeUInt32LE(20, 28);
+  wav.writeUInt16LE(2, 32); wav.writeUInt16LE(16, 34); wav.write('data', 36); wav.writeUInt32LE(4000, 40);
+  const t0 = Date.now();
+  const up = await post(p.http, '/v1/voice/upload', wav);
+  assert(up.status === 400 && /10 Hz/.test(up.json.error.message) && Date.now() - t0 < 2000, `10 Hz: ${up.status} ${up.text}`);
+  const health = await get(p.http, '/health');
+  assert(health.json && health.json.asr, 'alive after all of it');
   await p.stop();
   llm.stop();
 });
