@@ -1,7 +1,11 @@
 /* pocketsphinx engine (Debian's en-us model). Decoders are created lazily up
  * to max_decoders and reused across sessions, so the model files are read
- * once per decoder per process rather than once per session. */
+ * once per decoder per process rather than once per session. Each utterance
+ * starts from the same state: live CMN would otherwise carry one speaker's
+ * (or one noise's) cepstral means into the next user's words. */
 #include <pocketsphinx.h>
+#include <sphinxbase/cmn.h>
+#include <sphinxbase/feat.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +20,17 @@ struct ps_model {
     ps_decoder_t **decoders;
     int *in_use;
     int count, max;
+    mfcc_t cmn_start[64]; /* the CMN means a fresh decoder starts with */
+    int have_cmn_start;
 };
+
+/* Live CMN back to a fresh decoder's means. */
+static void reset_cmn(struct ps_model *m, ps_decoder_t *ps)
+{
+    feat_t *f = ps_get_feat(ps);
+    if (m->have_cmn_start && f && f->cmn_struct)
+        cmn_live_set(f->cmn_struct, m->cmn_start);
+}
 
 struct ps_utt {
     ps_decoder_t *ps;
@@ -79,6 +93,11 @@ static void *ps_load(const struct asr_params *p, char *err, size_t errlen)
         return NULL;
     }
     m->count = 1;
+    feat_t *f = ps_get_feat(m->decoders[0]);
+    if (f && f->cmn_struct && f->cmn_struct->veclen <= (int32)(sizeof m->cmn_start / sizeof m->cmn_start[0])) {
+        cmn_live_get(f->cmn_struct, m->cmn_start);
+        m->have_cmn_start = 1;
+    }
     return m;
 }
 
@@ -121,10 +140,13 @@ static void *ps_begin(void *model, const atomic_int *cancel, char *err, size_t e
         return NULL;
     }
     struct ps_utt *u = malloc(sizeof *u);
-    u->ps = m->decoders[slot];
-    u->slot = slot;
-    u->ended = 0;
-    if (ps_start_utt(u->ps) < 0) {
+    if (u) {
+        u->ps = m->decoders[slot];
+        u->slot = slot;
+        u->ended = 0;
+        reset_cmn(m, u->ps);
+    }
+    if (!u || ps_start_utt(u->ps) < 0) {
         snprintf(err, errlen, "pocketsphinx: cannot start an utterance");
         pthread_mutex_lock(&m->lock);
         m->in_use[slot] = 0;

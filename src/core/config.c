@@ -131,7 +131,7 @@ static const struct key_def keys[] = {
     {"tts.openai_api_key", NULL, T_STR, F(tts_openai_api_key), 0, 0, NULL, "openai TTS: bearer token"},
     {"tts.openai_sample_rate", NULL, T_INT, F(tts_openai_sample_rate), 8000, 48000, NULL,
      "openai TTS: rate of the raw PCM the server sends (OpenAI: 24000)"},
-    {"tts.flite_voice", NULL, T_STR, F(tts_flite_voice), 0, 0, "slt", "flite voice"},
+    {"tts.flite_voice", NULL, T_STR, F(tts_flite_voice), 0, 0, "slt|kal|kal16|awb|rms", "flite voice (Debian's flite)"},
     {"tts.espeak_voice", NULL, T_STR, F(tts_espeak_voice), 0, 0, NULL, "espeak-ng voice name"},
 
     {"phrase.max_chars", NULL, T_INT, F(phrase_max_chars), 10, 1000, NULL, "phrase length cap (cut on a word boundary)"},

@@ -1,5 +1,6 @@
-/* flite engine with the cmu_us_slt voice (16 kHz). Audio comes through
- * flite's streaming callback so a timeout or barge-in can stop it mid-phrase. */
+/* flite engine with Debian's voices: slt (default), kal, kal16, awb, rms.
+ * Audio comes through flite's streaming callback so a timeout or barge-in
+ * can stop it mid-phrase; each voice says its own rate (kal is 8 kHz). */
 #include <flite/flite.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,11 +8,29 @@
 
 #include "tts/tts.h"
 
-cst_voice *register_cmu_us_slt(const char *voxdir);
-void unregister_cmu_us_slt(cst_voice *v);
+#define FLITE_VOICE(name)                                                                                       \
+    cst_voice *register_cmu_us_##name(const char *voxdir);                                                      \
+    void unregister_cmu_us_##name(cst_voice *v);
+FLITE_VOICE(slt)
+FLITE_VOICE(kal)
+FLITE_VOICE(kal16)
+FLITE_VOICE(awb)
+FLITE_VOICE(rms)
+
+static const struct {
+    const char *name;
+    cst_voice *(*reg)(const char *voxdir);
+    void (*unreg)(cst_voice *v);
+} voices[] = {
+    {"slt", register_cmu_us_slt, unregister_cmu_us_slt},       {"kal", register_cmu_us_kal, unregister_cmu_us_kal},
+    {"kal16", register_cmu_us_kal16, unregister_cmu_us_kal16}, {"awb", register_cmu_us_awb, unregister_cmu_us_awb},
+    {"rms", register_cmu_us_rms, unregister_cmu_us_rms},
+};
+#define NVOICES (sizeof voices / sizeof voices[0])
 
 struct flite_state {
     cst_voice *voice;
+    size_t which; /* in voices[] */
     cst_audio_streaming_info *asi; /* owned by the voice's features once set */
 };
 
@@ -34,15 +53,24 @@ static int flite_chunk(const cst_wave *w, int start, int size, int last, cst_aud
 
 static void *flite_create(const struct tts_params *p, char *err, size_t errlen)
 {
-    if (p->flite_voice && strcmp(p->flite_voice, "slt")) {
-        snprintf(err, errlen, "flite: voice '%s' is not built in (only slt)", p->flite_voice);
+    const char *want = p->flite_voice && p->flite_voice[0] ? p->flite_voice : "slt";
+    size_t which = 0;
+    while (which < NVOICES && strcmp(voices[which].name, want))
+        which++;
+    if (which == NVOICES) {
+        snprintf(err, errlen, "flite: no voice '%s' (slt, kal, kal16, awb or rms)", want);
         return NULL;
     }
     flite_init();
     struct flite_state *s = calloc(1, sizeof *s);
-    s->voice = register_cmu_us_slt(NULL);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->which = which;
+    s->voice = voices[which].reg(NULL);
     if (!s->voice) {
-        snprintf(err, errlen, "flite: cannot load the cmu_us_slt voice");
+        snprintf(err, errlen, "flite: cannot load the cmu_us_%s voice", want);
         free(s);
         return NULL;
     }
@@ -58,7 +86,7 @@ static void flite_destroy(void *state)
     struct flite_state *s = state;
     if (!s)
         return;
-    unregister_cmu_us_slt(s->voice);
+    voices[s->which].unreg(s->voice);
     free(s);
 }
 

@@ -91,5 +91,25 @@ int main(void)
     p.chain = "flite,piper";
     CHECK(tts_new(&p, err, sizeof err) == NULL);
     CHECK(strstr(err, "piper") != NULL);
+    /* Debian's other flite voices, each at its own rate, resampled to out_rate */
+    const char *voice_names[] = {"kal", "kal16", "awb", "rms"};
+    for (int i = 0; i < 4; i++) {
+        struct tts_params vp = tts_default_params();
+        vp.chain = "flite";
+        vp.flite_voice = voice_names[i];
+        tts *v = tts_new(&vp, err, sizeof err);
+        CHECK(v != NULL);
+        if (!v)
+            continue;
+        int one[1] = {0};
+        struct tts_result res;
+        CHECK(tts_speak(v, one, 1, "Hello there.", NULL, NULL, NULL, &res) == 0);
+        CHECK(res.pcm.len > 8000); /* ~1 s at 16 kHz */
+        tts_result_free(&res);
+        tts_free(v);
+    }
+    struct tts_params nope = tts_default_params();
+    nope.flite_voice = "hal9000";
+    CHECK(tts_new(&nope, err, sizeof err) == NULL && strstr(err, "kal16"));
     return check_summary();
 }
