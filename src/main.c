@@ -121,15 +121,15 @@ static int load_config(int argc, char **argv, struct parley_config *cfg, struct 
         } else if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && i + 1 < argc) {
             i++;
         } else if (!strcmp(a, "--set") && i + 1 < argc) {
-            char kv[1200];
-            snprintf(kv, sizeof kv, "%s", argv[++i]);
-            char *eq = strchr(kv, '=');
-            if (!eq) {
+            const char *kv = argv[++i];
+            const char *eq = strchr(kv, '=');
+            char key[128];
+            if (!eq || (size_t)(eq - kv) >= sizeof key) {
                 snprintf(err, sizeof err, "--set expects KEY=VALUE, got '%.200s'", kv);
                 goto bad;
             }
-            *eq = 0;
-            if (config_set(cfg, kv, eq + 1, err, sizeof err))
+            snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+            if (config_set(cfg, key, eq + 1, err, sizeof err)) /* the value whole, however long */
                 goto bad;
         } else if (!strcmp(a, "--listen") && i + 1 < argc) {
             if (config_set(cfg, "listen", argv[++i], err, sizeof err))

@@ -392,6 +392,10 @@ static int set_mcp(struct parley_config *c, const char *rest, const char *v, cha
     char(*list)[256] = NULL;
     int *n = NULL;
     if (!strcmp(field, "command")) {
+        if (strlen(v) >= sizeof m->command) {
+            snprintf(err, errlen, "mcp.servers.%s.command: longer than %zu characters", m->name, sizeof m->command - 1);
+            return -1;
+        }
         snprintf(m->command, sizeof m->command, "%s", v);
         return 0;
     } else if (!strcmp(field, "args")) {
@@ -403,8 +407,13 @@ static int set_mcp(struct parley_config *c, const char *rest, const char *v, cha
         return -1;
     }
     *n = 0;
-    for (const char *p = v; *p && *n < CONFIG_MAX_MCP_ARGS;) {
+    for (const char *p = v; *p;) {
         size_t len = strcspn(p, "\x1f");
+        if (*n == CONFIG_MAX_MCP_ARGS || len >= sizeof list[0]) { /* refused, never cut or dropped */
+            snprintf(err, errlen, "mcp.servers.%s.%s: at most %d items of at most %zu characters", m->name, field,
+                     CONFIG_MAX_MCP_ARGS, sizeof list[0] - 1);
+            return -1;
+        }
         snprintf(list[*n], sizeof list[0], "%.*s", (int)len, p);
         (*n)++;
         p += len;
@@ -430,7 +439,8 @@ int config_load_file(struct parley_config *c, const char *path, char *err, size_
     char stack[8][64];
     int depth = 0;        /* open mappings */
     int expect_key[9] = {1};
-    char seqbuf[512] = "";
+    char *seqbuf = NULL; /* a sequence's items joined by \x1f, or a scalar's value: kept whole */
+    size_t seqlen = 0;
     int in_seq = 0, seq_items = 0, rc = -1, done = 0;
     char origin[600];
     snprintf(origin, sizeof origin, "%s", path);
@@ -467,28 +477,49 @@ int config_load_file(struct parley_config *c, const char *path, char *err, size_
         case YAML_SEQUENCE_START_EVENT:
             in_seq = 1;
             seq_items = 0;
-            seqbuf[0] = 0;
+            seqlen = 0;
             break;
         case YAML_SEQUENCE_END_EVENT:
             in_seq = 0;
             goto have_value;
         case YAML_SCALAR_EVENT: {
             const char *v = (const char *)ev.data.scalar.value;
-            if (in_seq) {
-                if (strlen(seqbuf) + strlen(v) + 2 < sizeof seqbuf) {
-                    if (seq_items++)
-                        strcat(seqbuf, "\x1f");
-                    strcat(seqbuf, v);
+            if (depth > 0 && expect_key[depth] && !in_seq) {
+                if (strlen(v) >= sizeof stack[0]) {
+                    snprintf(err, errlen, "%s:%zu: a key longer than %zu characters", path, ev.start_mark.line + 1,
+                             sizeof stack[0] - 1);
+                    yaml_event_delete(&ev);
+                    goto out;
                 }
-                break;
-            }
-            if (depth > 0 && expect_key[depth]) {
                 snprintf(stack[depth - 1], sizeof stack[0], "%s", v);
                 expect_key[depth] = 0;
                 break;
             }
-            snprintf(seqbuf, sizeof seqbuf, "%s", v);
+            if (!in_seq)
+                seqlen = 0, seq_items = 0;
+            size_t vl = strlen(v);
+            char *grown = seqlen + vl + 2 <= CONFIG_MAX_VALUE ? realloc(seqbuf, seqlen + vl + 2) : NULL;
+            if (!grown) {
+                snprintf(err, errlen, "%s:%zu: a value longer than %d bytes", path, ev.start_mark.line + 1,
+                         CONFIG_MAX_VALUE);
+                yaml_event_delete(&ev);
+                goto out;
+            }
+            seqbuf = grown;
+            if (seq_items++)
+                seqbuf[seqlen++] = '\x1f';
+            memcpy(seqbuf + seqlen, v, vl + 1);
+            seqlen += vl;
+            if (in_seq)
+                break;
         have_value:
+            if (!seqbuf && !(seqbuf = calloc(1, 1))) { /* an empty sequence */
+                snprintf(err, errlen, "out of memory");
+                yaml_event_delete(&ev);
+                goto out;
+            }
+            if (!seq_items)
+                seqbuf[0] = 0;
             for (int i = 0; i < depth; i++)
                 snprintf(full + strlen(full), sizeof full - strlen(full), "%s%s", i ? "." : "", stack[i]);
             if (!strncmp(full, "mcp.servers.", 12)) {
@@ -521,6 +552,7 @@ int config_load_file(struct parley_config *c, const char *path, char *err, size_
     }
     rc = 0;
 out:
+    free(seqbuf);
     yaml_parser_delete(&parser);
     fclose(f);
     return rc;

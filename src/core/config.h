@@ -8,6 +8,9 @@
 
 #define CONFIG_MAX_MCP 8
 #define CONFIG_MAX_MCP_ARGS 16
+/* A value longer than its key's limit stops start-up, naming the key; this
+ * bounds what the YAML reader holds for one value. */
+#define CONFIG_MAX_VALUE (1 << 20)
 
 /* An MCP server parley starts and talks to over stdio. */
 struct mcp_server_config {
@@ -50,7 +53,7 @@ struct parley_config {
     char llm_url[512];
     char llm_model[128];
     char llm_api_key[256];
-    char llm_system_prompt[4096];
+    char llm_system_prompt[65536]; /* 64 KiB: a long persona or instructions */
     int llm_first_token_timeout_ms;
     int llm_timeout_s;
     int llm_context_tokens;

@@ -117,5 +117,35 @@ int main(void)
     CHECK(config_set(&c, "memory.embed_provider", "cohere", err, sizeof err) == -1);
     CHECK(config_set(&c, "memory.embed_provider", "", err, sizeof err) == 0);
     CHECK(c.memory_enabled == 1 && c.tools_max_rounds == 4 && !strcmp(c.data_dir, "data"));
+
+    /* Nothing is cut: long values are kept whole up to the key's limit, and
+     * past it start-up stops naming the key and the limit. */
+    size_t big = 3412;
+    char *yaml = malloc(80000);
+    strcpy(yaml, "llm:\n  system_prompt: \"");
+    size_t off = strlen(yaml);
+    for (size_t i = 0; i < big; i++)
+        yaml[off + i] = (char)('a' + i % 26);
+    strcpy(yaml + off + big, "\"\n");
+    config_defaults(&c);
+    CHECK(config_load_file(&c, write_file(yaml), err, sizeof err) == 0);
+    CHECK(strlen(c.llm_system_prompt) == big);
+    for (size_t i = 0; i < 70000; i++)
+        yaml[off + i] = 'b';
+    strcpy(yaml + off + 70000, "\"\n");
+    CHECK(config_load_file(&c, write_file(yaml), err, sizeof err) == -1 && strstr(err, "llm.system_prompt") &&
+          strstr(err, "65535"));
+    free(yaml);
+    char args[2048] = "mcp:\n  servers:\n    many:\n      command: x\n      args: [";
+    for (int i = 0; i < 20; i++)
+        strcat(args, i ? ", a" : "a");
+    strcat(args, "]\n");
+    config_defaults(&c);
+    CHECK(config_load_file(&c, write_file(args), err, sizeof err) == -1 && strstr(err, "at most 16"));
+    char *prompt = malloc(60001);
+    memset(prompt, 'c', 60000);
+    prompt[60000] = 0;
+    CHECK(config_set(&c, "llm.system_prompt", prompt, err, sizeof err) == 0 && strlen(c.llm_system_prompt) == 60000);
+    free(prompt);
     return check_summary();
 }
