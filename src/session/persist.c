@@ -81,6 +81,11 @@ void persist_on_history(session *s, struct session_mail *m)
         session_send_error(s, m->status == 0 ? ERR_NOT_FOUND : ERR_STORE_FAIL, msg, 1);
     }
     session_send_ready(s);
+    char *text = s->text_before_ready;
+    s->text_before_ready = NULL;
+    if (text) /* typed while the history loaded: now it follows it */
+        session_submit_text(s, text, 0);
+    free(text);
 }
 
 /* ---- recall ---- */

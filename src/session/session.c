@@ -531,6 +531,7 @@ static void start_reply(session *s, uint64_t turn, const char *user_text, const 
     }
     if (s->reply.turn)
         barge_in_interrupt(s); /* a newer turn supersedes the reply in flight */
+    s->replied_turn = turn;
     history_add(s->hist, "user", user_text, turn);
     struct reply *r = &s->reply;
     memset(r, 0, sizeof *r);
@@ -835,6 +836,10 @@ static void on_final_mail(session *s, struct session_mail *m)
         session_send_json(s, proto_info("no words recognised"), OUT_CONTROL, 0);
         return;
     }
+    if (m->turn < s->replied_turn) { /* a typed turn came after this speech began: it stands */
+        session_send_json(s, proto_info("a newer turn is already answered; this one is not"), OUT_CONTROL, 0);
+        return;
+    }
     start_reply(s, m->turn, text, &marks);
 }
 
@@ -954,7 +959,16 @@ int session_on_text(session *s, const char *data, size_t len)
     }
     switch (msg.type) {
     case MSG_START: rc = handle_start(s, &msg); break;
-    case MSG_TEXT: session_submit_text(s, msg.text, 0); break;
+    case MSG_TEXT:
+        if (!s->resuming) {
+            session_submit_text(s, msg.text, 0);
+        } else if (!s->text_before_ready) { /* after the old history, not before it */
+            s->text_before_ready = msg.text;
+            msg.text = NULL;
+        } else {
+            session_send_error(s, ERR_PROTOCOL, "one typed turn at a time until 'ready'", 1);
+        }
+        break;
     case MSG_STOP: end_utterance(s); break;
     case MSG_CANCEL:
         if (s->reply.turn)
@@ -1197,6 +1211,7 @@ void session_free(session *s)
     asr_stream_free(s->asr); /* no ASR callback runs after this */
     free_reply(s);           /* nor an LLM one */
     gate_release(s->gate);
+    free(s->text_before_ready);
     vad_free(s->vad);
     resampler_free(s->rs);
     pcm_free(&s->scratch);

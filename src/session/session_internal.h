@@ -131,6 +131,8 @@ struct session {
     int partial_skip_noted;
     char conversation_id[64];
     int resuming; /* a stored conversation is loading; 'ready' waits for it */
+    char *text_before_ready; /* a typed turn sent while resuming: answered after the history */
+    uint64_t replied_turn;   /* the newest turn a reply was started for */
     int headless, text_only; /* an HTTP client: see session_set_headless */
 };
 

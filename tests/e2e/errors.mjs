@@ -177,6 +177,42 @@ test('text is UTF-8 end to end: bad bytes refused with a reason, accents, CJK an
   await p.stop();
 });
 
+test('ordering: a text sent while a conversation loads follows its history; one typed over speech stands', async () => {
+  await llm.reset();
+  await llm.script([{ text: 'First answer.' }, { text: 'Second answer.' }, { text: 'Typed answer.', token_ms: 30 }]);
+  const { p, c } = await session();
+  const ready = await c.start();
+  c.send({ type: 'text', text: 'Remember the number seven.' });
+  await c.waitFor('done', (m) => m.turn === 1, 15000);
+  c.close();
+  // resume and type at once: 'ready' comes first, and the LLM sees the old history before the question
+  const b = new Client(p.url);
+  await b.open();
+  b.send({ type: 'start', sample_rate: 16000, conversation_id: ready.conversation_id });
+  b.send({ type: 'text', text: 'What number was it?' });
+  await b.waitFor('done', () => true, 15000);
+  const types = b.messages().map((m) => m.type);
+  assert(types.indexOf('ready') < types.indexOf('assistant_text'), `ready first: ${types.join(' ')}`);
+  const last = (await llm.requests()).filter((r) => r.path === '/api/chat').at(-1);
+  const contents = last.body.messages.map((m) => m.content);
+  assert(contents.indexOf('Remember the number seven.') >= 0 &&
+    contents.indexOf('Remember the number seven.') < contents.indexOf('What number was it?'), `history first: ${contents}`);
+  // speech, then a typed turn before its final: the typed turn is answered, the late final is not
+  const speech = concat(makeSpeech('Tell me about the weather tomorrow please.'), silence(700));
+  const streaming = b.streamAudio(speech);
+  await b.waitFor('speech_started', () => true, 10000);
+  b.send({ type: 'text', text: 'Never mind, what time is it?' });
+  await streaming;
+  const late = await b.waitFor('transcript_final', () => true, 15000);
+  await b.waitFor('info', (m) => /newer turn/.test(m.message), 5000);
+  const typedTurn = await b.waitFor('assistant_text', (m) => m.status === 'end' && m.text === 'Typed answer.', 15000);
+  await b.waitFor('done', (m) => m.turn === typedTurn.turn, 15000);
+  assert(!b.messages('agent_interrupted').some((m) => m.turn === typedTurn.turn), 'the late final did not interrupt it');
+  assert(late.turn < typedTurn.turn && b.messages('info').some((m) => /newer turn/.test(m.message)), 'the late final is not answered');
+  b.close();
+  await p.stop();
+});
+
 test('an oversized frame is refused, and the session goes on', async () => {
   const { p, c } = await session();
   await c.start();
