@@ -129,7 +129,8 @@ void barge_in_on_close(session *s)
     if (!r->turn || r->finished)
         return;
     /* The client left mid-reply (a reload, a lost network): store the turn
-     * as interrupted, with what reached it. */
+     * as interrupted, with what reached it, and count it. */
+    metrics_turn(s->env->metrics, r->marks.spoken ? "speech" : "text", 1);
     keep_heard_record(s, r);
     size_t cap = (size_t)s->cfg->llm_max_reply_chars + 1;
     char *heard = malloc(cap);

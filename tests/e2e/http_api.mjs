@@ -283,6 +283,20 @@ test('health and metrics', async () => {
   assert(/parley_errors_total\{code="PROTOCOL_VIOLATION"\} 1/.test(text), 'errors by code');
   assert(/parley_first_token_latency_ms_count 2/.test(text) && /parley_turn_duration_ms_bucket\{le="\+Inf"\} 2/.test(text), 'histograms');
   assert(/parley_active_sessions \d+/.test(text) && /parley_http_requests_total\{class="2xx"\} \d+/.test(text), 'gauges');
+  // a client that leaves mid-reply: its turn is counted (as interrupted)
+  await llm.script([{ text: 'A long reply. '.repeat(40), token_ms: 20 }]);
+  const leaver = new Client(p.url);
+  await leaver.open();
+  await leaver.start();
+  leaver.send({ type: 'text', text: 'Tell me everything.' });
+  await leaver.waitFor('tts_start', () => true, 15000);
+  leaver.close();
+  await leaver.waitClosed();
+  let after = '';
+  for (let i = 0; i < 100 && !/parley_turns_total\{input="text"\} 3/.test(after); i++)
+    after = (await get(p.http, '/metrics')).buf.toString(); // the close is handled on the server's next loop turn
+  assert(/parley_turns_total\{input="text"\} 3/.test(after) && /parley_turns_interrupted_total 1/.test(after),
+    `a turn whose client left is counted: ${after.slice(0, 300)}`);
   await p.stop();
   llm.stop();
 });
