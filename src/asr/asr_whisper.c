@@ -11,6 +11,8 @@
 #include <string.h>
 #include <whisper.h>
 
+#include "core/whisper_log.h"
+
 #include "asr/asr.h"
 #include "asr/whisper_guard.h"
 #include "models/models.h"
@@ -39,13 +41,6 @@ struct wutt {
     char partial[4096], text[4096], err[300];
 };
 
-static void quiet_log(enum ggml_log_level level, const char *text, void *ud)
-{
-    (void)ud;
-    if (level == GGML_LOG_LEVEL_ERROR)
-        fprintf(stderr, "whisper.cpp: %s", text);
-}
-
 static void *whisper_load(const struct asr_params *p, char *err, size_t errlen)
 {
     char path[1200];
@@ -65,7 +60,7 @@ static void *whisper_load(const struct asr_params *p, char *err, size_t errlen)
         return NULL;
     }
     fclose(f);
-    whisper_log_set(quiet_log, NULL);
+    whisper_log_quiet();
     struct whisper_context_params cp = whisper_context_default_params();
     cp.use_gpu = false;
     struct whisper_context *ctx = whisper_init_from_file_with_params_no_state(path, cp);

@@ -35,8 +35,9 @@ static int parse_start(const cJSON *j, struct proto_client_msg *m, char *err, si
     m->sample_rate = 16000;
     m->format = FMT_S16LE;
     if (rate) {
-        if (!cJSON_IsNumber(rate) || rate->valuedouble != (int)rate->valuedouble || rate->valueint < 8000 ||
-            rate->valueint > 96000) {
+        /* the range first: casting a double past int is undefined */
+        if (!cJSON_IsNumber(rate) || !(rate->valuedouble >= 8000 && rate->valuedouble <= 96000) ||
+            rate->valuedouble != (int)rate->valuedouble) {
             snprintf(err, errlen, "'sample_rate' must be an integer between 8000 and 96000");
             return -1;
         }

@@ -304,6 +304,8 @@ static void on_phrase(void *ud, const char *text, size_t len)
     struct phrase_slot *slot = &r->phrases[r->nphrases];
     memset(slot, 0, sizeof *slot);
     slot->text = strndup(text, len);
+    if (!slot->text)
+        return; /* out of memory: the phrase is lost, never a NULL in the list */
     if (!r->marks.first_phrase)
         r->marks.first_phrase = clock_now_us();
     if (s->text_only) { /* an HTTP text client: nothing to speak */
@@ -313,9 +315,9 @@ static void on_phrase(void *ud, const char *text, size_t len)
     }
 
     struct tts_job *j = calloc(1, sizeof *j);
-    if (!slot->text || !j) {
-        free(j);
+    if (!j) {
         free(slot->text);
+        slot->text = NULL;
         return;
     }
     j->gate = s->gate;

@@ -567,8 +567,12 @@ static void *supervisor_main(void *arg)
                 running = 1;
             } else {
                 snprintf(err, sizeof err, "cannot start a reader thread");
+                pthread_mutex_lock(&c->lock);
+                c->connected = 0; /* calls must not write to a server nobody reads */
+                pthread_mutex_unlock(&c->lock);
                 close(c->to_child);
                 close(c->from_child);
+                c->to_child = c->from_child = -1;
                 kill(-c->pid, SIGKILL);
                 waitpid(c->pid, NULL, 0);
             }

@@ -52,6 +52,10 @@ static void *espeak_create(const struct tts_params *p, char *err, size_t errlen)
         return NULL;
     }
     struct espeak_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     s->sample_rate = rate;
     snprintf(s->voice, sizeof s->voice, "%s", p->espeak_voice ? p->espeak_voice : "en-us");
     return s;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <whisper.h>
 
+#include "core/whisper_log.h"
+
 #include "vad/vad.h"
 
 #define WINDOW 512
@@ -23,13 +25,6 @@ struct silero_state {
 };
 
 /* whisper.cpp logs every call at INFO; keep its warnings and errors only. */
-static void quiet_log(enum ggml_log_level level, const char *text, void *ud)
-{
-    (void)ud;
-    if (level == GGML_LOG_LEVEL_ERROR || level == GGML_LOG_LEVEL_WARN)
-        fprintf(stderr, "whisper.cpp: %s", text);
-}
-
 static void *silero_create(const struct vad_params *p, char *err, size_t errlen)
 {
     if (p->sample_rate != 16000) {
@@ -47,7 +42,7 @@ static void *silero_create(const struct vad_params *p, char *err, size_t errlen)
         return NULL;
     }
     fclose(f);
-    whisper_log_set(quiet_log, NULL);
+    whisper_log_quiet();
     struct whisper_vad_context_params cp = whisper_vad_default_context_params();
     cp.n_threads = 1;
     cp.use_gpu = false;
