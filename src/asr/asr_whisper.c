@@ -133,8 +133,8 @@ static bool should_abort(void *ud)
 static int decode(struct wutt *u, const float *samples, size_t n, int partial, char *out, size_t outlen)
 {
     out[0] = 0;
-    if (n < 1600)
-        return 0; /* under 0.1 s: nothing worth decoding */
+    if (n < 1600 || whisper_guard_quiet(samples, n, 16000))
+        return 0; /* under 0.1 s, or too quiet to be a voice: nothing worth decoding */
     struct whisper_state *st = take_state(u->m);
     if (!st) {
         snprintf(u->err, sizeof u->err, "Whisper: cannot allocate a decoding state");

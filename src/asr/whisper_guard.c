@@ -3,16 +3,13 @@
 #include "asr/whisper_guard.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #define MAX_WORDS 512
 
-static const char *const hallucinations[] = {
-    "thank you for watching", "thanks for watching", "thank you", "thank you very much", "you",
-    "please subscribe", "subtitles by the amara org community", "bye", "so", "the end",
-};
 
 /* Lowercase letters and digits only: "Watching." and "watching" agree. */
 static void norm(const char *w, size_t len, char *out, size_t outlen)
@@ -95,24 +92,31 @@ void whisper_guard_clean(char *text)
     for (int i = 0; i < n; i++)
         if (keep[i])
             o += (size_t)snprintf(text + o, sizeof copy - o, "%s%.*s", o ? " " : "", (int)len[i], w[i]);
-    /* 3. the whole text is a known invention */
+    /* 3. punctuation alone is no words. (Which words were "invented" is not
+     * judged here: "Thank you" and "Bye" are what people say to an
+     * assistant. Silence and noise are caught before the decode, by energy,
+     * and after it, by Whisper's own no-speech probability.) */
     char whole[4096];
     norm(text, strlen(text), whole, sizeof whole);
-    char spaced[4096];
-    size_t s = 0;
-    for (int i = 0; i < n; i++)
-        if (keep[i]) {
-            char x[64];
-            norm(w[i], len[i], x, sizeof x);
-            if (x[0])
-                s += (size_t)snprintf(spaced + s, sizeof spaced - s, "%s%s", s ? " " : "", x);
-        }
-    spaced[s] = 0;
-    for (size_t i = 0; i < sizeof hallucinations / sizeof hallucinations[0]; i++)
-        if (!strcmp(spaced, hallucinations[i]))
-            text[0] = 0;
     if (!whole[0])
-        text[0] = 0; /* punctuation only */
+        text[0] = 0;
+}
+
+int whisper_guard_quiet(const float *samples, size_t n, int rate)
+{
+    size_t win = (size_t)rate / 10; /* 100 ms */
+    if (win == 0)
+        return 1;
+    double loudest = 0;
+    for (size_t i = 0; i + win <= n; i += win / 2) {
+        double sum = 0;
+        for (size_t k = i; k < i + win; k++)
+            sum += (double)samples[k] * samples[k];
+        if (sum / (double)win > loudest)
+            loudest = sum / (double)win;
+    }
+    double db = loudest > 0 ? 10 * log10(loudest) : -200; /* dBFS of the loudest 100 ms */
+    return db < WHISPER_GUARD_QUIET_DBFS;
 }
 
 void whisper_stabilizer_reset(struct whisper_stabilizer *s)

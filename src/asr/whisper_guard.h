@@ -6,10 +6,18 @@
 #define PARLEY_WHISPER_GUARD_H
 #include <stddef.h>
 
-/* Cleans a transcript in place: drops bracketed and starred non-speech tags,
- * a text that is only a known hallucination, and a phrase repeated three or
- * more times in a row (kept once); trims spaces. */
+/* Cleans a transcript in place: drops bracketed and starred non-speech tags
+ * and punctuation alone, and keeps one of a phrase repeated three or more
+ * times in a row; trims spaces. Real words are never dropped for being
+ * words Whisper also invents ("Thank you", "Bye"). */
 void whisper_guard_clean(char *text);
+
+/* Below this, the loudest 100 ms of an utterance is no voice (a quiet voice
+ * a metre from a laptop microphone is around -35 dBFS). */
+#define WHISPER_GUARD_QUIET_DBFS -50.0
+/* 1 when no 100 ms of the utterance (float samples, -1..1) reaches
+ * WHISPER_GUARD_QUIET_DBFS: Whisper would only invent words for it. */
+int whisper_guard_quiet(const float *samples, size_t n, int rate);
 
 /* Local agreement: words two successive partials agree on (from the start)
  * become stable and are never taken back; the rest follows the newest
