@@ -157,8 +157,13 @@ function handle(m) {
       ui.partial.textContent = '';
       if (m.text) addLine('user', m.text).dataset.turn = m.turn;
       break;
+    case 'thinking': // a thinking model reasons before it answers: say so where the answer will be
+      assistantLine(m.turn).classList.add('thinking');
+      break;
     case 'assistant_text': {
-      const span = assistantLine(m.turn).firstChild;
+      const li = assistantLine(m.turn);
+      if (m.text) li.classList.remove('thinking');
+      const span = li.firstChild;
       if (m.status === 'chunk') span.textContent += m.text;
       if (m.status === 'end') span.textContent = m.text;
       break;

@@ -77,6 +77,9 @@ static const struct key_def keys[] = {
     {"llm.context_tokens", NULL, T_INT, F(llm_context_tokens), 256, 1 << 20, NULL,
      "context budget (estimated at 4 characters a token); oldest turns drop first"},
     {"llm.max_reply_chars", NULL, T_INT, F(llm_max_reply_chars), 64, 1 << 20, NULL, "longest reply kept"},
+    {"llm.think", NULL, T_STR, F(llm_think), 0, 0, "auto|on|off",
+     "Ollama models that think first (qwen3, deepseek-r1): off asks them not to, since thinking delays the first "
+     "spoken word; auto leaves it to the model"},
     {"llm.check_interval_s", NULL, T_INT, F(llm_check_interval_s), 1, 3600, NULL,
      "while the LLM server or its model is missing, check again this often (logged, and shown on the page)"},
 
@@ -199,6 +202,7 @@ void config_defaults(struct parley_config *c)
     c->llm_context_tokens = 4096;
     c->llm_max_reply_chars = 8000;
     c->llm_check_interval_s = 30;
+    strcpy(c->llm_think, "off");
     strcpy(c->vad_engine, "auto");
     c->vad_aggressiveness = 2;
     c->vad_frame_ms = 20;

@@ -59,6 +59,7 @@ struct parley_config {
     int llm_context_tokens;
     int llm_max_reply_chars;
     int llm_check_interval_s;
+    char llm_think[8]; /* auto | on | off: Ollama's "think" */
 
     /* vad */
     char vad_engine[16];

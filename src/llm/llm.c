@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/http_util.h"
 #include "core/utf8.h"
 
@@ -25,6 +26,7 @@ struct llm_params llm_default_params(void)
         .model = "mistral",
         .api_key = "",
         .first_token_timeout_ms = 5000,
+        .think = 0,
         .timeout_s = 30,
         .max_reply_chars = 8000,
     };
@@ -74,6 +76,8 @@ char *llm_json_chat_body(const struct llm_params *p, const struct llm_message *m
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "model", p->model);
     cJSON_AddBoolToObject(root, "stream", 1);
+    if (!openai_shape && p->think >= 0) /* Ollama: thinking delays the first spoken word */
+        cJSON_AddBoolToObject(root, "think", p->think);
     cJSON *arr = cJSON_AddArrayToObject(root, "messages");
     for (int i = 0; i < n; i++) {
         cJSON *m = cJSON_CreateObject();
@@ -175,6 +179,8 @@ struct llm_request {
     size_t line_len;
     int64_t start_us, paused_us;
     int got_token, finished, first_token_timeout, reply_timeout;
+    int progressed; /* text, reasoning or a tool call's pieces: the model is working */
+    int thinking_told;
     long http_status;
     char err[512];
     char errbody[1024];
@@ -189,6 +195,20 @@ struct llm_request {
     } calls[LLM_MAX_TOOL_CALLS];
     int ncalls;
 };
+
+struct llm_params llm_params_from_config(const struct parley_config *cfg)
+{
+    struct llm_params p = llm_default_params();
+    p.provider = cfg->llm_provider;
+    p.url = cfg->llm_url;
+    p.model = cfg->llm_model;
+    p.api_key = cfg->llm_api_key;
+    p.first_token_timeout_ms = cfg->llm_first_token_timeout_ms;
+    p.timeout_s = cfg->llm_timeout_s;
+    p.max_reply_chars = cfg->llm_max_reply_chars;
+    p.think = !strcmp(cfg->llm_think, "on") ? 1 : !strcmp(cfg->llm_think, "off") ? 0 : -1;
+    return p;
+}
 
 static void release(llm_request *r)
 {
@@ -211,7 +231,7 @@ static void release(llm_request *r)
 static void emit_token(void *ud, const char *text, size_t len)
 {
     llm_request *r = ud;
-    r->got_token = 1;
+    r->got_token = r->progressed = 1;
     r->reply_chars += len;
     char *joined = malloc(r->utf8_tail_len + len + 1);
     if (!joined)
@@ -235,9 +255,26 @@ static void emit_token(void *ud, const char *text, size_t len)
         r->finished = 1; /* keep what was said; stop reading */
 }
 
+/* Reasoning is progress (the first-token timer is for a model that does
+ * nothing), never reply text. */
+static void emit_thinking(void *ud, const char *text, size_t len)
+{
+    (void)text, (void)len;
+    llm_request *r = ud;
+    r->progressed = 1;
+    if (r->thinking_told)
+        return;
+    r->thinking_told = 1;
+    pthread_mutex_lock(&r->lock);
+    if (!r->cancelled && r->cb.thinking)
+        r->cb.thinking(r->ud);
+    pthread_mutex_unlock(&r->lock);
+}
+
 static void emit_tool(void *ud, int index, const char *id, const char *name, const char *args, size_t len)
 {
     llm_request *r = ud;
+    r->progressed = 1;
     if (index < 0)
         index = r->ncalls; /* a whole call: the next slot */
     if (index >= LLM_MAX_TOOL_CALLS) {
@@ -248,8 +285,10 @@ static void emit_tool(void *ud, int index, const char *id, const char *name, con
         memset(&r->calls[r->ncalls++], 0, sizeof r->calls[0]);
     if (id && id[0])
         snprintf(r->calls[index].id, sizeof r->calls[index].id, "%s", id);
-    if (name && name[0])
-        snprintf(r->calls[index].name, sizeof r->calls[index].name, "%s", name);
+    if (name && name[0]) { /* names may come in pieces too */
+        size_t have = strlen(r->calls[index].name);
+        snprintf(r->calls[index].name + have, sizeof r->calls[index].name - have, "%s", name);
+    }
     if (len == 0)
         return;
     if (r->calls[index].len + len > LLM_MAX_TOOL_ARGS) {
@@ -286,7 +325,7 @@ static int handle_line(llm_request *r, const char *line, size_t len)
 {
     if (len > 0 && line[len - 1] == '\r')
         len--;
-    struct llm_sink sink = {emit_token, emit_tool, r};
+    struct llm_sink sink = {.text = emit_token, .thinking = emit_thinking, .tool = emit_tool, .ud = r};
     int rc = r->wire->parse_line(line, len, &sink, r->err, sizeof r->err);
     if (r->err[0])
         return -1;
@@ -359,7 +398,7 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
     if (cancelled)
         return 1;
     int64_t elapsed = clock_now_us() - r->start_us;
-    if (!r->got_token && !paused && elapsed > (int64_t)r->first_token_timeout_ms * 1000) {
+    if (!r->progressed && !paused && elapsed > (int64_t)r->first_token_timeout_ms * 1000) {
         r->first_token_timeout = 1;
         return 1;
     }

@@ -36,12 +36,23 @@ struct llm_params {
      * the shape both providers take; NULL for none. */
     const char *tools;
     llm_connections *connections; /* NULL: a new connection per request */
+    /* Ollama's "think": -1 leaves it to the model, 0 asks it not to (voice
+     * wants the first word soon), 1 asks it to. */
+    int think;
 };
 struct llm_params llm_default_params(void);
+/* The defaults with the configuration's llm.* on top: one place for both
+ * the server (checks) and sessions (replies). */
+struct parley_config;
+struct llm_params llm_params_from_config(const struct parley_config *cfg);
 
 /* Where a wire's line parser delivers what it finds. */
 struct llm_sink {
     void (*text)(void *ud, const char *text, size_t len);
+    /* Reasoning a thinking model streams before its answer (Ollama
+     * message.thinking, OpenAI-style reasoning_content): progress, never
+     * part of the reply. */
+    void (*thinking)(void *ud, const char *text, size_t len);
     /* A piece of a tool call. OpenAI streams calls as deltas by index (id and
      * name first, then argument fragments); Ollama sends whole calls, given
      * with index -1. */
@@ -76,6 +87,8 @@ enum llm_status {
 /* Called on the request's thread, never after llm_request_free returns. */
 struct llm_callbacks {
     void (*token)(void *ud, const char *text, size_t len);
+    /* The model started reasoning (once per request). May be NULL. */
+    void (*thinking)(void *ud);
     /* Each tool call the reply asked for, whole, before done(LLM_OK).
      * arguments is a JSON object's text. May be NULL: calls are ignored. */
     void (*tool_call)(void *ud, const char *id, const char *name, const char *arguments);

@@ -29,6 +29,9 @@ static int ollama_line(const char *line, size_t len, const struct llm_sink *sink
         rc = -1;
     } else {
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(obj, "message");
+        const cJSON *thinking = cJSON_GetObjectItemCaseSensitive(msg, "thinking");
+        if (cJSON_IsString(thinking) && thinking->valuestring[0])
+            sink->thinking(sink->ud, thinking->valuestring, strlen(thinking->valuestring));
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
         if (cJSON_IsString(content) && content->valuestring[0])
             sink->text(sink->ud, content->valuestring, strlen(content->valuestring));

@@ -38,6 +38,12 @@ static int openai_line(const char *line, size_t len, const struct llm_sink *sink
     } else {
         const cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(obj, "choices"), 0);
         const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
+        /* reasoning_content (DeepSeek, vLLM, llama.cpp) or reasoning (others) */
+        const cJSON *reasoning = cJSON_GetObjectItemCaseSensitive(delta, "reasoning_content");
+        if (!cJSON_IsString(reasoning))
+            reasoning = cJSON_GetObjectItemCaseSensitive(delta, "reasoning");
+        if (cJSON_IsString(reasoning) && reasoning->valuestring[0])
+            sink->thinking(sink->ud, reasoning->valuestring, strlen(reasoning->valuestring));
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(delta, "content");
         if (cJSON_IsString(content) && content->valuestring[0])
             sink->text(sink->ud, content->valuestring, strlen(content->valuestring));

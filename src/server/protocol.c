@@ -226,6 +226,13 @@ char *proto_transcript(int final, uint64_t turn, const char *text)
     return finish(o);
 }
 
+char *proto_thinking(uint64_t turn)
+{
+    cJSON *o = typed("thinking");
+    cJSON_AddNumberToObject(o, "turn", (double)turn);
+    return finish(o);
+}
+
 char *proto_assistant_text(uint64_t turn, const char *status, const char *text)
 {
     cJSON *o = typed("assistant_text");

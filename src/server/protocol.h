@@ -69,6 +69,8 @@ char *proto_llm_status(const struct llm_check *c, const char *model);
 char *proto_state(const char *state);
 char *proto_simple(const char *type); /* speech_started, speech_stopped */
 char *proto_transcript(int final, uint64_t turn, const char *text);
+/* The model is reasoning before it answers (a thinking model). */
+char *proto_thinking(uint64_t turn);
 char *proto_assistant_text(uint64_t turn, const char *status, const char *text);
 char *proto_tts_start(uint64_t turn, int phrase, const char *text, int rate);
 char *proto_tts_phrase_done(uint64_t turn, int phrase);

@@ -373,18 +373,7 @@ struct asr_params server_asr_params(const struct parley_config *cfg)
     };
 }
 
-struct llm_params server_llm_params(const struct parley_config *cfg)
-{
-    struct llm_params p = llm_default_params();
-    p.provider = cfg->llm_provider;
-    p.url = cfg->llm_url;
-    p.model = cfg->llm_model;
-    p.api_key = cfg->llm_api_key;
-    p.first_token_timeout_ms = cfg->llm_first_token_timeout_ms;
-    p.timeout_s = cfg->llm_timeout_s;
-    p.max_reply_chars = cfg->llm_max_reply_chars;
-    return p;
-}
+struct llm_params server_llm_params(const struct parley_config *cfg) { return llm_params_from_config(cfg); }
 
 struct tts_params server_tts_params(const struct parley_config *cfg)
 {

@@ -183,6 +183,12 @@ static void on_llm_token(void *ud, const char *text, size_t len)
     post(c->s, MAIL_LLM_TOKEN, c->turn, text, len);
 }
 
+static void on_llm_thinking(void *ud)
+{
+    struct llm_ctx *c = ud;
+    post(c->s, MAIL_LLM_THINKING, c->turn, NULL, 0);
+}
+
 static void on_llm_tool_call(void *ud, const char *id, const char *name, const char *arguments)
 {
     struct llm_ctx *c = ud;
@@ -580,18 +586,12 @@ void session_request_llm(session *s)
     if (prompt && msgs) {
         int n = history_context(s->hist, prompt, (size_t)s->cfg->llm_context_tokens * 4, msgs, HISTORY_MAX_MESSAGES + 1);
         n += tool_calls_context(r, msgs + n, MAX_MSGS - n);
-        struct llm_params p = {
-            .provider = s->cfg->llm_provider,
-            .url = s->cfg->llm_url,
-            .model = s->llm_model,
-            .api_key = s->cfg->llm_api_key,
-            .first_token_timeout_ms = s->cfg->llm_first_token_timeout_ms,
-            .timeout_s = s->cfg->llm_timeout_s,
-            .max_reply_chars = s->cfg->llm_max_reply_chars,
-            .tools = tools,
-            .connections = s->env->llm_connections,
-        };
-        struct llm_callbacks cb = {on_llm_token, on_llm_tool_call, on_llm_done};
+        struct llm_params p = llm_params_from_config(s->cfg);
+        p.model = s->llm_model; /* start.llm_model may choose another */
+        p.tools = tools;
+        p.connections = s->env->llm_connections;
+        struct llm_callbacks cb = {
+            .token = on_llm_token, .thinking = on_llm_thinking, .tool_call = on_llm_tool_call, .done = on_llm_done};
         if (!r->llm_ctx)
             r->llm_ctx = malloc(sizeof *r->llm_ctx);
         if (r->llm_ctx) {
@@ -1121,6 +1121,10 @@ void session_on_mail(session *s, struct session_mail *m)
         break;
     case MAIL_LLM_TOKEN: on_llm_token_mail(s, m); break;
     case MAIL_LLM_DONE: on_llm_done_mail(s, m); break;
+    case MAIL_LLM_THINKING:
+        if (m->turn == s->reply.turn && !s->reply.llm_done)
+            session_send_json(s, proto_thinking(m->turn), OUT_CONTROL, 0);
+        break;
     case MAIL_TTS_AUDIO:
     case MAIL_TTS_DONE: on_tts_mail(s, m); break;
     case MAIL_LLM_TOOL_CALL: on_tool_call_mail(s, m); break;

@@ -112,6 +112,7 @@ enum session_mail_kind {
     MAIL_ASR_ERROR,
     MAIL_LLM_TOKEN,
     MAIL_LLM_DONE,
+    MAIL_LLM_THINKING, /* the model began reasoning: the client may say so */
     MAIL_TTS_AUDIO, /* a chunk of a phrase's audio, streamed */
     MAIL_TTS_DONE,
     MAIL_LLM_TOOL_CALL, /* json: {"id","name","arguments"} */

@@ -116,15 +116,18 @@ test('push to talk: space held while speaking, released to end the utterance', a
   await finish(ctx);
 });
 
-test('a typed turn gets a streamed answer', async () => {
-  const ctx = await openPage([{ text: 'Typed answers work too.' }], null);
+test('a typed turn gets a streamed answer (from a model that thinks first)', async () => {
+  const ctx = await openPage([{ thinking: 'Let me think about a friendly greeting for a while.', thinking_ms: 150,
+    text: 'Typed answers work too. Ça marche, 東京 😀.' }], null);
   const { llm, p, page } = ctx;
-  await page.getByLabel('Message').fill('Hello there');
+  await page.getByLabel('Message').fill('Hello there, café 😀');
   await page.getByLabel('Message').press('Enter');
-  await page.locator('li.user', { hasText: 'Hello there' }).waitFor();
-  await page.locator('li.assistant', { hasText: 'Typed answers work too.' }).waitFor({ timeout: 15000 });
+  await page.locator('li.user', { hasText: 'Hello there, café 😀' }).waitFor();
+  await page.locator('li.assistant.thinking').waitFor({ timeout: 10000 }); // "thinking…" while the model reasons
+  await page.locator('li.assistant', { hasText: 'Typed answers work too. Ça marche, 東京 😀.' }).waitFor({ timeout: 15000 });
+  assert((await page.locator('li.assistant.thinking').count()) === 0, 'the note goes when the answer comes');
   const reqs = await llm.requests();
-  assert(reqs[0].body.messages.at(-1).content === 'Hello there', 'typed text reached the LLM');
+  assert(reqs[0].body.messages.at(-1).content === 'Hello there, café 😀', 'typed text reached the LLM');
   await finish(ctx);
 });
 

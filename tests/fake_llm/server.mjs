@@ -5,12 +5,17 @@
 // Control API (JSON):
 //   POST /_control/script   {"replies":[Reply...], "default": Reply}  queue replies
 //   GET  /_control/requests the chat requests received so far (path, headers, body)
-//   GET  /_control/stats    {"chat_requests": N, "chat_connections": M}: the TCP
-//                           connections chat requests came on (reuse shows here)
+//   GET  /_control/stats    {"chat_requests": N, "chat_connections": M, "disconnects": D}:
+//                           the TCP connections chat requests came on (reuse shows
+//                           here), and streams the client closed before their end
+//                           (a barge-in or cancel must show here)
 //   POST /_control/reset    clear queue and request log
 // Reply: {"text": "...", "ttft_ms": 100, "token_ms": 30,
-//         "mode": "normal"|"stall"|"drop"|"error"|"hang", "after_tokens": 2,
-//         "status": 500, "tool_calls": [{"name": "...", "arguments": {...}}]}
+//         "mode": "normal"|"stall"|"drop"|"error"|"hang"|"stream_error", "after_tokens": 2,
+//         "status": 500, "error": "...", "tool_calls": [{"name": "...", "arguments": {...}}],
+//         "tool_ms": 0 (between tool-call deltas), "thinking": "reasoning streamed first",
+//         "thinking_ms": token_ms, "untidy": true (bytes in pieces cut anywhere, \r\n,
+//         comments, null contents, split and interleaved tool calls, a usage chunk), "seed": 7}
 //
 // Embeddings: POST /api/embed (Ollama) and /v1/embeddings (OpenAI) answer a
 // deterministic bag-of-words vector (each word hashed into one of 64
@@ -45,6 +50,7 @@ let requests = [];
 let chatRequests = 0;
 const chatSockets = new WeakSet();
 let chatConnections = 0;
+let disconnects = 0; // chat streams the client closed before their end
 let models = opt('--models', 'mistral:latest,test').split(',').filter(Boolean);
 let strictModels = args.includes('--models');
 // Ollama's names: "mistral" is "mistral:latest".
@@ -123,9 +129,38 @@ const openaiChunk = (model, delta, finish = null) =>
   }) +
   '\n\n';
 
+// A small deterministic PRNG (mulberry32): untidy streams split the same
+// way on every run, so a failure reproduces.
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Writes a chunk of the stream. Untidy: as real servers and proxies do, the
+// bytes arrive in pieces cut anywhere (inside a line, inside a UTF-8
+// character), each piece its own TCP write.
+async function send(res, text, untidy) {
+  if (!untidy) return res.write(text);
+  const bytes = Buffer.from(text);
+  for (let off = 0; off < bytes.length; ) {
+    const n = 1 + Math.floor(untidy() * 12);
+    res.write(bytes.subarray(off, off + n));
+    off += n;
+    await sleep(1);
+  }
+}
+
 async function stream(req, res, reply, flavour, model) {
-  let closed = false;
-  res.on('close', () => (closed = true));
+  let closed = false, finished = false;
+  res.on('close', () => {
+    closed = true;
+    if (!finished) disconnects++; // the client went away mid-stream (barge-in, cancel, timeout)
+  });
   if (reply.mode === 'hang') return; // never answers; the client must time out
   await sleep(reply.ttft_ms);
   if (closed) return;
@@ -136,19 +171,34 @@ async function stream(req, res, reply, flavour, model) {
         ? { error: reply.text || 'scripted failure' }
         : { error: { message: reply.text || 'scripted failure', type: 'server_error', code: status } };
     res.writeHead(status, { 'Content-Type': 'application/json' });
+    finished = true;
     res.end(JSON.stringify(body));
     return;
   }
+  const untidy = reply.untidy ? prng(reply.seed ?? 7) : null;
+  // SSE lines end in \r\n on some servers; comments keep proxies awake
+  const sse = (line) => (untidy ? line.replace(/\n/g, '\r\n') : line);
+  const chunk = (delta, finish = null) => sse(openaiChunk(model, delta, finish));
   res.writeHead(200, {
     'Content-Type': flavour === 'ollama' ? 'application/x-ndjson' : 'text/event-stream',
     'Cache-Control': 'no-cache',
   });
-  if (flavour === 'openai') res.write(openaiChunk(model, { role: 'assistant', content: '' }));
+  if (flavour === 'openai') {
+    if (untidy) await send(res, ': keep-alive\r\n\r\n', untidy);
+    await send(res, chunk({ role: 'assistant', content: untidy ? null : '' }), untidy);
+  }
+  // A thinking model reasons first: message.thinking (Ollama), reasoning_content (OpenAI-style)
+  for (const piece of tokenize(reply.thinking || '')) {
+    if (closed) return;
+    await send(res, flavour === 'ollama' ? ollamaChunk(model, '', { thinking: piece })
+      : chunk({ reasoning_content: piece, content: null }), untidy);
+    await sleep(reply.thinking_ms ?? reply.token_ms);
+  }
   const tokens = tokenize(reply.text || '');
-  const stopAt = reply.mode === 'stall' || reply.mode === 'drop' ? reply.after_tokens ?? 2 : tokens.length;
+  const stopAt = ['stall', 'drop', 'stream_error'].includes(reply.mode) ? reply.after_tokens ?? 2 : tokens.length;
   for (let i = 0; i < tokens.length && i < stopAt; i++) {
     if (closed) return;
-    res.write(flavour === 'ollama' ? ollamaChunk(model, tokens[i]) : openaiChunk(model, { content: tokens[i] }));
+    await send(res, flavour === 'ollama' ? ollamaChunk(model, tokens[i]) : chunk({ content: tokens[i] }), untidy);
     if (i + 1 < tokens.length) await sleep(reply.token_ms);
   }
   if (reply.mode === 'stall') return; // keeps the connection open, silent
@@ -156,34 +206,53 @@ async function stream(req, res, reply, flavour, model) {
     res.socket.destroy();
     return;
   }
+  if (reply.mode === 'stream_error') { // an error object inside an open stream, as Ollama and vLLM send
+    finished = true;
+    const e = reply.error || 'the model crashed mid-reply';
+    res.end(flavour === 'ollama' ? JSON.stringify({ error: e }) + '\n'
+      : sse(`data: ${JSON.stringify({ error: { message: e, type: 'server_error' } })}\n\n`));
+    return;
+  }
   if (reply.tool_calls && reply.tool_calls.length) {
     if (flavour === 'ollama') {
-      res.write(
-        ollamaChunk(model, '', {
-          tool_calls: reply.tool_calls.map((t) => ({ function: { name: t.name, arguments: t.arguments || {} } })),
-        }),
-      );
+      // Ollama sends each call whole, when it is complete
+      await send(res, ollamaChunk(model, '', {
+        tool_calls: reply.tool_calls.map((t) => ({ function: { name: t.name, arguments: t.arguments || {} } })),
+      }), untidy);
     } else {
-      reply.tool_calls.forEach((t, index) => {
-        const id = `call_${index}`;
+      // OpenAI-style deltas: id and name first (the name itself in pieces when
+      // untidy), then the arguments in fragments; untidy interleaves the calls
+      const parts = reply.tool_calls.map((t, index) => {
         const argsText = JSON.stringify(t.arguments || {});
-        res.write(
-          openaiChunk(model, {
-            tool_calls: [{ index, id, type: 'function', function: { name: t.name, arguments: '' } }],
-          }),
-        );
-        // Arguments arrive in fragments, as real servers send them.
+        const names = untidy ? [t.name.slice(0, 3), t.name.slice(3)] : [t.name];
+        const deltas = names.map((name, k) => ({ tool_calls: [{ index, ...(k ? {} : { id: `call_${index}`, type: 'function' }),
+          function: { name, ...(k ? {} : { arguments: '' }) } }], ...(untidy ? { content: null } : {}) }));
         for (let k = 0; k < argsText.length; k += 8)
-          res.write(openaiChunk(model, { tool_calls: [{ index, function: { arguments: argsText.slice(k, k + 8) } }] }));
+          deltas.push({ tool_calls: [{ index, function: { arguments: argsText.slice(k, k + 8) } }] });
+        return deltas;
       });
+      const order = [];
+      if (untidy) for (let k = 0; parts.some((p) => k < p.length); k++) parts.forEach((p) => k < p.length && order.push(p[k]));
+      else parts.forEach((p) => order.push(...p));
+      for (const d of order) {
+        if (closed) return;
+        await send(res, chunk(d), untidy);
+        if (reply.tool_ms) await sleep(reply.tool_ms); // slow deltas: a model writing a long call
+      }
     }
   }
   if (closed) return;
+  finished = true;
   if (flavour === 'ollama') {
-    res.end(ollamaFinal(model, tokens.length));
+    await send(res, ollamaFinal(model, tokens.length), untidy);
+    res.end();
   } else {
-    res.write(openaiChunk(model, {}, reply.tool_calls ? 'tool_calls' : 'stop'));
-    res.end('data: [DONE]\n\n');
+    await send(res, chunk({}, reply.tool_calls ? 'tool_calls' : 'stop'), untidy);
+    if (untidy) // usage arrives in a chunk of its own, with no choices
+      await send(res, sse(`data: ${JSON.stringify({ id: 'chatcmpl-u', object: 'chat.completion.chunk', choices: [],
+        usage: { prompt_tokens: 10, completion_tokens: tokens.length, total_tokens: 10 + tokens.length } })}\n\n`), untidy);
+    await send(res, sse('data: [DONE]\n\n'), untidy);
+    res.end();
   }
 }
 
@@ -271,7 +340,7 @@ const server = http.createServer(async (req, res) => {
     }
     if (req.method === 'GET' && url.pathname === '/_control/stats') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      return res.end(JSON.stringify({ chat_requests: chatRequests, chat_connections: chatConnections }));
+      return res.end(JSON.stringify({ chat_requests: chatRequests, chat_connections: chatConnections, disconnects }));
     }
     if (req.method === 'GET' && url.pathname === '/_control/requests') {
       res.writeHead(200, { 'Content-Type': 'application/json' });

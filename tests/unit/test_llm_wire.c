@@ -25,9 +25,18 @@ static void tool(void *ud, int index, const char *id, const char *name, const ch
              name ? name : "", (int)len, args);
 }
 
+/* Reasoning, kept apart from the reply. */
+static char thought[512];
+
+static void think(void *ud, const char *text, size_t len)
+{
+    (void)ud;
+    strncat(thought, text, len);
+}
+
 static int line(const struct llm_wire *w, const char *s, char *err)
 {
-    struct llm_sink sink = {emit, tool, NULL};
+    struct llm_sink sink = {.text = emit, .thinking = think, .tool = tool, .ud = NULL};
     return w->parse_line(s, strlen(s), &sink, err, 256);
 }
 
@@ -140,5 +149,36 @@ int main(void)
     /* A long list is cut, never overrun. */
     char tiny[12];
     CHECK(llm_check_parse_models("ollama", tags, "mistral", tiny, sizeof tiny, &found) == 0 && strlen(tiny) < 12);
+    /* thinking models: reasoning before content, never part of it */
+    got[0] = thought[0] = 0;
+    CHECK(line(o, "{\"message\":{\"role\":\"assistant\",\"content\":\"\",\"thinking\":\"Hmm, \"},\"done\":false}", err) == 0);
+    CHECK(line(o, "{\"message\":{\"role\":\"assistant\",\"content\":\"\",\"thinking\":\"weather.\"},\"done\":false}", err) == 0);
+    CHECK(line(o, "{\"message\":{\"role\":\"assistant\",\"content\":\"Sunny.\"},\"done\":false}", err) == 0);
+    CHECK_STR(got, "Sunny.");
+    CHECK_STR(thought, "Hmm, weather.");
+    got[0] = thought[0] = 0;
+    CHECK(line(a, "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"Let me see.\",\"content\":null}}]}", err) == 0);
+    CHECK(line(a, "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning\":\" Yes.\"}}]}", err) == 0);
+    CHECK(line(a, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Rain.\"}}]}", err) == 0);
+    CHECK_STR(got, "Rain.");
+    CHECK_STR(thought, "Let me see. Yes.");
+    /* a usage chunk with no choices, and an error object inside an open stream */
+    CHECK(line(a, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}", err) == 0);
+    CHECK(line(a, "data: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}", err) == -1 &&
+          strstr(err, "overloaded"));
+    /* Ollama's "think" in the body: off by default for voice, left out on auto */
+    struct llm_params tp = llm_default_params();
+    struct llm_message um = {.role = "user", .content = "hi"};
+    body = o->build_body(&tp, &um, 1);
+    CHECK(body && strstr(body, "\"think\":false"));
+    free(body);
+    tp.think = -1;
+    body = o->build_body(&tp, &um, 1);
+    CHECK(body && !strstr(body, "think"));
+    free(body);
+    tp.think = 1;
+    body = a->build_body(&tp, &um, 1);
+    CHECK(body && !strstr(body, "think")); /* not an OpenAI field */
+    free(body);
     return check_summary();
 }
