@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "session/session_internal.h"
 
 /* The session's deadline decides (a TOOL_FAIL and an error result); the
@@ -180,8 +181,11 @@ int tool_calls_start(session *s)
 void tool_calls_on_result(session *s, struct session_mail *m)
 {
     struct reply *r = &s->reply;
-    if (m->turn != r->turn || !r->round_calls || !m->json)
-        return; /* a barge-in or the deadline got there first */
+    if (m->turn != r->turn || !r->round_calls || !m->json) { /* a barge-in or the deadline got there first */
+        log_info("session %s: the result of %s for turn %llu came after its turn ended: dropped", s->sid,
+                 m->json ? str(m->json, "name") : "a tool", (unsigned long long)m->turn);
+        return;
+    }
     const char *id = str(m->json, "id");
     cJSON *call;
     cJSON_ArrayForEach(call, r->round_calls)

@@ -325,10 +325,15 @@ test('a failing TTS engine falls back to the next with a recoverable TTS_FAIL', 
 });
 
 test('a client that stops reading is dropped and memory stays bounded', async () => {
-  const long = Array.from({ length: 40 }, (_, i) => `This is sentence number ${i + 1} of a very long answer.`).join(' ');
-  await llm.script([{ text: long, token_ms: 1 }]);
+  // 400 sentences: over 30 MB of reply audio, a hundred times the queue's bound
+  const long = Array.from({ length: 400 }, (_, i) => `This is sentence number ${i + 1} of a very long answer.`).join(' ');
+  await llm.script([{ text: 'A short warm-up answer.' }, { text: long, token_ms: 1 }]);
   const { p, c } = await session({}, ['--set', 'limits.send_queue_kib=256', '--set', 'tts.playout_lead_ms=60000']);
   await c.start();
+  c.send({ type: 'text', text: 'Warm up.' }); // engines and threads at their working size first
+  await c.waitFor('done', () => true, 15000);
+  const rssKib = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p.child.pid}/status`, 'utf8'))[1]);
+  const rssBefore = rssKib();
   c.ws._socket.pause(); // stop reading; the kernel buffers fill, then parley's queue
   c.send({ type: 'text', text: 'Talk for a long time.' });
   await new Promise((resolve, reject) => {
@@ -345,9 +350,14 @@ test('a client that stops reading is dropped and memory stays bounded', async ()
   });
   c.ws._socket.resume();
   await c.waitClosed(15000);
-  // The session's queue stopped at its bound (the reply holds ~2 MB of audio).
+  // The drop came from the bound (the queue had filled to it), and nothing
+  // else held the reply either: the whole process grew by a fraction of the
+  // 30+ MB of audio the reply would make (synthesis stops with the drop;
+  // measured: ~6 MB, the same for 200 sentences as for 400).
   const queued = Number(/not reading \((\d+) bytes queued\)/.exec(p.log())[1]);
-  assert(queued <= 256 * 1024, `${queued} bytes queued at the drop`);
+  assert(queued > 128 * 1024, `the queue filled before the drop: ${queued} bytes`);
+  const grown = rssKib() - rssBefore;
+  assert(grown < 12 * 1024, `the server grew by ${grown} KiB for a client that never read`);
   // The server is healthy for the next client.
   const k = new Client(p.url);
   await k.open();

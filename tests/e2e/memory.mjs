@@ -21,6 +21,7 @@ test('a spoken fact saved by a tool call is recalled in a new session', async ()
     { text: 'Sure.', tool_calls: [{ name: 'memory_save', arguments: { content: "The user's favourite film is Alien" } }] },
     { text: 'I will remember that your favourite film is Alien.' },
     { text: 'Your favourite film is Alien.' },
+    { text: 'Alien, still.' },
   ]);
   const p = await startParley({
     env: { PARLEY_LLM_URL: llm.base, PARLEY_MEMORY_EMBED_MODEL: 'test-embed' },
@@ -63,6 +64,14 @@ test('a spoken fact saved by a tool call is recalled in a new session', async ()
   // The memory was embedded once, the question once.
   const embeds = (await llm.requests()).filter((r) => r.path === '/api/embed');
   assert(embeds.some((r) => r.body.input.includes('Alien')) && embeds.length >= 2, `embedding calls: ${embeds.length}`);
+  // The vector side alone: no word of this question is in the memory (FTS
+  // finds nothing), but "movie" embeds near "film".
+  const keywords = await (await fetch(`${p.http}/v1/memories?q=${encodeURIComponent('Which movie do I like best')}`)).json();
+  b.send({ type: 'text', text: 'Which movie do I like best?' });
+  await b.waitFor('done', (m) => m.turn === doneB.turn + 1, 20000);
+  const byMeaning = chats(await llm.requests()).at(-1).body.messages;
+  assert(byMeaning[0].content.includes('favourite film is Alien'), `recalled by meaning: ${byMeaning[0].content}`);
+  assert(keywords.memories.length === 1 && keywords.memories[0].content.includes('Alien'), 'the API search finds it by meaning too');
   b.close();
   await p.stop();
   llm.stop();

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { test, run, assert, parleyBin, root, tmpDir, startParley } from './lib.mjs';
+import { Skip, test, run, assert, parleyBin, root, tmpDir, startParley } from './lib.mjs';
 
 const shared = path.resolve(root, '../shared/data');
 const silero = fs.readFileSync(path.join(shared, 'silero-v6.2.0-ggml.bin'));
@@ -142,10 +142,7 @@ test('a checksum mismatch, an unwritable directory and a full disk are reported'
 });
 
 test('the Whisper engine in a session; a missing model stops start-up with the command that fetches it', async () => {
-  if (process.env.PARLEY_HAVE_WHISPER === '0') {
-    console.log('skip: this build has no whisper.cpp');
-    return;
-  }
+  if (process.env.PARLEY_HAVE_WHISPER === '0') throw new Skip('this build has no whisper.cpp');
   const data = fs.mkdtempSync(path.join(tmpDir, 'models-'));
   const missing = spawnSync(parleyBin, ['serve', '--listen', '127.0.0.1:1'], {
     env: { ...process.env, PARLEY_DATA_DIR: data, PARLEY_ASR: 'whisper', STREAM_MODEL_WHISPER: 'base.en' },

@@ -84,6 +84,9 @@ test('a barge-in during a slow MCP tool drops its result and ends the turn inter
   assert(interrupted && Date.now() - t0 < 4000, 'interrupted while the tool still ran');
   const next = await c.waitFor('done', (m) => m.turn > call.turn, 20000);
   assert(next, 'the new utterance is answered');
+  // The cancelled call did come back (MCP answers the cancellation), and was
+  // dropped: only after that does "no tool_result" prove anything.
+  await p.waitLog(new RegExp(`result of everything__trigger-long-running-operation for turn ${call.turn} came after its turn ended: dropped`), 10000);
   assert(!c.messages('tool_result').some((m) => m.turn === call.turn), 'no tool_result for the interrupted turn');
   assert(!c.messages('done').some((m) => m.turn === call.turn), 'no done for the interrupted turn');
   // The model was never asked to continue the interrupted turn.

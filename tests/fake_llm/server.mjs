@@ -19,7 +19,8 @@
 //
 // Embeddings: POST /api/embed (Ollama) and /v1/embeddings (OpenAI) answer a
 // deterministic bag-of-words vector (each word hashed into one of 64
-// dimensions), so texts that share words are near. They are logged too.
+// dimensions), so texts that share words are near (and a few synonyms: movie
+// and film). They are logged too.
 //
 // Speech (OpenAI-compatible), for the remote engines:
 //   POST /v1/audio/speech          raw 24 kHz s16le PCM: 60 ms of tone per input
@@ -83,9 +84,13 @@ function nextReply() {
 }
 
 const EMBED_DIM = 64;
+// A few synonyms share a dimension, as a real embedding model would place
+// them close: a test can then find by meaning what keywords cannot.
+const SYNONYMS = { movie: 'film', movies: 'film', flick: 'film', picture: 'film', favorite: 'favourite' };
 export function embed(text) {
   const v = new Array(EMBED_DIM).fill(0);
-  for (const w of text.toLowerCase().match(/[a-z0-9]+/g) || []) {
+  for (const word of text.toLowerCase().match(/[a-z0-9]+/g) || []) {
+    const w = SYNONYMS[word] || word;
     let h = 2166136261;
     for (const c of w) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
     v[h % EMBED_DIM] += 1;
