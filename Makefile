@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 # The Node.js that scripts/setup.sh --tests installs for the tests and benches.
 NODE ?= $(firstword $(wildcard /opt/parley/node/bin/node) node)
 
-.PHONY: all setup setup-tests build run test test-fast asan bench clean
+.PHONY: all setup setup-tests build run test test-fast asan fuzz bench clean
 
 all: build
 
@@ -28,6 +28,7 @@ run: setup build
 test: setup-tests build asan
 	cd $(BUILD) && ctest --output-on-failure -j 2
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j 2
+	FUZZ_SECONDS=10 ./scripts/fuzz.sh
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j 2
@@ -42,5 +43,10 @@ bench: setup-tests build
 	$(NODE) bench/load.mjs --parley ./$(BUILD)/parley --sessions 50 --turns 3
 	./$(BUILD)/bench_wer $(if $(wildcard ../shared/data/jfk.wav),--jfk ../shared/data/jfk.wav,)
 
+# Every parser of outside input under libFuzzer, FUZZ_SECONDS each (60).
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

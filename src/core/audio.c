@@ -106,6 +106,8 @@ int wav_parse(const unsigned char *data, size_t size, struct pcm_buf *out, char 
             acc += sample_at(pcm + i * frame + (size_t)c * (size_t)(bits / 8), fmt, bits);
         acc /= (float)channels;
         float v = acc * 32767.0f;
+        if (v != v) /* a float file's NaN is silence, not undefined behaviour (found by fuzz_wav) */
+            v = 0;
         out->samples[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
     }
     out->sample_rate = rate;

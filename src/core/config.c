@@ -429,6 +429,8 @@ static int set_mcp(struct parley_config *c, const char *rest, const char *v, cha
 
 /* The YAML walker keeps the path of mapping keys ("llm" → "llm.url"); a
  * sequence value becomes a comma-joined string (tts.chain: [flite, espeak]). */
+static int load_yaml(struct parley_config *c, yaml_parser_t *parserp, const char *path, char *err, size_t errlen);
+
 int config_load_file(struct parley_config *c, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
@@ -439,6 +441,26 @@ int config_load_file(struct parley_config *c, const char *path, char *err, size_
     yaml_parser_t parser;
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_file(&parser, f);
+    int rc = load_yaml(c, &parser, path, err, errlen);
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
+
+int config_load_string(struct parley_config *c, const char *yaml, size_t len, const char *origin, char *err,
+                       size_t errlen)
+{
+    yaml_parser_t parser;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+    int rc = load_yaml(c, &parser, origin, err, errlen);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+/* The walk itself, from whatever input the parser has. */
+static int load_yaml(struct parley_config *c, yaml_parser_t *parserp, const char *path, char *err, size_t errlen)
+{
 
     char stack[8][64];
     int depth = 0;        /* open mappings */
@@ -451,9 +473,9 @@ int config_load_file(struct parley_config *c, const char *path, char *err, size_
 
     while (!done) {
         yaml_event_t ev;
-        if (!yaml_parser_parse(&parser, &ev)) {
-            snprintf(err, errlen, "%s:%zu: YAML error: %s", path, parser.problem_mark.line + 1,
-                     parser.problem ? parser.problem : "?");
+        if (!yaml_parser_parse(parserp, &ev)) {
+            snprintf(err, errlen, "%s:%zu: YAML error: %s", path, parserp->problem_mark.line + 1,
+                     parserp->problem ? parserp->problem : "?");
             goto out;
         }
         char full[600] = "";
@@ -557,8 +579,6 @@ int config_load_file(struct parley_config *c, const char *path, char *err, size_
     rc = 0;
 out:
     free(seqbuf);
-    yaml_parser_delete(&parser);
-    fclose(f);
     return rc;
 }
 

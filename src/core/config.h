@@ -133,6 +133,9 @@ struct parley_config {
 void config_defaults(struct parley_config *cfg);
 /* Each returns 0, or -1 with a message naming the offending key in err. */
 int config_load_file(struct parley_config *cfg, const char *path, char *err, size_t errlen);
+/* The same from YAML text in memory; origin names it in messages. */
+int config_load_string(struct parley_config *cfg, const char *yaml, size_t len, const char *origin, char *err,
+                       size_t errlen);
 int config_apply_env(struct parley_config *cfg, char *err, size_t errlen);
 int config_set(struct parley_config *cfg, const char *key, const char *value, char *err, size_t errlen);
 /* Checks cross-key rules and fills derived fields (listen_host, default URL). */

@@ -72,7 +72,7 @@ int embed_text(const struct embed_params *p, const char *text, float **vec, int 
         goto out;
     int i = 0;
     const cJSON *x;
-    cJSON_ArrayForEach(x, arr) v[i++] = cJSON_IsNumber(x) ? (float)x->valuedouble : 0.0f;
+    cJSON_ArrayForEach(x, arr) v[i++] = cJSON_IsNumber(x) && x->valuedouble >= -3.4e38 && x->valuedouble <= 3.4e38 ? (float)x->valuedouble : 0.0f;
     *vec = v;
     *dim = n;
     rc = 0;

@@ -12,7 +12,6 @@
 #include "core/clock.h"
 #include "core/http_util.h"
 #include "core/log.h"
-#include "core/utf8.h"
 #include "server/http_internal.h"
 #include "server/protocol.h"
 
@@ -426,38 +425,14 @@ static void handle_body(struct http_req *r)
         return;
     }
     /* POST /v1/chat */
-    const char *json_end = NULL;
-    cJSON *req = cJSON_ParseWithLengthOpts((const char *)r->body, r->body_len, &json_end, 0);
-    if (req && json_end) { /* one JSON value, nothing after it but spaces */
-        size_t used = (size_t)(json_end - (const char *)r->body);
-        while (used < r->body_len && strchr(" \t\r\n", r->body[used]))
-            used++;
-        if (used < r->body_len) {
-            cJSON_Delete(req);
-            req = NULL;
-        }
-    }
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(req, "text");
-    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(req, "conversation_id");
-    const char *problem = !req                                             ? "the body is not JSON"
-                          : !cJSON_IsObject(req)                           ? "the body must be a JSON object"
-                          : !cJSON_IsString(text) || !text->valuestring[0] ? "'text' must be a non-empty string"
-                          : !utf8_valid(text->valuestring, strlen(text->valuestring)) ? "'text' must be valid UTF-8"
-                          : utf8_chars(text->valuestring, strlen(text->valuestring)) > PROTO_MAX_TEXT_CHARS
-                              ? "'text' is limited to 8000 characters"
-                          : cid && !cJSON_IsNull(cid) &&
-                                    (!cJSON_IsString(cid) || strlen(cid->valuestring) >= 64 ||
-                                     !proto_label_valid(cid->valuestring))
-                              ? "'conversation_id' must be a string of at most 63 letters, digits, '.', '_', ':' or '-'"
-                              : NULL;
-    if (problem) {
+    struct proto_chat chat;
+    char problem[200];
+    if (proto_parse_chat((const char *)r->body, r->body_len, &chat, problem, sizeof problem)) {
         http_respond_error(r, 400, "BAD_REQUEST", problem);
-        cJSON_Delete(req);
         return;
     }
-    r->text = strdup(text->valuestring);
-    http_start_turn(r, cJSON_IsString(cid) ? cid->valuestring : NULL, 1);
-    cJSON_Delete(req);
+    r->text = chat.text;
+    http_start_turn(r, chat.conversation_id[0] ? chat.conversation_id : NULL, 1);
 }
 
 /* A finished job's answer. */

@@ -22,6 +22,43 @@ static int copy_opt_string(const cJSON *obj, const char *key, char *out, size_t 
     return 0;
 }
 
+int proto_parse_chat(const char *body, size_t len, struct proto_chat *out, char *problem, size_t plen)
+{
+    memset(out, 0, sizeof *out);
+    const char *json_end = NULL;
+    cJSON *req = cJSON_ParseWithLengthOpts(body, len, &json_end, 0);
+    if (req && json_end) { /* one JSON value, nothing after it but spaces */
+        size_t used = (size_t)(json_end - body);
+        while (used < len && strchr(" \t\r\n", body[used]))
+            used++;
+        if (used < len) {
+            cJSON_Delete(req);
+            req = NULL;
+        }
+    }
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(req, "text");
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(req, "conversation_id");
+    const char *bad = !req                                             ? "the body is not JSON"
+                      : !cJSON_IsObject(req)                           ? "the body must be a JSON object"
+                      : !cJSON_IsString(text) || !text->valuestring[0] ? "'text' must be a non-empty string"
+                      : !utf8_valid(text->valuestring, strlen(text->valuestring)) ? "'text' must be valid UTF-8"
+                      : utf8_chars(text->valuestring, strlen(text->valuestring)) > PROTO_MAX_TEXT_CHARS
+                          ? "'text' is limited to 8000 characters"
+                      : cid && !cJSON_IsNull(cid) &&
+                                (!cJSON_IsString(cid) || strlen(cid->valuestring) >= sizeof out->conversation_id ||
+                                 !proto_label_valid(cid->valuestring))
+                          ? "'conversation_id' must be a string of at most 63 letters, digits, '.', '_', ':' or '-'"
+                          : NULL;
+    if (!bad && !(out->text = strdup(text->valuestring)))
+        bad = "out of memory";
+    if (!bad && cJSON_IsString(cid))
+        snprintf(out->conversation_id, sizeof out->conversation_id, "%s", cid->valuestring);
+    cJSON_Delete(req);
+    if (bad)
+        snprintf(problem, plen, "%s", bad);
+    return bad ? -1 : 0;
+}
+
 int proto_label_valid(const char *s)
 {
     static const char label[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-";

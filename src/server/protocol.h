@@ -51,6 +51,13 @@ struct proto_client_msg {
 
 /* Parses one text frame. Returns 0, or -1 with a client-facing reason in err;
  * *fatal says whether the connection must close (not JSON, no or unknown type). */
+/* POST /v1/chat's body: {"text": "...", "conversation_id": "..."}. 0 with
+ * out filled (out->text malloc'd), or -1 with the problem for a 400. */
+struct proto_chat {
+    char *text;
+    char conversation_id[64];
+};
+int proto_parse_chat(const char *body, size_t len, struct proto_chat *out, char *problem, size_t plen);
 /* Labels (session_id, conversation_id): letters, digits, '.', '_', ':', '-'. */
 int proto_label_valid(const char *s);
 int proto_parse(const char *data, size_t len, struct proto_client_msg *out, int *fatal, char *err, size_t errlen);

@@ -19,6 +19,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "tools/mcp_wire.h"
 
 extern char **environ;
 
@@ -224,81 +225,63 @@ static void answer_server_request(mcp_client *c, const cJSON *id, const char *me
     cJSON_Delete(msg);
 }
 
-static void handle_message(mcp_client *c, const char *line, size_t len)
+static void handle_message(void *ud, const char *line, size_t len)
 {
-    cJSON *msg = cJSON_ParseWithLength(line, len);
-    if (!msg) {
-        log_warn("mcp %s: ignoring a line that is not JSON", c->cfg.name);
-        return;
-    }
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
-    const cJSON *method = cJSON_GetObjectItemCaseSensitive(msg, "method");
-    if (cJSON_IsString(method)) {
-        if (id)
-            answer_server_request(c, id, method->valuestring);
-        else if (!strcmp(method->valuestring, "notifications/tools/list_changed")) {
+    mcp_client *c = ud;
+    struct mcp_message m;
+    switch (mcp_message_parse(line, len, &m)) {
+    case MCP_MSG_INVALID: log_warn("mcp %s: ignoring a line that is not a JSON object", c->cfg.name); break;
+    case MCP_MSG_REQUEST: answer_server_request(c, m.id, m.method); break;
+    case MCP_MSG_NOTIFICATION:
+        if (!strcmp(m.method, "notifications/tools/list_changed")) {
             pthread_mutex_lock(&c->lock);
             c->refresh = 1;
             pthread_cond_broadcast(&c->cond);
             pthread_mutex_unlock(&c->lock);
         }
-        cJSON_Delete(msg);
-        return;
-    }
-    if (!cJSON_IsNumber(id)) {
-        cJSON_Delete(msg);
-        return;
-    }
-    pthread_mutex_lock(&c->lock);
-    for (struct pending *p = c->pending; p; p = p->next) {
-        if (p->id != (int64_t)id->valuedouble)
-            continue;
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(msg, "error");
-        if (e) {
-            const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
-            snprintf(p->error, sizeof p->error, "the MCP server '%s' answered an error: %s", c->cfg.name,
-                     cJSON_IsString(m) ? m->valuestring : "(no message)");
-        } else {
-            p->result = cJSON_DetachItemFromObjectCaseSensitive(msg, "result");
-        }
-        p->done = 1;
-        pthread_cond_broadcast(&c->cond);
         break;
+    case MCP_MSG_RESPONSE:
+        pthread_mutex_lock(&c->lock);
+        for (struct pending *p = c->pending; p; p = p->next) {
+            if (p->id != m.response_id)
+                continue;
+            if (m.error[0])
+                snprintf(p->error, sizeof p->error, "the MCP server '%s' answered an error: %s", c->cfg.name, m.error);
+            else
+                p->result = cJSON_Duplicate(m.result, 1);
+            p->done = 1;
+            pthread_cond_broadcast(&c->cond);
+            break;
+        }
+        pthread_mutex_unlock(&c->lock);
+        break;
+    case MCP_MSG_OTHER: break;
     }
-    pthread_mutex_unlock(&c->lock);
-    cJSON_Delete(msg);
+    mcp_message_free(&m);
+}
+
+static void message_too_long(void *ud)
+{
+    mcp_client *c = ud;
+    log_warn("mcp %s: a message over %d bytes was dropped", c->cfg.name, MAX_MESSAGE);
 }
 
 static void *reader_main(void *arg)
 {
     mcp_client *c = arg;
-    char *buf = malloc(MAX_MESSAGE);
-    size_t len = 0;
-    int skipping = 0; /* inside a line past MAX_MESSAGE */
+    struct mcp_lines lines;
+    int ok = mcp_lines_init(&lines, MAX_MESSAGE) == 0;
     char chunk[16384];
     ssize_t n;
-    while (buf && (n = read(c->from_child, chunk, sizeof chunk)) != 0) {
+    while (ok && (n = read(c->from_child, chunk, sizeof chunk)) != 0) {
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
-        for (ssize_t i = 0; i < n; i++) {
-            if (chunk[i] == '\n') {
-                if (!skipping && len > 0)
-                    handle_message(c, buf, len);
-                len = 0;
-                skipping = 0;
-            } else if (len + 1 >= MAX_MESSAGE) {
-                if (!skipping)
-                    log_warn("mcp %s: a message over %d bytes was dropped", c->cfg.name, MAX_MESSAGE);
-                skipping = 1;
-            } else if (!skipping) {
-                buf[len++] = chunk[i];
-            }
-        }
+        mcp_lines_feed(&lines, chunk, (size_t)n, handle_message, message_too_long, c);
     }
-    free(buf);
+    mcp_lines_free(&lines);
     pthread_mutex_lock(&c->lock);
     c->connected = 0;
     c->reader_done = 1;
@@ -440,30 +423,8 @@ static int call_tool(void *ud, const cJSON *args, const struct tool_ctx *ctx, ch
         *result = strdup(err);
         return -1;
     }
-    /* The text parts joined; structured content when there is no text. */
-    size_t cap = 1, len = 0;
-    const cJSON *part;
-    cJSON_ArrayForEach(part, cJSON_GetObjectItemCaseSensitive(res, "content"))
-    {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
-        cap += cJSON_IsString(t) ? strlen(t->valuestring) + 1 : 0;
-    }
-    char *text = malloc(cap);
-    if (text) {
-        text[0] = 0;
-        cJSON_ArrayForEach(part, cJSON_GetObjectItemCaseSensitive(res, "content"))
-        {
-            const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
-            if (cJSON_IsString(t))
-                len += (size_t)snprintf(text + len, cap - len, "%s%s", len ? "\n" : "", t->valuestring);
-        }
-    }
-    const cJSON *structured = cJSON_GetObjectItemCaseSensitive(res, "structuredContent");
-    if (text && !text[0] && structured) {
-        free(text);
-        text = cJSON_PrintUnformatted(structured);
-    }
-    int failed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "isError"));
+    int failed = 0;
+    char *text = mcp_tool_result_text(res, &failed);
     cJSON_Delete(res);
     *result = text ? text : strdup("");
     return failed ? -1 : 0;

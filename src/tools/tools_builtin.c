@@ -70,7 +70,7 @@ static int memory_forget_tool(void *ud, const cJSON *args, const struct tool_ctx
 {
     const struct memory_params *m = ud;
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(args, "id");
-    if (!cJSON_IsNumber(id))
+    if (!cJSON_IsNumber(id) || !(id->valuedouble >= 1 && id->valuedouble <= 9007199254740992.0))
         return fail(result, "memory_forget needs 'id', a number from memory_search");
     int rc = store_memory_forget(m->db, ctx->user_id, (int64_t)id->valuedouble);
     if (rc < 0)

@@ -1,5 +1,6 @@
 /* Audio helpers: WAV round trip, reading stereo float WAV as mono, and
  * resampling lengths. */
+#include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -66,5 +67,23 @@ int main(void)
     remove("/tmp/parley-test-a.wav");
     remove("/tmp/parley-test-b.wav");
     remove("/tmp/parley-test-c.wav");
+    /* A float WAV holding NaN (found by fuzz_wav): silence, not undefined
+     * behaviour; and a rate outside 8-192 kHz is refused. */
+    unsigned char w[44 + 8] = "RIFF\0\0\0\0WAVEfmt ";
+    const uint32_t fmt_len = 16, data_len = 8, rate = 16000, byte_rate = 64000;
+    const uint16_t fmt = 3, ch = 1, align = 4, bits = 32;
+    memcpy(w + 16, &fmt_len, 4), memcpy(w + 20, &fmt, 2), memcpy(w + 22, &ch, 2), memcpy(w + 24, &rate, 4);
+    memcpy(w + 28, &byte_rate, 4), memcpy(w + 32, &align, 2), memcpy(w + 34, &bits, 2), memcpy(w + 36, "data", 4);
+    memcpy(w + 40, &data_len, 4);
+    const float nan_and_one[2] = {__builtin_nanf(""), 0.5f};
+    memcpy(w + 44, nan_and_one, 8);
+    struct pcm_buf nanbuf = {0};
+    char werr[256];
+    CHECK(wav_parse(w, sizeof w, &nanbuf, werr, sizeof werr) == 0 && nanbuf.len == 2 && nanbuf.samples[0] == 0 &&
+          nanbuf.samples[1] == 16383);
+    pcm_free(&nanbuf);
+    const uint32_t slow = 10;
+    memcpy(w + 24, &slow, 4);
+    CHECK(wav_parse(w, sizeof w, &nanbuf, werr, sizeof werr) == -1 && strstr(werr, "10 Hz"));
     return check_summary();
 }

@@ -307,6 +307,15 @@ static void test_users(store *st)
     cJSON_Delete(rows);
     cJSON_Delete(f);
 
+    /* a number past int64 for an integer column is refused, never cast
+     * (found by fuzz_tool_args) */
+    cJSON *huge = cJSON_Parse("{\"title\":\"Big\",\"year\":1.5e31}");
+    CHECK(store_table_save(st, ann, movies, huge, err, sizeof err) == NULL && strstr(err, "year"));
+    cJSON_Delete(huge);
+    huge = cJSON_Parse("{\"title\":\"Big\",\"year\":\"nan\"}");
+    CHECK(store_table_save(st, ann, movies, huge, err, sizeof err) == NULL && strstr(err, "year"));
+    cJSON_Delete(huge);
+
     /* tokens, and removal */
     struct store_user users[8];
     int n = store_users_load(st, users, 8);
