@@ -191,9 +191,17 @@ void proto_client_msg_clear(struct proto_client_msg *m)
     m->text = NULL;
 }
 
+/* Adds item under key, or deletes it when that fails (out of memory): a
+ * message is whole, or it is not made. */
+static void add_item(cJSON *o, const char *key, cJSON *item)
+{
+    if (!item || !o || !cJSON_AddItemToObject(o, key, item))
+        cJSON_Delete(item);
+}
+
 static char *finish(cJSON *o)
 {
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     return s;
 }
@@ -227,7 +235,7 @@ cJSON *proto_llm_object(const struct llm_check *c, const char *model)
 char *proto_llm_status(const struct llm_check *c, const char *model)
 {
     cJSON *o = typed("llm_status");
-    cJSON_AddItemToObject(o, "llm", proto_llm_object(c, model));
+    add_item(o, "llm", proto_llm_object(c, model));
     return finish(o);
 }
 
@@ -241,8 +249,8 @@ char *proto_ready(const char *session_id, const char *conversation_id, int out_r
     cJSON *a = cJSON_AddObjectToObject(o, "audio_out");
     cJSON_AddStringToObject(a, "format", "pcm_s16le");
     cJSON_AddNumberToObject(a, "sample_rate", out_rate);
-    cJSON_AddItemToObject(o, "tts_engines", cJSON_CreateStringArray(engines, nengines));
-    cJSON_AddItemToObject(o, "llm", proto_llm_object(llm, llm_model));
+    add_item(o, "tts_engines", cJSON_CreateStringArray(engines, nengines));
+    add_item(o, "llm", proto_llm_object(llm, llm_model));
     return finish(o);
 }
 
@@ -335,7 +343,7 @@ char *proto_done(uint64_t turn, const char *metrics_json)
     cJSON *o = typed("done");
     cJSON_AddNumberToObject(o, "turn", (double)turn);
     cJSON *m = cJSON_Parse(metrics_json);
-    cJSON_AddItemToObject(o, "metrics", m ? m : cJSON_CreateObject());
+    add_item(o, "metrics", m ? m : cJSON_CreateObject());
     return finish(o);
 }
 
@@ -346,7 +354,7 @@ char *proto_tool_call(uint64_t turn, const char *id, const char *name, const cha
     cJSON_AddStringToObject(o, "id", id);
     cJSON_AddStringToObject(o, "name", name);
     cJSON *args = cJSON_Parse(arguments_json);
-    cJSON_AddItemToObject(o, "arguments", args ? args : cJSON_CreateString(arguments_json));
+    add_item(o, "arguments", args ? args : cJSON_CreateString(arguments_json));
     return finish(o);
 }
 
@@ -359,6 +367,6 @@ char *proto_tool_result(uint64_t turn, const char *id, const char *name, const c
     cJSON_AddBoolToObject(o, "is_error", is_error);
     /* Results are usually JSON; then the client gets them as JSON. */
     cJSON *r = cJSON_Parse(result);
-    cJSON_AddItemToObject(o, "result", r ? r : cJSON_CreateString(result));
+    add_item(o, "result", r ? r : cJSON_CreateString(result));
     return finish(o);
 }

@@ -448,14 +448,24 @@ cJSON *store_row_json(sqlite3_stmt *q)
     return o;
 }
 
-/* Runs a prepared query to its end, one JSON object a row. */
+int store_json_add(cJSON *parent, const char *key, cJSON *item)
+{
+    int ok = item && parent &&
+             (key ? cJSON_AddItemToObject(parent, key, item) : cJSON_AddItemToArray(parent, item));
+    if (!ok)
+        cJSON_Delete(item); /* out of memory somewhere: nothing is left behind */
+    return ok ? 0 : -1;
+}
+
+/* Runs a prepared query to its end, one JSON object a row. NULL when it
+ * fails or memory runs out: never a partial list. */
 cJSON *store_rows_json(sqlite3_stmt *q)
 {
     cJSON *arr = cJSON_CreateArray();
-    int s;
-    while ((s = sqlite3_step(q)) == SQLITE_ROW)
-        cJSON_AddItemToArray(arr, store_row_json(q));
-    if (s != SQLITE_DONE) {
+    int s, ok = arr != NULL;
+    while (ok && (s = sqlite3_step(q)) == SQLITE_ROW)
+        ok = store_json_add(arr, NULL, store_row_json(q)) == 0;
+    if (!ok || s != SQLITE_DONE) {
         cJSON_Delete(arr);
         return NULL;
     }
@@ -533,13 +543,17 @@ cJSON *store_get_conversation(store *st, int64_t user_id, const char *conversati
             {
                 cJSON *mt = cJSON_GetObjectItemCaseSensitive(it, "metrics");
                 cJSON *parsed = cJSON_IsString(mt) ? cJSON_Parse(mt->valuestring) : NULL;
-                if (parsed)
-                    cJSON_ReplaceItemInObjectCaseSensitive(it, "metrics", parsed);
+                if (parsed && !cJSON_ReplaceItemInObjectCaseSensitive(it, "metrics", parsed))
+                    cJSON_Delete(parsed);
                 cJSON *flag = cJSON_GetObjectItemCaseSensitive(it, "interrupted");
-                cJSON_ReplaceItemInObjectCaseSensitive(it, "interrupted",
-                                                       cJSON_CreateBool(cJSON_IsNumber(flag) && flag->valueint));
+                cJSON *b = cJSON_CreateBool(cJSON_IsNumber(flag) && flag->valueint);
+                if (b && !cJSON_ReplaceItemInObjectCaseSensitive(it, "interrupted", b))
+                    cJSON_Delete(b);
             }
-            cJSON_AddItemToObject(out, "messages", msgs ? msgs : cJSON_CreateArray());
+            if (!msgs || store_json_add(out, "messages", msgs)) { /* a conversation is whole or not at all */
+                cJSON_Delete(out);
+                out = NULL;
+            }
         }
     }
     sqlite3_finalize(c);

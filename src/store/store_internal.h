@@ -25,6 +25,9 @@ int store_exec(sqlite3 *db, const char *sql);
 void store_bind_text_or_null(sqlite3_stmt *q, int i, const char *v);
 cJSON *store_row_json(sqlite3_stmt *q);
 cJSON *store_rows_json(sqlite3_stmt *q);
+/* Adds item to parent (to an object under key, to an array when key is
+ * NULL); on failure deletes item and returns -1. */
+int store_json_add(cJSON *parent, const char *key, cJSON *item);
 /* Runs one query to its end, binding the arguments in order by types, a
  * string of 's' (const char *, NULL binds NULL), 'i' (int) and 'I' (int64_t). */
 cJSON *store_query_rows(store *st, const char *sql, const char *types, ...);

@@ -233,7 +233,7 @@ cJSON *store_memory_search(store *st, int64_t user_id, const char *query, const 
                 continue;
             cJSON *row = store_row_json(q);
             cJSON_AddNumberToObject(row, "score", hits[i].score);
-            cJSON_AddItemToArray(out, row);
+            store_json_add(out, NULL, row);
         }
     }
     sqlite3_finalize(q);
