@@ -183,6 +183,7 @@ static int cmd_serve(const struct parley_config *cfg)
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a full disk: a write error, told, not a kill */
     server *srv = server_new(cfg, err, sizeof err);
     if (!srv) {
         fprintf(stderr, "parley: %s\n", err);

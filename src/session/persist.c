@@ -142,6 +142,8 @@ int persist_recall(session *s)
 
 struct commit_job {
     store *db;
+    mailbox *mail;       /* a failure is told to the session */
+    uint64_t session_id;
     int64_t user_id;
     char reply_key[20];
     char conversation_id[64];
@@ -176,6 +178,11 @@ static void commit_run(void *arg)
             log_warn("store: cannot correct the reply of turn %llu", (unsigned long long)j->turn);
     } else if (store_commit_turn(j->db, j->user_id, j->conversation_id, j->msgs, j->n, err, sizeof err)) {
         log_error("store: %s", err);
+        /* the user is told (a full disk, a broken file); the session goes
+         * on, and what was stored before stays (the transaction rolled back) */
+        struct session_mail *m = session_mail_new(j->session_id, MAIL_STORE_FAILED, j->turn, err, strlen(err));
+        if (m)
+            mailbox_post(j->mail, &m->node);
     }
     commit_job_free(j);
 }
@@ -187,6 +194,8 @@ static struct commit_job *commit_job_new(session *s)
     if (!j)
         return NULL;
     j->db = s->env->db;
+    j->mail = s->env->mail;
+    j->session_id = s->id;
     j->user_id = s->user.id;
     snprintf(j->reply_key, sizeof j->reply_key, "%s", s->reply_key);
     snprintf(j->conversation_id, sizeof j->conversation_id, "%s", s->conversation_id);
@@ -206,6 +215,7 @@ void persist_commit_turn(session *s, const struct reply *r, const char *assistan
     struct commit_job *j = r->user_text ? commit_job_new(s) : NULL;
     if (!j)
         return;
+    j->turn = r->turn;
     char metrics[1024];
     session_metrics_json(&r->marks, metrics, sizeof metrics);
     j->msgs[j->n++] = (struct store_message){.turn = r->turn,

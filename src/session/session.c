@@ -1121,6 +1121,13 @@ void session_on_mail(session *s, struct session_mail *m)
         break;
     case MAIL_LLM_TOKEN: on_llm_token_mail(s, m); break;
     case MAIL_LLM_DONE: on_llm_done_mail(s, m); break;
+    case MAIL_STORE_FAILED: {
+        char msg[400];
+        snprintf(msg, sizeof msg, "turn %llu was not stored (%s); the conversation goes on",
+                 (unsigned long long)m->turn, m->text ? m->text : "?");
+        session_send_error(s, ERR_STORE_FAIL, msg, 1);
+        break;
+    }
     case MAIL_LLM_THINKING:
         if (m->turn == s->reply.turn && !s->reply.llm_done)
             session_send_json(s, proto_thinking(m->turn), OUT_CONTROL, 0);

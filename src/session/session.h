@@ -120,6 +120,7 @@ enum session_mail_kind {
     MAIL_RECALL,        /* text: the memory block for the context, or NULL */
     MAIL_HISTORY,       /* json: a resumed conversation's messages; status 0: none */
     MAIL_HTTP_DONE,     /* an HTTP request's job: json = answer, status = HTTP status */
+    MAIL_STORE_FAILED,  /* a turn could not be stored: text says why */
 };
 
 struct session_mail {

@@ -246,6 +246,18 @@ store *store_open(const struct store_params *p, char *err, size_t errlen)
         return NULL;
     }
     char *msg = NULL;
+    /* Another process holding the write lock (a second parley on this data
+     * dir?) is found now, with a clear message, not at the first turn. */
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE; COMMIT;", NULL, NULL, NULL);
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+        snprintf(err, errlen,
+                 "the database %s is locked by another process (is another parley serving this data_dir?); "
+                 "waited %d ms",
+                 p->path, st->busy_timeout_ms);
+        sqlite3_close(db);
+        store_close(st);
+        return NULL;
+    }
     /* WAL lets readers (HTTP API, retrieval) run while a turn commits. */
     if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, &msg) != SQLITE_OK || migrate(db, err, errlen)) {
         if (msg)
