@@ -13,7 +13,7 @@
 #include "core/http_util.h"
 #include "core/log.h"
 #include "server/http_internal.h"
-#include "server/protocol.h"
+#include "protocol/protocol.h"
 
 /* ---- responses ---- */
 

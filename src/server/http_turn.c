@@ -10,7 +10,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "server/http_internal.h"
-#include "server/protocol.h"
+#include "protocol/protocol.h"
 
 /* ---- replies of /v1/voice/upload, kept for GET /v1/audio/{id} ---- */
 

@@ -10,7 +10,7 @@
 #include "auth/auth.h"
 #include "core/metrics.h"
 #include "memory/memory.h"
-#include "server/outq.h"
+#include "protocol/outq.h"
 #include "server/server.h"
 #include "session/session.h"
 #include "tools/mcp.h"

@@ -14,7 +14,7 @@
 #include "core/mailbox.h"
 #include "core/workers.h"
 #include "llm/llm_check.h"
-#include "server/outq.h"
+#include "protocol/outq.h"
 #include "memory/memory.h"
 #include "store/store.h"
 #include "tools/tools.h"

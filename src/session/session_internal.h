@@ -7,7 +7,7 @@
 #include "core/audio.h"
 #include "llm/llm.h"
 #include "phrase/phrase.h"
-#include "server/protocol.h"
+#include "protocol/protocol.h"
 #include "session/history.h"
 #include "session/session.h"
 #include "vad/vad.h"

@@ -12,7 +12,7 @@
 #include "core/config.h"
 #include "fault.h"
 #include "phrase/phrase.h"
-#include "server/protocol.h"
+#include "protocol/protocol.h"
 #include "session/history.h"
 #include "store/store.h"
 

@@ -1,7 +1,7 @@
 /* The outgoing queue: order, the partial-skipping soft bound, the hard
  * bound, and purging one turn's audio without touching anything else. */
 #include "check.h"
-#include "server/outq.h"
+#include "protocol/outq.h"
 
 int main(void)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "server/protocol.h"
+#include "protocol/protocol.h"
 
 static int parse(const char *s, struct proto_client_msg *m, int *fatal)
 {

@@ -1,6 +1,6 @@
 /* Protocol v1 messages. Validation is strict about types and ranges so that
  * a bad client gets a precise reason instead of a misbehaving session. */
-#include "server/protocol.h"
+#include "protocol/protocol.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

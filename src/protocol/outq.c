@@ -1,6 +1,6 @@
 /* outq: a singly linked FIFO with a byte count. Purging walks the list, which
  * is short because the TTS stage keeps at most a few phrases in flight. */
-#include "server/outq.h"
+#include "protocol/outq.h"
 
 #include <stdlib.h>
 #include <string.h>
