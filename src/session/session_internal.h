@@ -1,5 +1,6 @@
-/* Session internals shared by session.c (the pipeline) and barge_in.c (the
- * interruption policy and mechanics). Not for other modules. */
+/* Session internals shared by its parts: session.c (dispatch, state,
+ * deadlines), utterance.c, reply.c, barge_in.c (the interruption policy),
+ * tool_calls.c and persist.c. Not for other modules. */
 #ifndef PARLEY_SESSION_INTERNAL_H
 #define PARLEY_SESSION_INTERNAL_H
 #include <stdatomic.h>
@@ -157,6 +158,32 @@ void session_send_error(session *s, const char *code, const char *message, int r
 void session_flush_phrases(session *s);
 /* The reply ends: flush and send assistant_text end, then finish. */
 void session_reply_llm_finished(session *s);
+
+/* session.c */
+/* Posts mail for this session (from workers and LLM threads). */
+void session_post(session *s, enum session_mail_kind kind, uint64_t turn, const char *text, size_t len);
+
+/* reply.c: LLM → phrases → synthesis → paced audio */
+void reply_start(session *s, uint64_t turn, const char *user_text, const struct turn_marks *marks);
+void reply_free(session *s);
+/* Queues the reply's audio up to the playout lead. */
+void reply_pump_audio(session *s);
+/* Ends the reply once everything is written (done, history, store). */
+void reply_maybe_finish(session *s);
+void reply_update_pause(session *s);
+void reply_on_llm_token(session *s, struct session_mail *m);
+void reply_on_llm_done(session *s, struct session_mail *m);
+void reply_on_tool_call(session *s, struct session_mail *m);
+void reply_on_recall(session *s, struct session_mail *m);
+void reply_on_tts(session *s, struct session_mail *m);
+
+/* utterance.c: VAD → ASR → a turn */
+void utterance_end(session *s);
+void utterance_on_vad_event(void *ud, const struct vad_event *ev);
+void utterance_on_final(session *s, struct session_mail *m);
+void utterance_on_asr_partial(void *ud, uint64_t utt, const char *text);
+void utterance_on_asr_final(void *ud, uint64_t utt, const char *text, int64_t audio_ms, int64_t cpu_us);
+void utterance_on_asr_error(void *ud, uint64_t utt, const char *message);
 
 /* tool_calls.c */
 /* An LLM round ended with tool calls: run them. Returns 0 if it did (the
