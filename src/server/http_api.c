@@ -754,9 +754,10 @@ static int on_writable(struct lws *wsi, struct http_pss *pss)
         return 0;
     if (r->streaming)
         return -1; /* the stream ends with the connection */
+    int close_after = r->close_after;
     pss->req = NULL;
     req_free(r);
-    if (r->close_after)
+    if (close_after)
         return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
