@@ -165,10 +165,14 @@ static void row(const char *options, struct clip *sets[], const int counts[], in
     int all_e = 0, all_n = 0;
     for (int s = 0; s < nsets; s++) {
         int e = 0, n = 0;
+        /* each set is one speaker in one session: adaptation carries from
+         * their sentence to their next, never to another voice */
+        struct asr_adaptation speaker = {.len = 0};
         for (int i = 0; i < counts[s]; i++) {
             char text[4096];
             double t0 = cpu_s();
-            if (asr_transcribe(m, sets[s][i].pcm.samples, sets[s][i].pcm.len, text, sizeof text, err, sizeof err))
+            if (asr_transcribe_adapted(m, &speaker, sets[s][i].pcm.samples, sets[s][i].pcm.len, text, sizeof text, err,
+                                       sizeof err))
                 text[0] = 0;
             cpu += cpu_s() - t0;
             audio += (double)sets[s][i].pcm.len / 16000.0;

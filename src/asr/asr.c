@@ -128,6 +128,7 @@ struct asr_stream {
     int has_decoder;      /* one of the model's decoders is lent to us */
     asr_stream *wait_next;
     atomic_int cancel; /* set by abort and free; read by running decodes */
+    struct asr_adaptation adapt; /* this speaker's, carried from utterance to utterance (decode thread only) */
 
     /* Touched only by the one running job. */
     void *utt;
@@ -309,6 +310,8 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
         if (!s->utt) {
             release_decoder(s);
             report_error(s, c->utterance, err);
+        } else if (e->adapt_in) {
+            e->adapt_in(s->utt, &s->adapt);
         }
         break;
     case CMD_AUDIO: {
@@ -370,6 +373,8 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
                 report_error(s, c->utterance, err);
                 break;
             }
+            if (e->adapt_in)
+                e->adapt_in(s->utt, &s->adapt);
             for (size_t off = 0; off < s->kept.len; off += 4096)
                 e->feed(s->utt, s->kept.samples + off, s->kept.len - off < 4096 ? s->kept.len - off : 4096);
             s->cpu_us += thread_cpu_us() - t0;
@@ -387,6 +392,8 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
             else
                 atomic_fetch_add(&s->cancelled_decodes, 1);
         } else {
+            if (e->adapt_out) /* what this speaker taught the decoder stays theirs */
+                e->adapt_out(s->utt, &s->adapt);
             pthread_mutex_lock(&s->lock);
             if (!s->closed && s->cb.final)
                 s->cb.final(s->ud, s->utt_id, text, s->samples / 16, s->cpu_us);
@@ -559,16 +566,27 @@ void asr_stream_free(asr_stream *s)
 
 int asr_transcribe(asr_model *m, const int16_t *pcm, size_t n, char *out, size_t outlen, char *err, size_t errlen)
 {
+    struct asr_adaptation fresh = {.len = 0}; /* a new speaker: the engine measures them */
+    return asr_transcribe_adapted(m, &fresh, pcm, n, out, outlen, err, errlen);
+}
+
+int asr_transcribe_adapted(asr_model *m, struct asr_adaptation *adapt, const int16_t *pcm, size_t n, char *out,
+                           size_t outlen, char *err, size_t errlen)
+{
     const struct asr_engine *e = m->engine;
     void *utt = e->begin(m->state, NULL, err, errlen);
     if (!utt)
         return -1;
+    if (adapt && e->adapt_in)
+        e->adapt_in(utt, adapt);
     int rc = 0;
     for (size_t off = 0; off < n && rc == 0; off += 4096)
         rc = e->feed(utt, pcm + off, n - off < 4096 ? n - off : 4096);
     const char *text = rc == 0 ? e->finish(utt) : NULL;
     if (text) {
         snprintf(out, outlen, "%s", text);
+        if (adapt && e->adapt_out)
+            e->adapt_out(utt, adapt);
     } else {
         snprintf(err, errlen, "%s", rc ? "the recogniser rejected the audio" : e->error ? e->error(utt) : "recognition failed");
         rc = -1;

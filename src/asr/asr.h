@@ -26,6 +26,16 @@ struct asr_params {
 struct asr_params asr_default_params(void);
 
 /* One utterance's decoder. A new engine is one file that fills this in. */
+/* What an engine adapts to one speaker as they talk (pocketsphinx: its live
+ * cepstral means), kept by their stream (their session): it helps that
+ * speaker's next utterances and never reaches another's. len 0: the
+ * engine's starting state, the same for every new session. */
+#define ASR_ADAPTATION_MAX 512
+struct asr_adaptation {
+    unsigned char data[ASR_ADAPTATION_MAX];
+    size_t len;
+};
+
 struct asr_engine {
     const char *name;
     /* 1: an utterance holds one of max_decoders from begin to release (an
@@ -47,6 +57,10 @@ struct asr_engine {
     const char *(*finish)(void *utt);
     const char *(*error)(void *utt); /* may be NULL: engines that cannot fail */
     void (*release)(void *model, void *utt);
+    /* Optional: the speaker's adaptation into a begun utterance, and out of
+     * a finished one. */
+    void (*adapt_in)(void *utt, const struct asr_adaptation *a);
+    void (*adapt_out)(void *utt, struct asr_adaptation *a);
 };
 extern const struct asr_engine asr_engine_pocketsphinx;
 extern const struct asr_engine asr_engine_openai;
@@ -99,8 +113,12 @@ unsigned asr_stream_progress(asr_stream *s);
 /* Utterances waiting for a decoder now, across all streams. */
 int asr_model_waiting(asr_model *m);
 
-/* Synchronous whole-buffer transcription (the CLI). Writes the text to out. */
+/* Synchronous whole-buffer transcription (the CLI, uploads), from the
+ * engine's starting state. Writes the text to out. */
 int asr_transcribe(asr_model *m, const int16_t *pcm, size_t n, char *out, size_t outlen, char *err, size_t errlen);
+/* The same for one speaker: starts from *adapt and leaves it updated. */
+int asr_transcribe_adapted(asr_model *m, struct asr_adaptation *adapt, const int16_t *pcm, size_t n, char *out,
+                           size_t outlen, char *err, size_t errlen);
 
 /* 1 when next differs from prev once case and spacing are ignored. */
 int asr_transcript_changed(const char *prev, const char *next);

@@ -1,8 +1,9 @@
 /* pocketsphinx engine (Debian's en-us model). Decoders are created lazily up
  * to max_decoders and reused across sessions, so the model files are read
- * once per decoder per process rather than once per session. Each utterance
- * starts from the same state: live CMN would otherwise carry one speaker's
- * (or one noise's) cepstral means into the next user's words. */
+ * once per decoder per process rather than once per session. Live CMN (the
+ * cepstral means it adapts to a voice and a microphone) is per speaker: an
+ * utterance starts from its own session's means, or a fresh decoder's, and
+ * never from whoever used the decoder last. */
 #include <pocketsphinx.h>
 #include <sphinxbase/cmn.h>
 #include <sphinxbase/feat.h>
@@ -32,10 +33,20 @@ static void reset_cmn(struct ps_model *m, ps_decoder_t *ps)
         cmn_live_set(f->cmn_struct, m->cmn_start);
 }
 
+/* A new speaker's first utterance: the model's starting means fit its
+ * voice and microphone badly (live CMN only updates after ~8 s), so the
+ * first second is decoded once to measure them, then again with them. */
+#define PRIME_SAMPLES 16000
+
 struct ps_utt {
     ps_decoder_t *ps;
     int slot;
     int ended;
+    int priming;           /* a speaker with no means yet: this utterance measures them */
+    int16_t *prime;        /* the audio so far, to decode again once measured */
+    size_t prime_len;
+    mfcc_t sum0[64];       /* CMN's accumulators at the start: what the utterance adds is its own */
+    int32 nframe0;
 };
 
 #define MAX_OPTIONS 32 /* words of asr.pocketsphinx_options */
@@ -139,7 +150,7 @@ static void *ps_begin(void *model, const atomic_int *cancel, char *err, size_t e
         snprintf(err, errlen, "all %d speech recognisers are busy (asr.decoders)", m->max);
         return NULL;
     }
-    struct ps_utt *u = malloc(sizeof *u);
+    struct ps_utt *u = calloc(1, sizeof *u);
     if (u) {
         u->ps = m->decoders[slot];
         u->slot = slot;
@@ -157,10 +168,75 @@ static void *ps_begin(void *model, const atomic_int *cancel, char *err, size_t e
     return u;
 }
 
+static void ps_adapt_in(void *utt, const struct asr_adaptation *a)
+{
+    struct ps_utt *u = utt;
+    feat_t *f = ps_get_feat(u->ps);
+    cmn_t *c = f ? f->cmn_struct : NULL;
+    if (c && a->len == (size_t)c->veclen * sizeof(mfcc_t)) {
+        cmn_live_set(c, (const mfcc_t *)(const void *)a->data);
+    } else if (c && c->veclen <= 64) { /* a new speaker: measure their means first */
+        u->priming = 1;
+        memcpy(u->sum0, c->sum, sizeof(mfcc_t) * (size_t)c->veclen);
+        u->nframe0 = c->nframe;
+    }
+}
+
+static void ps_adapt_out(void *utt, struct asr_adaptation *a)
+{
+    struct ps_utt *u = utt;
+    feat_t *f = ps_get_feat(u->ps);
+    size_t len = f && f->cmn_struct ? (size_t)f->cmn_struct->veclen * sizeof(mfcc_t) : 0;
+    if (len && len <= sizeof a->data) {
+        mfcc_t v[ASR_ADAPTATION_MAX / sizeof(mfcc_t)];
+        cmn_live_get(f->cmn_struct, v);
+        memcpy(a->data, v, len);
+        a->len = len;
+    }
+}
+
+/* The utterance's own cepstral means from the frames decoded so far; then
+ * the utterance starts over with them and its audio is decoded again. */
+static void prime_and_restart(struct ps_utt *u)
+{
+    u->priming = 0;
+    feat_t *f = ps_get_feat(u->ps);
+    cmn_t *c = f ? f->cmn_struct : NULL;
+    int32 frames = c ? c->nframe - u->nframe0 : 0;
+    if (!c || frames < 10 || c->veclen > 64) {
+        free(u->prime);
+        u->prime = NULL;
+        return; /* too little to measure: keep the starting means */
+    }
+    mfcc_t mean[64];
+    for (int i = 0; i < c->veclen; i++)
+        mean[i] = (c->sum[i] - u->sum0[i]) / frames;
+    ps_end_utt(u->ps);
+    cmn_live_set(c, mean);
+    ps_start_utt(u->ps);
+    ps_process_raw(u->ps, u->prime, u->prime_len, FALSE, FALSE);
+    free(u->prime);
+    u->prime = NULL;
+}
+
 static int ps_feed(void *utt, const int16_t *pcm, size_t n)
 {
     struct ps_utt *u = utt;
-    return ps_process_raw(u->ps, pcm, n, FALSE, FALSE) < 0 ? -1 : 0;
+    if (u->priming) {
+        int16_t *grown = realloc(u->prime, (u->prime_len + n) * sizeof *grown);
+        if (grown) {
+            memcpy(grown + u->prime_len, pcm, n * sizeof *pcm);
+            u->prime = grown;
+            u->prime_len += n;
+        } else {
+            u->priming = 0; /* out of memory: decode with the starting means */
+        }
+    }
+    if (ps_process_raw(u->ps, pcm, n, FALSE, FALSE) < 0)
+        return -1;
+    if (u->priming && u->prime_len >= PRIME_SAMPLES)
+        prime_and_restart(u);
+    return 0;
 }
 
 static const char *ps_hypothesis(void *utt)
@@ -174,6 +250,8 @@ static const char *ps_hypothesis(void *utt)
 static const char *ps_finish(void *utt)
 {
     struct ps_utt *u = utt;
+    if (u->priming && !u->ended)
+        prime_and_restart(u); /* shorter than a second: measured on what there is */
     if (!u->ended)
         ps_end_utt(u->ps);
     u->ended = 1;
@@ -186,6 +264,7 @@ static void ps_release(void *model, void *utt)
     struct ps_utt *u = utt;
     if (!u->ended)
         ps_end_utt(u->ps); /* an aborted utterance: leave the decoder idle for the next */
+    free(u->prime);
     pthread_mutex_lock(&m->lock);
     m->in_use[u->slot] = 0;
     pthread_mutex_unlock(&m->lock);
@@ -202,4 +281,6 @@ const struct asr_engine asr_engine_pocketsphinx = {
     .hypothesis = ps_hypothesis,
     .finish = ps_finish,
     .release = ps_release,
+    .adapt_in = ps_adapt_in,
+    .adapt_out = ps_adapt_out,
 };
