@@ -6,9 +6,15 @@
  * decoder costs (a second decoder's growth of the resident set, each row in a
  * process of its own so that freed memory does not hide it).
  *
- * Usage: bench_wer [--jfk PATH/jfk.wav] [--ps "OPTIONS"]...
+ * Then one row per Whisper model in the models folder (every ggml-*.bin;
+ * --models DIR, default the config's <data_dir>/models): Whisper's finals,
+ * which are the same whether partials come from pocketsphinx, from Whisper
+ * or not at all (asr.partials changes partials and cost, not finals).
+ *
+ * Usage: bench_wer [--jfk PATH/jfk.wav] [--models DIR] [--ps "OPTIONS"]...
  *   each --ps is one row ("" or "default": pocketsphinx's own settings);
  *   without any, the built-in default and pocketsphinx's own are compared. */
+#include <dirent.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,18 +146,26 @@ static int make_clip(const char *dir, const char *voice, int i, struct clip *c)
     return 0;
 }
 
-static void row(const char *options, struct clip *sets[], const int counts[], int nsets)
+/* One row: pocketsphinx with options, or (whisper set) that Whisper model. */
+static void row(const char *options, const char *whisper, struct clip *sets[], const int counts[], int nsets)
 {
     struct parley_config cfg;
     config_defaults(&cfg);
     struct asr_params p = asr_default_params();
+    p.engine = whisper ? "whisper" : "pocketsphinx";
+    p.partials = "off"; /* finals only: partials do not change them */
+    p.whisper_model = whisper;
     p.model_dir = cfg.asr_model_dir;
     p.pocketsphinx_options = options;
     p.max_decoders = 1;
-    char err[512];
+    char err[512], label[600];
+    if (whisper)
+        snprintf(label, sizeof label, "Whisper %s (finals, any asr.partials)", strrchr(whisper, '/') + 1);
+    else
+        snprintf(label, sizeof label, "pocketsphinx `%s`", options[0] ? options : "(its own settings)");
     asr_model *m = asr_model_new(&p, err, sizeof err);
     if (!m) {
-        printf("| `%s` | %s |\n", options, err);
+        printf("| %s | %s |\n", label, err);
         return;
     }
     /* The first decoder brings the shared libraries' and allocator's own
@@ -160,7 +174,7 @@ static void row(const char *options, struct clip *sets[], const int counts[], in
     asr_model *second = asr_model_new(&p, err, sizeof err);
     long decoder_kib = rss_kib() - before;
     asr_model_free(second);
-    printf("| `%s` |", options[0] ? options : "(pocketsphinx's own)");
+    printf("| %s |", label);
     double cpu = 0, audio = 0;
     int all_e = 0, all_n = 0;
     for (int s = 0; s < nsets; s++) {
@@ -192,16 +206,18 @@ static void row(const char *options, struct clip *sets[], const int counts[], in
 
 int main(int argc, char **argv)
 {
-    const char *jfk = NULL;
+    const char *jfk = NULL, *models = NULL;
     const char *rows[32];
     int nrows = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--jfk") && i + 1 < argc)
             jfk = argv[++i];
+        else if (!strcmp(argv[i], "--models") && i + 1 < argc)
+            models = argv[++i];
         else if (!strcmp(argv[i], "--ps") && i + 1 < argc && nrows < 32)
             rows[nrows++] = !strcmp(argv[i + 1], "default") ? "" : argv[i + 1], i++;
         else {
-            fprintf(stderr, "usage: %s [--jfk jfk.wav] [--ps OPTIONS]...\n", argv[0]);
+            fprintf(stderr, "usage: %s [--jfk jfk.wav] [--models DIR] [--ps OPTIONS]...\n", argv[0]);
             return 2;
         }
     }
@@ -229,18 +245,37 @@ int main(int argc, char **argv)
         counts[2] = 1;
         nsets = 3;
     }
-    printf("| pocketsphinx options | WER slt %% | WER kal %% |%s WER all %% | CPU s per audio s | MiB per decoder |\n",
+    printf("| engine and settings | WER slt %% | WER kal %% |%s WER all %% | CPU s per audio s | MiB per decoder |\n",
            nsets == 3 ? " WER jfk.wav % |" : "");
     printf("|---|---:|---:|%s---:|---:|---:|\n", nsets == 3 ? "---:|" : "");
     fflush(stdout);
     for (int r = 0; r < nrows; r++) {
         pid_t pid = fork();
         if (pid == 0) {
-            row(rows[r], sets, counts, nsets);
+            row(rows[r], NULL, sets, counts, nsets);
             _exit(0);
         }
         waitpid(pid, NULL, 0);
     }
+    /* Every Whisper model downloaded (parley models pull NAME). */
+    if (!models)
+        models = cfg.models_dir;
+    DIR *d = opendir(models);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, "ggml-", 5) || len < 9 || strcmp(e->d_name + len - 4, ".bin"))
+            continue;
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", models, e->d_name);
+        pid_t pid = fork();
+        if (pid == 0) {
+            row("", path, sets, counts, nsets);
+            _exit(0);
+        }
+        waitpid(pid, NULL, 0);
+    }
+    if (d)
+        closedir(d);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     return system(cmd) == 0 ? 0 : 1;

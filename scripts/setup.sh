@@ -87,7 +87,11 @@ fi
 WHISPER_NPM=nodejs-whisper@0.3.1
 WHISPER_SHA1=10caee39336d36663fc5dbaf696343350236c5c8
 WHISPER_PREFIX=${PARLEY_WHISPER_PREFIX:-/opt/parley/whisper-1.9.1}
-if ! pkg-config --exists whisper 2>/dev/null && [ ! -f "$WHISPER_PREFIX/lib/libwhisper.a" ]; then
+# With --tests, also its whisper-cli, built from the same source: the parity
+# test compares parley's transcripts with it.
+need_cli=0
+[ $TESTS = 1 ] && [ ! -x "$WHISPER_PREFIX/bin/whisper-cli" ] && ! pkg-config --exists whisper 2>/dev/null && need_cli=1
+if { ! pkg-config --exists whisper 2>/dev/null && [ ! -f "$WHISPER_PREFIX/lib/libwhisper.a" ]; } || [ $need_cli = 1 ]; then
   echo "setup: building whisper.cpp 1.9.1 into $WHISPER_PREFIX (about a minute)"
   tmp=$(mktemp -d)
   if (cd "$tmp" && npm pack "$WHISPER_NPM" --silent >/dev/null 2>&1) &&
@@ -100,7 +104,19 @@ if ! pkg-config --exists whisper 2>/dev/null && [ ! -f "$WHISPER_PREFIX/lib/libw
     cmake --build "$tmp/build" -j "$(nproc)" >"$tmp/build.log" 2>&1 &&
     cmake --install "$tmp/build" >"$tmp/install.log" 2>&1 ||
       echo "setup: whisper.cpp did not build (see $tmp/*.log); parley builds without it"
+    if [ $TESTS = 1 ] && [ -f "$WHISPER_PREFIX/lib/libwhisper.a" ]; then
+      cmake -S "$tmp/package/cpp/whisper.cpp" -B "$tmp/build" -DWHISPER_BUILD_EXAMPLES=ON >>"$tmp/cmake.log" 2>&1 &&
+      cmake --build "$tmp/build" -j "$(nproc)" --target whisper-cli >>"$tmp/build.log" 2>&1 &&
+      install -D -m 755 "$tmp/build/bin/whisper-cli" "$WHISPER_PREFIX/bin/whisper-cli" ||
+        echo "setup: whisper-cli did not build (see $tmp/build.log); the Whisper parity test will skip"
+    fi
   else
     echo "setup: cannot fetch or verify $WHISPER_NPM; parley builds without Whisper and Silero"
   fi
+fi
+
+# The default Whisper model, so that `make run` hears real voices at once
+# (skipped in one line when offline; the tests make their own models).
+if [ $TESTS = 0 ]; then
+  ./scripts/fetch-model.sh
 fi

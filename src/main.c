@@ -58,10 +58,12 @@ static const char serve_usage[] =
     "STREAM_MAX_PENDING_PHRASES, STREAM_LOG_LATENCY, STREAM_LLM_TIMEOUT_S, STREAM_TTS_TIMEOUT_S.\n";
 
 static const char transcribe_usage[] =
-    "Usage: parley transcribe FILE.wav [-c FILE] [--set KEY=VALUE]...\n"
+    "Usage: parley transcribe FILE.wav [--raw] [-c FILE] [--set KEY=VALUE]...\n"
     "\n"
     "Prints the transcript of FILE.wav (PCM or float, any rate, mono or stereo;\n"
-    "it is mixed to mono and resampled to 16 kHz).\n";
+    "it is mixed to mono and resampled to 16 kHz).\n"
+    "--raw: Whisper's segments as whisper.cpp writes them, without parley's clean-up\n"
+    "(doubted segments, [tags], repeats): what whisper-cli prints for the same audio.\n";
 
 static const char say_usage[] =
     "Usage: parley say TEXT -o OUT.wav [--engine NAME] [-c FILE] [--set KEY=VALUE]...\n"
@@ -91,6 +93,7 @@ struct cli {
     const char *out_path;
     const char *engine;
     const char *config_path;
+    int raw;
 };
 
 static int load_config(int argc, char **argv, struct parley_config *cfg, struct cli *cli)
@@ -138,6 +141,8 @@ static int load_config(int argc, char **argv, struct parley_config *cfg, struct 
             cli->out_path = argv[++i];
         } else if (!strcmp(a, "--engine") && i + 1 < argc) {
             cli->engine = argv[++i];
+        } else if (!strcmp(a, "--raw") && !strcmp(cli->command, "transcribe")) {
+            cli->raw = 1;
         } else if (a[0] == '-' && a[1]) {
             snprintf(err, sizeof err, "unknown option '%s' (parley %s --help)", a, cli->command);
             goto bad;
@@ -203,7 +208,7 @@ static int cmd_serve(const struct parley_config *cfg)
     return rc;
 }
 
-static int cmd_transcribe(const struct parley_config *cfg, const char *path)
+static int cmd_transcribe(const struct parley_config *cfg, const char *path, int raw)
 {
     char err[512] = "";
     if (!path) {
@@ -223,6 +228,7 @@ static int cmd_transcribe(const struct parley_config *cfg, const char *path)
     pcm_free(&in);
     struct asr_params ap = server_asr_params(cfg);
     ap.max_decoders = 1;
+    ap.whisper_raw = raw;
     asr_model *m = asr_model_new(&ap, err, sizeof err);
     int rc = 1;
     char text[8192];
@@ -359,7 +365,7 @@ int main(int argc, char **argv)
     if (!strcmp(cli.command, "serve"))
         return cmd_serve(&cfg);
     if (!strcmp(cli.command, "transcribe"))
-        return cmd_transcribe(&cfg, cli.positional);
+        return cmd_transcribe(&cfg, cli.positional, cli.raw);
     if (!strcmp(cli.command, "models"))
         return cmd_models(&cfg, cli.positional, cli.positional2);
     if (!strcmp(cli.command, "users"))

@@ -7,7 +7,7 @@ import { Connection } from './net.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
-  state: $('state'), connection: $('connection'), log: $('log'), partial: $('partial'), error: $('error'),
+  state: $('state'), connection: $('connection'), asr: $('asr'), log: $('log'), partial: $('partial'), error: $('error'),
   mic: $('mic'), level: $('level'), talk: $('talk'), stop: $('stop'), ptt: $('ptt'), halfduplex: $('halfduplex'),
   voice: $('voice'), compose: $('compose'), text: $('text'), out: $('out'), fresh: $('new'),
   notice: $('llm-notice'), noticeProblem: $('llm-problem'), noticeFix: $('llm-fix'),
@@ -127,6 +127,13 @@ const conn = new Connection(
   },
 );
 
+// Which recogniser hears this page: "hearing: whisper (partials: pocketsphinx)".
+function showAsr(asr) {
+  if (!asr || !asr.engine) return;
+  const partials = asr.partials && asr.partials !== asr.engine ? ` (partials: ${asr.partials})` : '';
+  ui.asr.textContent = `hearing: ${asr.engine}${partials}`;
+}
+
 function handle(m) {
   switch (m.type) {
     case 'ready':
@@ -143,6 +150,7 @@ function handle(m) {
       }
       showError('');
       showLlm(m.llm);
+      showAsr(m.asr);
       break;
     case 'llm_status':
       showLlm(m.llm);

@@ -13,9 +13,11 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/audio.h"
 #include "core/clock.h"
+#include "models/models.h"
 
 /* A stream that has this much audio waiting is not keeping up; refuse more. */
 #define MAX_QUEUED_SAMPLES (16000 * 60)
@@ -28,39 +30,93 @@
 
 struct asr_model {
     const struct asr_engine *engine;
+    struct asr_choice choice;
     void *state;
     pthread_mutex_t lock; /* taken before a stream's lock, never after */
     int free_decoders;
     asr_stream *wait_head, *wait_tail; /* parked streams, first parked first */
     int waiting;
+    int partials_off; /* asr.partials off: no partial decodes at all */
 };
 
 struct asr_params asr_default_params(void)
 {
-    return (struct asr_params){.engine = "pocketsphinx", .model_dir = "/usr/share/pocketsphinx/model", .max_decoders = 4};
+    return (struct asr_params){.engine = "auto",
+                               .partials = "pocketsphinx",
+                               .model_dir = "/usr/share/pocketsphinx/model",
+                               .max_decoders = 4,
+                               .whisper_model = "tiny.en"};
+}
+
+void asr_choose(const struct asr_params *p, struct asr_choice *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *engine = p->engine && p->engine[0] ? p->engine : "auto";
+    const char *partials = p->partials && p->partials[0] ? p->partials : "pocketsphinx";
+    if (!strcmp(engine, "auto")) {
+#ifdef PARLEY_HAVE_WHISPER
+        const char *name = p->whisper_model && p->whisper_model[0] ? p->whisper_model : "tiny.en";
+        const struct model_info *known = models_find(name);
+        char path[1200];
+        if (known)
+            models_path(p->models_dir ? p->models_dir : "models", known, path, sizeof path);
+        else
+            snprintf(path, sizeof path, "%s", name);
+        if (access(path, F_OK) == 0) {
+            engine = "whisper";
+            snprintf(out->why, sizeof out->why, "asr.engine auto: the Whisper model %.200s is at %.1200s", name, path);
+        } else {
+            engine = "pocketsphinx";
+            snprintf(out->why, sizeof out->why,
+                     "asr.engine auto: no Whisper model (%.200s is not at %.1200s): run `parley models pull %s` for Whisper",
+                     name, path, known ? known->name : "tiny.en");
+        }
+#else
+        engine = "pocketsphinx";
+        snprintf(out->why, sizeof out->why,
+                 "asr.engine auto: this build has no whisper.cpp (run scripts/setup.sh and rebuild for Whisper)");
+#endif
+    }
+    snprintf(out->engine, sizeof out->engine, "%s", engine);
+    if (!strcmp(engine, "whisper"))
+        snprintf(out->partials, sizeof out->partials, "%s", partials);
+    else /* other engines give their own partials, or none */
+        snprintf(out->partials, sizeof out->partials, "%s", !strcmp(partials, "off") ? "off" : engine);
 }
 
 static const struct asr_engine *const engines[] = {
     &asr_engine_pocketsphinx, &asr_engine_openai,
 #ifdef PARLEY_HAVE_WHISPER
-    &asr_engine_whisper,
+    &asr_engine_whisper, &asr_engine_hybrid,
 #endif
 };
 
 asr_model *asr_model_new(const struct asr_params *p, char *err, size_t errlen)
 {
-    const struct asr_engine *e = NULL;
-    for (size_t i = 0; i < sizeof engines / sizeof *engines; i++)
-        if (!strcmp(engines[i]->name, p->engine))
-            e = engines[i];
-    if (!e) {
-        if (!strcmp(p->engine, "whisper"))
-            snprintf(err, errlen, "the Whisper engine needs whisper.cpp, which this build lacks (run scripts/setup.sh)");
-        else
-            snprintf(err, errlen, "unknown ASR engine '%s'", p->engine);
+    struct asr_choice choice;
+    asr_choose(p, &choice);
+    if (strcmp(choice.partials, "pocketsphinx") && strcmp(choice.partials, "whisper") &&
+        strcmp(choice.partials, "off") && strcmp(choice.partials, choice.engine)) {
+        snprintf(err, errlen, "asr.partials '%s' is not one of pocketsphinx, whisper, off", choice.partials);
         return NULL;
     }
-    void *state = e->load(p, err, errlen);
+    /* Whisper's finals with pocketsphinx's partials is an engine of its own. */
+    const char *name = !strcmp(choice.engine, "whisper") && !strcmp(choice.partials, "pocketsphinx") ? "hybrid"
+                                                                                                      : choice.engine;
+    const struct asr_engine *e = NULL;
+    for (size_t i = 0; i < sizeof engines / sizeof *engines; i++)
+        if (!strcmp(engines[i]->name, name))
+            e = engines[i];
+    if (!e) {
+        if (!strcmp(choice.engine, "whisper"))
+            snprintf(err, errlen, "the Whisper engine needs whisper.cpp, which this build lacks (run scripts/setup.sh)");
+        else
+            snprintf(err, errlen, "unknown ASR engine '%s'", choice.engine);
+        return NULL;
+    }
+    struct asr_params chosen = *p;
+    chosen.partials = choice.partials;
+    void *state = e->load(&chosen, err, errlen);
     if (!state)
         return NULL;
     asr_model *m = calloc(1, sizeof *m);
@@ -70,6 +126,8 @@ asr_model *asr_model_new(const struct asr_params *p, char *err, size_t errlen)
         return NULL;
     }
     m->engine = e;
+    m->choice = choice;
+    m->partials_off = !strcmp(choice.partials, "off");
     m->state = state;
     m->free_decoders = p->max_decoders > 0 ? p->max_decoders : 1;
     pthread_mutex_init(&m->lock, NULL);
@@ -93,7 +151,9 @@ int asr_model_waiting(asr_model *m)
     return n;
 }
 
-const char *asr_model_engine_name(const asr_model *m) { return m->engine->name; }
+const char *asr_model_engine_name(const asr_model *m) { return m->choice.engine; }
+
+const struct asr_choice *asr_model_choice(const asr_model *m) { return &m->choice; }
 
 static int64_t thread_cpu_us(void)
 {
@@ -327,7 +387,8 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
         int64_t t0 = thread_cpu_us();
         int rc = e->feed(s->utt, c->pcm.samples, c->pcm.len);
         int64_t now = clock_now_us();
-        if (rc == 0 && now - s->last_partial_us >= s->interval_us && partial_affordable(s, now)) {
+        if (rc == 0 && !s->m->partials_off && now - s->last_partial_us >= s->interval_us &&
+            partial_affordable(s, now)) {
             const char *hyp = e->hypothesis(s->utt);
             atomic_fetch_add(&s->partial_decodes, 1);
             /* The interval runs from the end of a decode: an engine slower

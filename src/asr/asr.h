@@ -10,7 +10,15 @@
 #include "core/workers.h"
 
 struct asr_params {
-    const char *engine;    /* "pocketsphinx" | "openai" */
+    /* "auto" | "pocketsphinx" | "whisper" | "openai". auto: Whisper when
+     * this build has whisper.cpp and whisper_model is on disk, otherwise
+     * pocketsphinx (asr_model_choice says why). */
+    const char *engine;
+    /* Where partial transcripts come from when Whisper gives the finals:
+     * "pocketsphinx" (incremental and cheap: the default), "whisper"
+     * (re-decodes the utterance so far), "off". Other engines: "off" turns
+     * their partials off. */
+    const char *partials;
     const char *model_dir; /* pocketsphinx: folder holding en-us/ */
     /* pocketsphinx: search settings, as its command line takes them
      * ("-maxhmmpf 3000 -pl_window 5"); NULL or "": its own defaults. */
@@ -22,6 +30,13 @@ struct asr_params {
     /* whisper: a known model name (base.en) looked up in models_dir, or a path */
     const char *whisper_model, *models_dir;
     int whisper_threads;
+    /* whisper: 1 encodes the full 30 s window whatever the utterance's
+     * length (whisper.cpp's default; benchmarks compare against it). 0: the
+     * window follows the utterance, with a margin. */
+    int whisper_full_window;
+    /* whisper: 1 keeps every segment as whisper.cpp writes it (no dropping
+     * of doubted segments, no clean-up): `parley transcribe --raw`. */
+    int whisper_raw;
 };
 struct asr_params asr_default_params(void);
 
@@ -66,12 +81,23 @@ extern const struct asr_engine asr_engine_pocketsphinx;
 extern const struct asr_engine asr_engine_openai;
 #ifdef PARLEY_HAVE_WHISPER
 extern const struct asr_engine asr_engine_whisper;
+/* Whisper's finals with pocketsphinx's partials (asr.partials pocketsphinx). */
+extern const struct asr_engine asr_engine_hybrid;
 #endif
 
 typedef struct asr_model asr_model;
 asr_model *asr_model_new(const struct asr_params *p, char *err, size_t errlen);
 void asr_model_free(asr_model *m);
+/* The engine that gives finals ("whisper", "pocketsphinx", "openai"). */
 const char *asr_model_engine_name(const asr_model *m);
+/* What was chosen and why: the finals' engine, where partials come from,
+ * and for asr.engine auto, why (say, "no Whisper model: ..."). */
+struct asr_choice {
+    char engine[32], partials[32], why[1600];
+};
+const struct asr_choice *asr_model_choice(const asr_model *m);
+/* Resolves asr.engine auto (and partials) without loading anything. */
+void asr_choose(const struct asr_params *p, struct asr_choice *out);
 
 /* Called on a worker thread. */
 struct asr_callbacks {

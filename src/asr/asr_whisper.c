@@ -14,6 +14,7 @@
 #include "core/whisper_log.h"
 
 #include "asr/asr.h"
+#include "asr/whisper_file.h"
 #include "asr/whisper_guard.h"
 #include "models/models.h"
 
@@ -21,6 +22,12 @@
 #define MAX_UTTERANCE_S 120
 #define NO_SPEECH_MAX 0.6f /* segments Whisper itself doubts are dropped */
 #define MAX_STATES 16
+/* The encoder's window, in its positions: 50 a second, 1500 for Whisper's
+ * full 30 s. Encoding only the utterance (plus a margin of trailing quiet,
+ * so the last word is not cut at the window's edge) makes a decode's cost
+ * follow its length instead of always paying for 30 s. */
+#define AUDIO_CTX_PER_S 50
+#define AUDIO_CTX_MARGIN 64
 
 struct wmodel {
     struct whisper_context *ctx;
@@ -30,6 +37,8 @@ struct wmodel {
     pthread_cond_t freed;
     struct whisper_state *idle[MAX_STATES];
     int nidle, created, max_states;
+    int full_window; /* 1: always encode 30 s (the cost before audio_ctx; benchmarks) */
+    int raw;         /* 1: segments as whisper.cpp writes them */
 };
 
 struct wutt {
@@ -44,7 +53,7 @@ struct wutt {
 static void *whisper_load(const struct asr_params *p, char *err, size_t errlen)
 {
     char path[1200];
-    const char *name = p->whisper_model && p->whisper_model[0] ? p->whisper_model : "base.en";
+    const char *name = p->whisper_model && p->whisper_model[0] ? p->whisper_model : "tiny.en";
     const struct model_info *known = models_find(name);
     if (known)
         models_path(p->models_dir ? p->models_dir : "models", known, path, sizeof path);
@@ -59,14 +68,21 @@ static void *whisper_load(const struct asr_params *p, char *err, size_t errlen)
             snprintf(err, errlen, "Whisper model file %s cannot be opened (names: parley models list)", path);
         return NULL;
     }
+    char why[300];
+    int damaged = whisper_file_check(f, why, sizeof why);
     fclose(f);
+    if (damaged) {
+        snprintf(err, errlen, "Whisper model %s %s; the file is damaged or not a Whisper model: parley models pull %s",
+                 path, why, known ? known->name : "tiny.en");
+        return NULL;
+    }
     whisper_log_quiet();
     struct whisper_context_params cp = whisper_context_default_params();
     cp.use_gpu = false;
     struct whisper_context *ctx = whisper_init_from_file_with_params_no_state(path, cp);
     if (!ctx) {
         snprintf(err, errlen, "%s is not a Whisper model in ggml format (or is damaged): parley models pull %s", path,
-                 known ? known->name : "base.en");
+                 known ? known->name : "tiny.en");
         return NULL;
     }
     struct wmodel *m = calloc(1, sizeof *m);
@@ -77,6 +93,8 @@ static void *whisper_load(const struct asr_params *p, char *err, size_t errlen)
     m->ctx = ctx;
     m->threads = p->whisper_threads > 0 ? p->whisper_threads : 2;
     snprintf(m->language, sizeof m->language, "%s", p->language && p->language[0] ? p->language : "en");
+    m->full_window = p->whisper_full_window;
+    m->raw = p->whisper_raw;
     m->max_states = p->max_decoders > 0 && p->max_decoders < MAX_STATES ? p->max_decoders : MAX_STATES;
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->freed, NULL);
@@ -129,6 +147,15 @@ static bool should_abort(void *ud)
     return cancel && atomic_load(cancel);
 }
 
+static int whisper_audio_ctx(struct whisper_context *ctx, size_t samples, int full_window)
+{
+    int full = whisper_model_n_audio_ctx(ctx);
+    if (full_window)
+        return 0; /* whisper.cpp's own: the model's full window */
+    size_t want = (samples * AUDIO_CTX_PER_S + 15999) / 16000 + AUDIO_CTX_MARGIN;
+    return want >= (size_t)full ? 0 : (int)want;
+}
+
 /* Decodes samples into out (cleaned). Returns 0, or -1 (cancelled/failed). */
 static int decode(struct wutt *u, const float *samples, size_t n, int partial, char *out, size_t outlen)
 {
@@ -149,6 +176,7 @@ static int decode(struct wutt *u, const float *samples, size_t n, int partial, c
     fp.print_progress = fp.print_realtime = fp.print_special = fp.print_timestamps = false;
     fp.suppress_blank = true;
     fp.suppress_nst = true;
+    fp.audio_ctx = whisper_audio_ctx(u->m->ctx, n, u->m->full_window);
     fp.abort_callback = should_abort;
     fp.abort_callback_user_data = (void *)u->cancel;
     int rc = whisper_full_with_state(u->m->ctx, st, fp, samples, (int)n);
@@ -156,11 +184,12 @@ static int decode(struct wutt *u, const float *samples, size_t n, int partial, c
         size_t o = 0;
         int segs = whisper_full_n_segments_from_state(st);
         for (int i = 0; i < segs && o + 1 < outlen; i++) {
-            if (whisper_full_get_segment_no_speech_prob_from_state(st, i) > NO_SPEECH_MAX)
+            if (!u->m->raw && whisper_full_get_segment_no_speech_prob_from_state(st, i) > NO_SPEECH_MAX)
                 continue;
             o += (size_t)snprintf(out + o, outlen - o, "%s", whisper_full_get_segment_text_from_state(st, i));
         }
-        whisper_guard_clean(out);
+        if (!u->m->raw)
+            whisper_guard_clean(out);
     } else {
         snprintf(u->err, sizeof u->err, should_abort((void *)u->cancel) ? "Whisper: decode cancelled"
                                                                          : "Whisper: decode failed (%d)", rc);

@@ -2,6 +2,7 @@
  * 44-byte header, since sox, flite and browsers all write different layouts. */
 #include "core/audio.h"
 
+#include <math.h>
 #include <speex/speex_resampler.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,10 +106,13 @@ int wav_parse(const unsigned char *data, size_t size, struct pcm_buf *out, char 
         for (int c = 0; c < channels; c++)
             acc += sample_at(pcm + i * frame + (size_t)c * (size_t)(bits / 8), fmt, bits);
         acc /= (float)channels;
-        float v = acc * 32767.0f;
+        /* The inverse of sample_at's scale, rounded: 16-bit audio comes back
+         * sample for sample (scaling by 32767 and truncating changed most
+         * samples by one step and shifted their mean). */
+        float v = acc * 32768.0f;
         if (v != v) /* a float file's NaN is silence, not undefined behaviour (found by fuzz_wav) */
             v = 0;
-        out->samples[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+        out->samples[i] = (int16_t)(v >= 32767 ? 32767 : v <= -32768 ? -32768 : lrintf(v));
     }
     out->sample_rate = rate;
     return 0;

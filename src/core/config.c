@@ -94,9 +94,14 @@ static const struct key_def keys[] = {
      "silence that ends an utterance"},
     {"vad.preroll_ms", NULL, T_INT, F(vad_preroll_ms), 0, 2000, NULL, "audio kept before speech start for the ASR"},
 
-    {"asr.engine", "PARLEY_ASR", T_STR, F(asr_engine), 0, 0, "pocketsphinx|whisper|openai", "speech recogniser"},
+    {"asr.engine", "PARLEY_ASR", T_STR, F(asr_engine), 0, 0, "auto|pocketsphinx|whisper|openai",
+     "speech recogniser; auto: Whisper when this build has whisper.cpp and asr.whisper_model is downloaded, "
+     "otherwise pocketsphinx"},
+    {"asr.partials", "PARLEY_ASR_PARTIALS", T_STR, F(asr_partials), 0, 0, "pocketsphinx|whisper|off",
+     "with Whisper: where partial transcripts (and barge-in's words) come from; pocketsphinx is incremental "
+     "and cheap, whisper re-decodes the utterance so far"},
     {"asr.whisper_model", "STREAM_MODEL_WHISPER", T_STR, F(asr_whisper_model), 0, 0, NULL,
-     "asr.engine whisper: a model name (tiny.en, base.en, small.en: parley models pull NAME) or a ggml file path"},
+     "Whisper: a model name (tiny.en, base.en, small.en: parley models pull NAME) or a ggml file path"},
     {"asr.whisper_threads", NULL, T_INT, F(asr_whisper_threads), 1, 64, NULL, "asr.engine whisper: threads per decode"},
     {"asr.openai_url", NULL, T_STR, F(asr_openai_url), 0, 0, NULL,
      "asr.engine openai: base URL of an OpenAI-compatible server (…/v1); /audio/transcriptions is appended"},
@@ -209,7 +214,8 @@ void config_defaults(struct parley_config *c)
     c->vad_min_speech_ms = 100;
     c->vad_silence_ms = 500;
     c->vad_preroll_ms = 300;
-    strcpy(c->asr_engine, "pocketsphinx");
+    strcpy(c->asr_engine, "auto");
+    strcpy(c->asr_partials, "pocketsphinx");
     snprintf(c->asr_model_dir, sizeof c->asr_model_dir, "%s", PARLEY_PS_MODELDIR);
     /* asr.pocketsphinx_options stays empty (pocketsphinx's own search): every
      * cheaper setting measured cost more than 1 point of word error rate
@@ -226,7 +232,7 @@ void config_defaults(struct parley_config *c)
     strcpy(c->asr_openai_model, "whisper-1");
     strcpy(c->asr_language, "en");
     c->asr_timeout_ms = 10000;
-    strcpy(c->asr_whisper_model, "base.en");
+    strcpy(c->asr_whisper_model, "tiny.en"); /* why tiny.en: docs/config.md */
     c->asr_whisper_threads = 2;
     c->tts_timeout_s = 10;
     c->tts_max_pending_phrases = 5;

@@ -72,6 +72,7 @@ struct parley_config {
 
     /* asr */
     char asr_engine[32];
+    char asr_partials[32];
     char asr_model_dir[512];
     char asr_pocketsphinx_options[512];
     int asr_partial_interval_ms;

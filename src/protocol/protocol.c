@@ -239,18 +239,22 @@ char *proto_llm_status(const struct llm_check *c, const char *model)
     return finish(o);
 }
 
-char *proto_ready(const char *session_id, const char *conversation_id, int out_rate, const char *const *engines,
-                  int nengines, const struct llm_check *llm, const char *llm_model)
+char *proto_ready(const struct proto_ready_info *r)
 {
     cJSON *o = typed("ready");
-    cJSON_AddStringToObject(o, "session_id", session_id);
-    cJSON_AddStringToObject(o, "conversation_id", conversation_id);
+    cJSON_AddStringToObject(o, "session_id", r->session_id);
+    cJSON_AddStringToObject(o, "conversation_id", r->conversation_id);
     cJSON_AddNumberToObject(o, "protocol", 1);
     cJSON *a = cJSON_AddObjectToObject(o, "audio_out");
     cJSON_AddStringToObject(a, "format", "pcm_s16le");
-    cJSON_AddNumberToObject(a, "sample_rate", out_rate);
-    add_item(o, "tts_engines", cJSON_CreateStringArray(engines, nengines));
-    add_item(o, "llm", proto_llm_object(llm, llm_model));
+    cJSON_AddNumberToObject(a, "sample_rate", r->out_rate);
+    add_item(o, "tts_engines", cJSON_CreateStringArray(r->tts_engines, r->ntts_engines));
+    cJSON *asr = cJSON_AddObjectToObject(o, "asr");
+    if (asr) {
+        cJSON_AddStringToObject(asr, "engine", r->asr_engine ? r->asr_engine : "");
+        cJSON_AddStringToObject(asr, "partials", r->asr_partials ? r->asr_partials : "");
+    }
+    add_item(o, "llm", proto_llm_object(r->llm, r->llm_model));
     return finish(o);
 }
 

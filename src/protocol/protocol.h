@@ -66,8 +66,17 @@ void proto_client_msg_clear(struct proto_client_msg *m);
 /* Builders return malloc'd JSON text. */
 /* engines: the TTS engines the server has loaded, offered to the client. */
 /* llm: the latest LLM check (what the page shows before the user speaks). */
-char *proto_ready(const char *session_id, const char *conversation_id, int out_rate, const char *const *engines,
-                  int nengines, const struct llm_check *llm, const char *llm_model);
+/* What a session's ready message tells the client. */
+struct proto_ready_info {
+    const char *session_id, *conversation_id;
+    int out_rate;
+    const char *const *tts_engines;
+    int ntts_engines;
+    const struct llm_check *llm;
+    const char *llm_model;
+    const char *asr_engine, *asr_partials; /* who gives finals, and partials */
+};
+char *proto_ready(const struct proto_ready_info *r);
 /* {"checked":true,"ok":false,"model":…,"problem":…,"fix":…}: in ready, in
  * llm_status, and in /health. */
 cJSON *proto_llm_object(const struct llm_check *c, const char *model);

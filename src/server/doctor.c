@@ -34,10 +34,10 @@ static int file_exists(const char *path)
 }
 
 /* What would hear better than the engine in use; empty when nothing. */
-static void asr_advice(const struct parley_config *cfg, const char *engine, char *out, size_t len)
+static void asr_advice(const struct parley_config *cfg, const struct asr_choice *c, char *out, size_t len)
 {
     out[0] = 0;
-    if (strcmp(engine, "pocketsphinx"))
+    if (strcmp(c->engine, "pocketsphinx"))
         return;
 #ifdef PARLEY_HAVE_WHISPER
     const struct model_info *m = models_find(cfg->asr_whisper_model);
@@ -45,17 +45,25 @@ static void asr_advice(const struct parley_config *cfg, const char *engine, char
     if (m)
         models_path(cfg->models_dir, m, path, sizeof path);
     if (m && file_exists(path))
-        snprintf(out, len, "pocketsphinx often mishears real voices; Whisper's %s is downloaded: PARLEY_ASR=whisper",
+        snprintf(out, len, "pocketsphinx often mishears real voices; Whisper's %s is downloaded: PARLEY_ASR=auto",
                  m->name);
     else
-        snprintf(out, len,
-                 "pocketsphinx often mishears real voices: parley models pull %s, then PARLEY_ASR=whisper",
-                 m ? m->name : "base.en");
+        snprintf(out, len, "pocketsphinx often mishears real voices: parley models pull %s%s",
+                 m ? m->name : "tiny.en", strcmp(cfg->asr_engine, "auto") ? ", then PARLEY_ASR=auto" : "");
 #else
     (void)cfg;
     snprintf(out, len,
              "pocketsphinx often mishears real voices; Whisper needs whisper.cpp: run scripts/setup.sh and rebuild");
 #endif
+}
+
+/* "whisper (partials: pocketsphinx)" */
+static void asr_describe(const struct asr_choice *c, char *out, size_t len)
+{
+    if (!strcmp(c->partials, c->engine))
+        snprintf(out, len, "%s", c->engine);
+    else
+        snprintf(out, len, "%s (partials: %s)", c->engine, c->partials);
 }
 
 static void vad_advice(const struct vad_choice *vc, char *out, size_t len)
@@ -79,11 +87,14 @@ static void tts_advice(const struct parley_config *cfg, char *out, size_t len)
                            "(PARLEY_TTS=openai,flite, docs/config.md)");
 }
 
-void server_log_engines(const struct parley_config *cfg, const char *asr_engine, const struct vad_choice *vc)
+void server_log_engines(const struct parley_config *cfg, const struct asr_choice *asr, const struct vad_choice *vc)
 {
-    char advice[1200];
-    asr_advice(cfg, asr_engine, advice, sizeof advice);
-    log_info("ASR: %s%s%s", asr_engine, advice[0] ? ". Better: " : "", advice);
+    char advice[1200], name[80];
+    asr_advice(cfg, asr, advice, sizeof advice);
+    if (asr->why[0])
+        advice[0] = 0; /* auto's reason already says how to hear better */
+    asr_describe(asr, name, sizeof name);
+    log_info("ASR: %s%s%s%s%s", name, asr->why[0] ? ", " : "", asr->why, advice[0] ? ". Better: " : "", advice);
     vad_advice(vc, advice, sizeof advice);
     if (advice[0])
         log_info("VAD: WebRTC. Better: %s", advice);
@@ -137,17 +148,22 @@ static void check_llm(struct report *r, const struct parley_config *cfg)
 
 static void check_asr(struct report *r, const struct parley_config *cfg)
 {
-    char err[512] = "", detail[600], advice[1200];
+    char err[512] = "", detail[1800], advice[1200];
     struct asr_params ap = server_asr_params(cfg);
     ap.max_decoders = 1;
     asr_model *m = asr_model_new(&ap, err, sizeof err);
     if (!m) {
-        line(r, FAIL, "speech recognition", err, "see asr.engine in docs/config.md");
+        line(r, FAIL, "speech recognition", err,
+             strstr(err, "Whisper") ? "parley models pull tiny.en (again, if the file is damaged)"
+                                    : "see asr.engine in docs/config.md");
         return;
     }
-    snprintf(detail, sizeof detail, "%s loads", asr_model_engine_name(m));
+    char name[80];
+    asr_describe(asr_model_choice(m), name, sizeof name);
+    snprintf(detail, sizeof detail, "%s loads%s%s", name, asr_model_choice(m)->why[0] ? "; " : "",
+             asr_model_choice(m)->why);
     line(r, OK, "speech recognition", detail, NULL);
-    asr_advice(cfg, asr_model_engine_name(m), advice, sizeof advice);
+    asr_advice(cfg, asr_model_choice(m), advice, sizeof advice);
     if (advice[0])
         line(r, ADVICE, "speech recognition", advice, NULL);
     asr_model_free(m);

@@ -460,6 +460,7 @@ static void on_job_done(struct http_req *r, struct session_mail *m)
         cJSON_AddBoolToObject(o, "tls", srv->cfg->tls_cert[0] != 0);
         cJSON *asr = cJSON_AddObjectToObject(o, "asr");
         cJSON_AddStringToObject(asr, "engine", asr_model_engine_name(srv->env.asr));
+        cJSON_AddStringToObject(asr, "partials", asr_model_choice(srv->env.asr)->partials);
         cJSON_AddBoolToObject(asr, "loaded", 1);
         cJSON *tts_names = cJSON_AddArrayToObject(o, "tts_engines");
         for (int i = 0; i < tts_engine_count(srv->env.tts); i++)

@@ -359,6 +359,7 @@ struct asr_params server_asr_params(const struct parley_config *cfg)
 {
     return (struct asr_params){
         .engine = cfg->asr_engine,
+        .partials = cfg->asr_partials,
         .model_dir = cfg->asr_model_dir,
         .pocketsphinx_options = cfg->asr_pocketsphinx_options,
         .max_decoders = cfg->asr_decoders,
@@ -613,7 +614,7 @@ void server_request_stop(server *srv)
 
 int server_run(server *srv)
 {
-    server_log_engines(srv->cfg, asr_model_engine_name(srv->env.asr), &srv->vad);
+    server_log_engines(srv->cfg, asr_model_choice(srv->env.asr), &srv->vad);
     server_auth_log(srv);
     log_info("listening on %s://%s:%d/ (WebSocket: /ws), LLM: %s %s model %s, ASR: %s, TTS: %s",
              srv->cfg->tls_cert[0] ? "https" : "http", srv->cfg->listen_host, srv->cfg->listen_port, srv->cfg->llm_provider, srv->cfg->llm_url,

@@ -127,7 +127,7 @@ cJSON *server_load_json(server *srv);
 
 int server_vad_choice(const struct parley_config *cfg, struct vad_choice *out, char *err, size_t errlen);
 /* doctor.c: logs the engines in use and what would make each better. */
-void server_log_engines(const struct parley_config *cfg, const char *asr_engine, const struct vad_choice *vc);
+void server_log_engines(const struct parley_config *cfg, const struct asr_choice *asr, const struct vad_choice *vc);
 
 /* server.c: 1 unless the request names a host parley does not answer to
  * (DNS rebinding; allowed_hosts). */

@@ -226,10 +226,17 @@ void session_send_ready(session *s)
     struct llm_check llm = {0};
     if (s->env->llm_watch)
         llm_watch_get(s->env->llm_watch, &llm);
-    session_send_json(s,
-                      proto_ready(s->sid, s->conversation_id, s->cfg->tts_sample_rate, engines, nengines, &llm,
-                                  s->cfg->llm_model),
-                      OUT_CONTROL, 0);
+    const struct asr_choice *asr = asr_model_choice(s->env->asr);
+    struct proto_ready_info info = {.session_id = s->sid,
+                                    .conversation_id = s->conversation_id,
+                                    .out_rate = s->cfg->tts_sample_rate,
+                                    .tts_engines = engines,
+                                    .ntts_engines = nengines,
+                                    .llm = &llm,
+                                    .llm_model = s->cfg->llm_model,
+                                    .asr_engine = asr->engine,
+                                    .asr_partials = asr->partials};
+    session_send_json(s, proto_ready(&info), OUT_CONTROL, 0);
     session_send_json(s, proto_state(state_names[s->state]), OUT_CONTROL, 0);
 }
 

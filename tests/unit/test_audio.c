@@ -80,10 +80,20 @@ int main(void)
     struct pcm_buf nanbuf = {0};
     char werr[256];
     CHECK(wav_parse(w, sizeof w, &nanbuf, werr, sizeof werr) == 0 && nanbuf.len == 2 && nanbuf.samples[0] == 0 &&
-          nanbuf.samples[1] == 16383);
+          nanbuf.samples[1] == 16384); /* 0.5 is 16384/32768 */
     pcm_free(&nanbuf);
     const uint32_t slow = 10;
     memcpy(w + 24, &slow, 4);
     CHECK(wav_parse(w, sizeof w, &nanbuf, werr, sizeof werr) == -1 && strstr(werr, "10 Hz"));
+    /* 16-bit PCM comes back sample for sample, the extremes included: a
+     * recogniser must hear exactly the file (whisper-cli's parity test). */
+    int16_t exact[7] = {0, 1, -1, 12345, -12345, 32767, -32768};
+    size_t elen;
+    unsigned char *enc = wav_encode(exact, 7, 16000, &elen);
+    struct pcm_buf back;
+    CHECK(enc && wav_parse(enc, elen, &back, werr, sizeof werr) == 0 && back.len == 7 &&
+          !memcmp(back.samples, exact, sizeof exact));
+    pcm_free(&back);
+    free(enc);
     return check_summary();
 }

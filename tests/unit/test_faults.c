@@ -51,7 +51,10 @@ static void w_protocol(void *ud)
     }
     const char *engines[] = {"flite", "espeak"};
     struct llm_check llm = {.checked = 1};
-    free_str(proto_ready("s", "c-1", 16000, engines, 2, &llm, "mistral"));
+    struct proto_ready_info info = {.session_id = "s", .conversation_id = "c-1", .out_rate = 16000,
+                                    .tts_engines = engines, .ntts_engines = 2, .llm = &llm, .llm_model = "mistral",
+                                    .asr_engine = "whisper", .asr_partials = "pocketsphinx"};
+    free_str(proto_ready(&info));
     free_str(proto_transcript(1, 3, "hello"));
     free_str(proto_assistant_text(3, "chunk", "hi"));
     free_str(proto_tts_start(3, 0, "hi", 16000));

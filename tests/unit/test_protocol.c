@@ -68,8 +68,13 @@ int main(void)
 
     const char *engines[] = {"flite", "espeak"};
     struct llm_check unchecked = {0};
-    s = proto_ready("abc", "conv1", 22050, engines, 2, &unchecked, "mistral");
+    struct proto_ready_info info = {.session_id = "abc", .conversation_id = "conv1", .out_rate = 22050,
+                                    .tts_engines = engines, .ntts_engines = 2, .llm = &unchecked,
+                                    .llm_model = "mistral", .asr_engine = "whisper", .asr_partials = "pocketsphinx"};
+    s = proto_ready(&info);
     j = cJSON_Parse(s);
+    CHECK(!strcmp(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "asr"), "engine")->valuestring, "whisper"));
+    CHECK(!strcmp(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "asr"), "partials")->valuestring, "pocketsphinx"));
     CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "audio_out"), "sample_rate")->valueint == 22050);
     CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "tts_engines")) == 2);
     /* Before the first check: no verdict, so no banner. */
