@@ -9,8 +9,13 @@
 // end → first reply audio, the lone p50, parley's CPU (share of all cores)
 // and peak resident memory.
 //
+// --until final: a turn ends at its final transcript, and latency is speech
+// end → final: recognition's own capacity, whatever the LLM (used to compare
+// asr.partials modes, and Whisper models without trained weights, which
+// write no words to answer).
+//
 // Usage: node bench/load.mjs [--sessions 50] [--turns 3] [--spread 10]
-//          [--parley build/parley] [--set key=value ...] [--json]
+//          [--until reply|final] [--parley build/parley] [--set key=value ...] [--json]
 import fs from 'node:fs';
 import os from 'node:os';
 import { argv, arg, sets, pct, QUESTIONS } from './common.mjs';
@@ -19,6 +24,7 @@ import { startFakeLlm, startParley, Client, makeSpeech } from '../tests/e2e/lib.
 const SESSIONS = Number(arg('--sessions', 50));
 const TURNS = Number(arg('--turns', 3));
 const SPREAD_S = Number(arg('--spread', 10));
+const UNTIL_FINAL = arg('--until', 'reply') === 'final';
 const FRAME = 320; // 20 ms at 16 kHz
 const REPLY = 'Sure. It is sunny and mild today, with a light breeze.';
 
@@ -87,6 +93,14 @@ async function person(url, id, startDelayMs, turns, out) {
     while (!outcome && Date.now() < deadline && !c.closed) {
       await sendFrame(silentFrame);
       const evs = c.events.slice(from);
+      if (UNTIL_FINAL) {
+        const fin = evs.find((e) => e.msg && (e.msg.type === 'transcript_final' || e.msg.type === 'error'));
+        if (fin) {
+          audioAt = fin.t;
+          outcome = fin.msg.type === 'error' ? fin.msg : { type: 'done' };
+        }
+        continue;
+      }
       if (!audioAt) audioAt = evs.find((e) => e.binary)?.t || 0;
       outcome = evs.find((e) => e.msg && (e.msg.type === 'done' || e.msg.type === 'error'))?.msg || null;
     }
@@ -155,6 +169,7 @@ if (argv.includes('--json')) {
 } else {
   console.log(`parley load benchmark — ${os.cpus().length} × ${os.cpus()[0].model}, ${new Date().toISOString()}`);
   console.log(`config: defaults${sets.length ? ' + ' + sets.filter((x) => x !== '--set').join(' ') : ''}; LLM: 100 ms to first token, 30 ms a token`);
+  if (UNTIL_FINAL) console.log('--until final: "answered" counts final transcripts; latency is speech end → final transcript');
   console.log(
     `| sessions | turns | answered | errors | BUSY | p50 ms | p95 ms | lone p50 ms | CPU % | peak RSS MiB |\n` +
       `|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n` +

@@ -97,7 +97,7 @@ static const struct key_def keys[] = {
     {"asr.engine", "PARLEY_ASR", T_STR, F(asr_engine), 0, 0, "auto|pocketsphinx|whisper|openai",
      "speech recogniser; auto: Whisper when this build has whisper.cpp and asr.whisper_model is downloaded, "
      "otherwise pocketsphinx"},
-    {"asr.partials", "PARLEY_ASR_PARTIALS", T_STR, F(asr_partials), 0, 0, "pocketsphinx|whisper|off",
+    {"asr.partials", NULL, T_STR, F(asr_partials), 0, 0, "pocketsphinx|whisper|off",
      "with Whisper: where partial transcripts (and barge-in's words) come from; pocketsphinx is incremental "
      "and cheap, whisper re-decodes the utterance so far"},
     {"asr.whisper_model", "STREAM_MODEL_WHISPER", T_STR, F(asr_whisper_model), 0, 0, NULL,

@@ -73,6 +73,8 @@ test('speak, see the transcript, hear the streamed answer', async () => {
   await page.waitForFunction(() => window.parley.stats.capture === 'audioworklet', null, { timeout: 5000 });
   await page.locator('li.user', { hasText: 'weather' }).waitFor({ timeout: 20000 });
   await page.locator('li.assistant', { hasText: 'umbrella' }).waitFor({ timeout: 20000 });
+  // The page says which recogniser hears (no Whisper model here).
+  assert((await page.locator('#asr').textContent()) === 'hearing: pocketsphinx', await page.locator('#asr').textContent());
   await page.screenshot({ path: path.join(artifacts, 'conversation.png') });
   await page.locator('li.assistant .latency').waitFor({ timeout: 20000 });
   // The player reports about the reply's length (flite: ~4 s for 11 words).

@@ -28,7 +28,7 @@ test('no LLM server: start-up says so in plain words, ready carries the fix, /he
   const p = await startParley({ env: { PARLEY_LLM_URL: `http://127.0.0.1:${port}` } });
   await p.waitLog(/LLM: nothing answers at http:\/\/127\.0\.0\.1:\d+ \(Ollama\).*Fix: install Ollama.*ollama pull mistral/);
   // The engines in use, and what would make them better.
-  assert(/ASR: pocketsphinx\. Better: .*parley models pull/.test(p.log()), p.log());
+  assert(/ASR: pocketsphinx, asr\.engine auto: no Whisper model .*parley models pull tiny\.en/.test(p.log()), p.log());
   assert(/TTS: flite,espeak/.test(p.log()), p.log());
   const c = new Client(p.url);
   await c.open();
