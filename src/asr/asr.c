@@ -48,13 +48,16 @@ struct asr_params asr_default_params(void)
                                .whisper_model = "tiny.en"};
 }
 
-void asr_choose(const struct asr_params *p, struct asr_choice *out)
+void asr_choose_as_built(const struct asr_params *p, int have_whisper, struct asr_choice *out)
 {
     memset(out, 0, sizeof *out);
     const char *engine = p->engine && p->engine[0] ? p->engine : "auto";
     const char *partials = p->partials && p->partials[0] ? p->partials : "pocketsphinx";
-    if (!strcmp(engine, "auto")) {
-#ifdef PARLEY_HAVE_WHISPER
+    if (!strcmp(engine, "auto") && !have_whisper) {
+        engine = "pocketsphinx";
+        snprintf(out->why, sizeof out->why,
+                 "asr.engine auto: this build has no whisper.cpp (run scripts/setup.sh and rebuild for Whisper)");
+    } else if (!strcmp(engine, "auto")) {
         const char *name = p->whisper_model && p->whisper_model[0] ? p->whisper_model : "tiny.en";
         const struct model_info *known = models_find(name);
         char path[1200];
@@ -71,17 +74,21 @@ void asr_choose(const struct asr_params *p, struct asr_choice *out)
                      "asr.engine auto: no Whisper model (%.200s is not at %.1200s): run `parley models pull %s` for Whisper",
                      name, path, known ? known->name : "tiny.en");
         }
-#else
-        engine = "pocketsphinx";
-        snprintf(out->why, sizeof out->why,
-                 "asr.engine auto: this build has no whisper.cpp (run scripts/setup.sh and rebuild for Whisper)");
-#endif
     }
     snprintf(out->engine, sizeof out->engine, "%s", engine);
     if (!strcmp(engine, "whisper"))
         snprintf(out->partials, sizeof out->partials, "%s", partials);
     else /* other engines give their own partials, or none */
         snprintf(out->partials, sizeof out->partials, "%s", !strcmp(partials, "off") ? "off" : engine);
+}
+
+void asr_choose(const struct asr_params *p, struct asr_choice *out)
+{
+#ifdef PARLEY_HAVE_WHISPER
+    asr_choose_as_built(p, 1, out);
+#else
+    asr_choose_as_built(p, 0, out);
+#endif
 }
 
 static const struct asr_engine *const engines[] = {

@@ -98,6 +98,8 @@ struct asr_choice {
 const struct asr_choice *asr_model_choice(const asr_model *m);
 /* Resolves asr.engine auto (and partials) without loading anything. */
 void asr_choose(const struct asr_params *p, struct asr_choice *out);
+/* The same for a build with or without whisper.cpp (tests both here). */
+void asr_choose_as_built(const struct asr_params *p, int have_whisper, struct asr_choice *out);
 
 /* Called on a worker thread. */
 struct asr_callbacks {

@@ -74,6 +74,39 @@ int main(void)
     CHECK(asr_count_words("  a b  c ") == 3);
     CHECK(asr_count_words("") == 0);
 
+    /* asr.engine auto in every case: no whisper.cpp, no model, a model. */
+    char models[] = "/tmp/parley-asr-choose-XXXXXX";
+    CHECK(mkdtemp(models) != NULL);
+    struct asr_params cp = asr_default_params();
+    cp.models_dir = models;
+    struct asr_choice ch;
+    asr_choose_as_built(&cp, 0, &ch);
+    CHECK_STR(ch.engine, "pocketsphinx");
+    CHECK(strstr(ch.why, "no whisper.cpp") != NULL);
+    asr_choose_as_built(&cp, 1, &ch);
+    CHECK_STR(ch.engine, "pocketsphinx");
+    CHECK(strstr(ch.why, "parley models pull tiny.en") != NULL);
+    char model[600];
+    snprintf(model, sizeof model, "%s/ggml-tiny.en.bin", models);
+    FILE *mf = fopen(model, "wb");
+    CHECK(mf && fclose(mf) == 0);
+    asr_choose_as_built(&cp, 1, &ch);
+    CHECK_STR(ch.engine, "whisper");
+    CHECK_STR(ch.partials, "pocketsphinx");
+    asr_choose_as_built(&cp, 0, &ch); /* a model, but no whisper.cpp to run it */
+    CHECK_STR(ch.engine, "pocketsphinx");
+    cp.partials = "off";
+    asr_choose_as_built(&cp, 1, &ch);
+    CHECK_STR(ch.partials, "off");
+    cp.engine = "pocketsphinx"; /* named: used whatever is on disk */
+    cp.partials = "whisper";
+    asr_choose_as_built(&cp, 1, &ch);
+    CHECK_STR(ch.engine, "pocketsphinx");
+    CHECK_STR(ch.partials, "pocketsphinx");
+    CHECK(ch.why[0] == 0);
+    unlink(model);
+    rmdir(models);
+
     char err[256] = "";
     struct tts_params tp = tts_default_params();
     tp.chain = "flite";
