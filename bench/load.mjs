@@ -86,6 +86,7 @@ async function person(url, id, startDelayMs, turns, out) {
       await sendFrame(buf);
       if (f === clip.lastFrame) speechEnd = Date.now();
     }
+    out.speechS = (out.speechS || 0) + clip.pcm.length / 16000;
     // Silence until the reply is done (or the turn failed), 30 s at most.
     let audioAt = 0;
     let outcome = null;
@@ -163,6 +164,9 @@ const result = {
   lone_p50_ms: Math.round(pct(lone.latency, 50)),
   cpu_pct: Math.round((100 * (after.cpuS - before.cpuS)) / wallS / os.cpus().length),
   peak_rss_mib: Math.round(after.hwmMiB),
+  // Everything parley spent (VAD, recognition, synthesis...) per second of
+  // speech the sessions sent.
+  cpu_s_per_speech_s: Number(((after.cpuS - before.cpuS) / (load.speechS || 1)).toFixed(3)),
 };
 if (argv.includes('--json')) {
   console.log(JSON.stringify(result));
@@ -175,6 +179,7 @@ if (argv.includes('--json')) {
       `|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n` +
       `| ${result.sessions} | ${result.turns} | ${result.answered} | ${result.errors} | ${result.busy} | ${result.p50_ms} | ${result.p95_ms} | ${result.lone_p50_ms} | ${result.cpu_pct} | ${result.peak_rss_mib} |`,
   );
+  console.log(`parley's CPU per second of speech sent: ${result.cpu_s_per_speech_s} s`);
   if (errors) console.log(`errors by code: ${JSON.stringify(load.errors)}`);
 }
 process.exit(0);
