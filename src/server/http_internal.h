@@ -1,6 +1,7 @@
-/* HTTP API internals shared by http_api.c (routing, responses, jobs, the
- * lws side) and http_turn.c (turns through a headless session, and the
- * reply audio they leave). Not for other modules. */
+/* HTTP API internals shared by http_api.c (routing, responses, the lws
+ * side), http_jobs.c (work on the I/O pools) and http_turn.c (turns through
+ * a headless session, and the reply audio they leave). Not for other
+ * modules. */
 #ifndef PARLEY_HTTP_INTERNAL_H
 #define PARLEY_HTTP_INTERNAL_H
 #include "server/server_internal.h"
@@ -56,6 +57,27 @@ struct http_req {
     int not_found;
     struct http_req *next;
 };
+
+/* ---- work on the I/O pools (http_jobs.c) ---- */
+
+/* One request's work off the network thread; its answer comes back as mail. */
+struct http_job {
+    server *srv;
+    int64_t user_id;
+    uint64_t req_id;
+    enum route route;
+    char arg[128];
+    char query[512];
+    int limit, offset;
+    unsigned char *body;
+    size_t body_len;
+    int rate;
+};
+
+/* Takes j (calloc'd by the caller, with route-specific fields set): runs it
+ * on the I/O pool (conversation reads on the writer's queue, behind turns
+ * still being stored), or answers 503 BUSY when the pool refuses. */
+void http_job_submit(struct http_req *r, struct http_job *j);
 
 /* ---- responses (http_api.c) ---- */
 void http_respond_raw(struct http_req *r, int status, const char *ctype, const void *body, size_t len);
