@@ -74,6 +74,7 @@ struct transfer {
     const struct model_info *m;
     int64_t last_draw;
     int last_decile;
+    curl_off_t got; /* bytes received by this pull */
 };
 
 static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
@@ -86,6 +87,7 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
         t->write_errno = errno ? errno : EIO;
         return 0;
     }
+    t->got += (curl_off_t)n;
     return n;
 }
 
@@ -196,6 +198,12 @@ int models_pull(const struct models_pull_params *p, const struct model_info *m, 
         snprintf(err, errlen, "%s answered HTTP %ld", url, t.status);
         if (t.status == 416) /* the .part is complete or bad: start over next time */
             remove(part);
+        return -1;
+    }
+    if (res != CURLE_OK && !t.got && !have) {
+        remove(part); /* nothing came: no empty .part to resume */
+        snprintf(err, errlen, "cannot download %s: %s (no network? models.url, PARLEY_MODELS_URL, names the server)",
+                 url, curl_err[0] ? curl_err : curl_easy_strerror(res));
         return -1;
     }
     if (res != CURLE_OK) {

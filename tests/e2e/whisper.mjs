@@ -194,6 +194,8 @@ test("setup's model step: offline it says in one line that it skipped; online it
   assert(skipped.length === 1 && /models pull tiny\.en/.test(skipped[0]), offline.out);
   assert(!/^parley:/m.test(offline.out), `parley's error is inside the one line: ${offline.out}`);
   assert(!fs.existsSync(path.join(data, 'models/ggml-tiny.en.bin')), 'nothing pulled');
+  assert(!fs.existsSync(path.join(data, 'models/ggml-tiny.en.bin.part')), 'no empty .part left to "resume"');
+  assert(/cannot download .*no network\?/.test(skipped[0]), skipped[0]);
 
   // Online: the real Silero weights stand in for the model (their SHA-1 is
   // the published one, which the test Whisper model's is not).
