@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "llm/llm_check.h"
+#include "protocol/events.h"
 
 #define PROTO_MAX_FRAME (64 * 1024)
 /* A typed turn, in characters (the HTTP API's limit too). */
@@ -49,8 +49,6 @@ struct proto_client_msg {
 #define ERR_UNAUTHORIZED "UNAUTHORIZED"
 #define ERR_RATE_LIMITED "RATE_LIMITED"
 
-/* Parses one text frame. Returns 0, or -1 with a client-facing reason in err;
- * *fatal says whether the connection must close (not JSON, no or unknown type). */
 /* POST /v1/chat's body: {"text": "...", "conversation_id": "..."}. 0 with
  * out filled (out->text malloc'd), or -1 with the problem for a 400. */
 struct proto_chat {
@@ -60,44 +58,9 @@ struct proto_chat {
 int proto_parse_chat(const char *body, size_t len, struct proto_chat *out, char *problem, size_t plen);
 /* Labels (session_id, conversation_id): letters, digits, '.', '_', ':', '-'. */
 int proto_label_valid(const char *s);
+/* Parses one text frame. Returns 0, or -1 with a client-facing reason in err;
+ * *fatal says whether the connection must close (not JSON, no or unknown type). */
 int proto_parse(const char *data, size_t len, struct proto_client_msg *out, int *fatal, char *err, size_t errlen);
 void proto_client_msg_clear(struct proto_client_msg *m);
-
-/* Builders return malloc'd JSON text. */
-/* engines: the TTS engines the server has loaded, offered to the client. */
-/* llm: the latest LLM check (what the page shows before the user speaks). */
-/* What a session's ready message tells the client. */
-struct proto_ready_info {
-    const char *session_id, *conversation_id;
-    int out_rate;
-    const char *const *tts_engines;
-    int ntts_engines;
-    const struct llm_check *llm;
-    const char *llm_model;
-    const char *asr_engine, *asr_partials; /* who gives finals, and partials */
-};
-char *proto_ready(const struct proto_ready_info *r);
-/* {"checked":true,"ok":false,"model":…,"problem":…,"fix":…}: in ready, in
- * llm_status, and in /health. */
-cJSON *proto_llm_object(const struct llm_check *c, const char *model);
-/* Sent when the LLM check changes (the server came back, or went away). */
-char *proto_llm_status(const struct llm_check *c, const char *model);
-char *proto_state(const char *state);
-char *proto_simple(const char *type); /* speech_started, speech_stopped */
-char *proto_transcript(int final, uint64_t turn, const char *text);
-/* The model is reasoning before it answers (a thinking model). */
-char *proto_thinking(uint64_t turn);
-char *proto_assistant_text(uint64_t turn, const char *status, const char *text);
-char *proto_tts_start(uint64_t turn, int phrase, const char *text, int rate);
-char *proto_tts_phrase_done(uint64_t turn, int phrase);
-char *proto_interrupted(uint64_t turn);
-char *proto_error(const char *code, const char *message, int recoverable);
-/* BUSY: the server cannot take another session now; try after retry_after_ms. */
-char *proto_busy(const char *message, int retry_after_ms);
-char *proto_info(const char *message);
-/* metrics_json is an object's text, embedded as is. */
-char *proto_done(uint64_t turn, const char *metrics_json);
-char *proto_tool_call(uint64_t turn, const char *id, const char *name, const char *arguments_json);
-char *proto_tool_result(uint64_t turn, const char *id, const char *name, const char *result, int is_error);
 
 #endif

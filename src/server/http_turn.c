@@ -80,32 +80,45 @@ int audio_cache_get(struct audio_cache *c, int64_t user_id, const char *id, cons
 
 /* ---- turns through a headless session ---- */
 
+/* Reply audio, gathered for the upload's answer (bounded). */
 static enum outq_result req_send(void *ud, int binary, enum out_class cls, uint64_t turn, int phrase,
                                  const void *data, size_t len, size_t samples)
 {
     (void)cls, (void)turn, (void)phrase, (void)samples;
     struct http_req *r = ud;
+    if (r->complete || r->text_sent == 2 || !binary)
+        return OUTQ_OK; /* the answer ends at done; text comes as events */
+    if (r->audio.len + len / 2 <= (size_t)REPLY_AUDIO_MAX_S * (size_t)r->srv->cfg->tts_sample_rate)
+        pcm_append(&r->audio, data, len / 2);
+    return OUTQ_OK;
+}
+
+/* Relays the event as one server-sent event: its v1 message. */
+static int relay_sse(struct http_req *r, const struct proto_event *ev)
+{
+    char *json = proto_event_json(ev);
+    if (!json)
+        return 0;
+    char head[64];
+    snprintf(head, sizeof head, "event: %s\ndata: ", proto_event_type(ev));
+    int rc = http_stream_append(r, head, strlen(head)) || http_stream_append(r, json, strlen(json)) ||
+             http_stream_append(r, "\n\n", 2);
+    free(json);
+    return rc;
+}
+
+/* Gathers what the session says into the answer (and relays it over SSE). */
+static enum outq_result req_event(void *ud, const struct proto_event *ev, enum out_class cls, uint64_t turn)
+{
+    (void)cls, (void)turn;
+    struct http_req *r = ud;
     if (r->complete || r->text_sent == 2)
         return OUTQ_OK; /* the answer ends at done */
-    if (binary) {
-        if (r->audio.len + len / 2 <= (size_t)REPLY_AUDIO_MAX_S * (size_t)r->srv->cfg->tts_sample_rate)
-            pcm_append(&r->audio, data, len / 2);
-        return OUTQ_OK;
-    }
-    cJSON *msg = cJSON_ParseWithLength(data, len);
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
-    const char *t = cJSON_IsString(type) ? type->valuestring : "";
-    if (r->sse) {
-        char head[64];
-        snprintf(head, sizeof head, "event: %s\ndata: ", t);
-        if (http_stream_append(r, head, strlen(head)) || http_stream_append(r, data, len) || http_stream_append(r, "\n\n", 2)) {
-            cJSON_Delete(msg);
-            return OUTQ_FULL; /* the client is not reading; the turn goes on without it */
-        }
-    }
-    if (!strcmp(t, "ready")) {
-        const cJSON *cid = cJSON_GetObjectItemCaseSensitive(msg, "conversation_id");
-        snprintf(r->conversation_id, sizeof r->conversation_id, "%s", cJSON_IsString(cid) ? cid->valuestring : "");
+    if (r->sse && relay_sse(r, ev))
+        return OUTQ_FULL; /* the client is not reading; the turn goes on without it */
+    switch (ev->kind) {
+    case EV_READY:
+        snprintf(r->conversation_id, sizeof r->conversation_id, "%s", ev->ready->conversation_id);
         r->ready = 1;
         if (r->sse && !r->not_found) { /* the stream's headers can go now */
             r->status = 200;
@@ -113,32 +126,40 @@ static enum outq_result req_send(void *ud, int binary, enum out_class cls, uint6
             metrics_http_request(r->srv->metrics, 200);
         }
         lws_callback_on_writable(r->wsi); /* the text goes in from there, not from inside the session */
-    } else if (!strcmp(t, "error")) {
-        const cJSON *code = cJSON_GetObjectItemCaseSensitive(msg, "code");
-        if (!r->ready && cJSON_IsString(code) && !strcmp(code->valuestring, ERR_NOT_FOUND))
+        break;
+    case EV_ERROR: {
+        if (!r->ready && ev->code && !strcmp(ev->code, ERR_NOT_FOUND))
             r->not_found = 1;
-        cJSON_DeleteItemFromObjectCaseSensitive(msg, "type");
-        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r->answer, "errors"), cJSON_Duplicate(msg, 1));
-    } else if (!strcmp(t, "assistant_text")) {
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(msg, "status");
-        const cJSON *text = cJSON_GetObjectItemCaseSensitive(msg, "text");
-        if (cJSON_IsString(st) && !strcmp(st->valuestring, "end"))
-            cJSON_ReplaceItemInObjectCaseSensitive(r->answer, "text", cJSON_Duplicate(text, 1));
-        const cJSON *turn_j = cJSON_GetObjectItemCaseSensitive(msg, "turn");
-        cJSON_ReplaceItemInObjectCaseSensitive(r->answer, "turn", cJSON_Duplicate(turn_j, 1));
-    } else if (!strcmp(t, "tool_call") || !strcmp(t, "tool_result")) {
-        cJSON *copy = cJSON_Duplicate(msg, 1);
-        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r->answer, "tools"), copy);
-    } else if (!strcmp(t, "done") || !strcmp(t, "agent_interrupted")) {
-        cJSON *metrics = cJSON_DetachItemFromObjectCaseSensitive(msg, "metrics");
-        if (metrics) {
+        cJSON *e = proto_event_object(ev);
+        cJSON_DeleteItemFromObjectCaseSensitive(e, "type");
+        if (e && !cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r->answer, "errors"), e))
+            cJSON_Delete(e);
+        break;
+    }
+    case EV_ASSISTANT_TEXT:
+        if (ev->status && !strcmp(ev->status, "end"))
+            cJSON_ReplaceItemInObjectCaseSensitive(r->answer, "text", cJSON_CreateString(ev->text ? ev->text : ""));
+        cJSON_ReplaceItemInObjectCaseSensitive(r->answer, "turn", cJSON_CreateNumber((double)ev->turn));
+        break;
+    case EV_TOOL_CALL:
+    case EV_TOOL_RESULT: {
+        cJSON *t = proto_event_object(ev);
+        if (t && !cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r->answer, "tools"), t))
+            cJSON_Delete(t);
+        break;
+    }
+    case EV_DONE:
+    case EV_INTERRUPTED:
+        if (ev->metrics) {
             cJSON_DeleteItemFromObjectCaseSensitive(r->answer, "metrics");
-            cJSON_AddItemToObject(r->answer, "metrics", metrics);
+            cJSON_AddItemToObject(r->answer, "metrics", proto_metrics_object(ev->metrics));
         }
         r->text_sent = 2; /* the turn is over */
         lws_callback_on_writable(r->wsi);
+        break;
+    default:
+        break;
     }
-    cJSON_Delete(msg);
     return OUTQ_OK;
 }
 
@@ -171,7 +192,8 @@ static void req_close(void *ud)
     http_respond_error(r, 503, "SHUTTING_DOWN", "the server is shutting down");
 }
 
-static const struct session_io req_io = {req_send, req_purge, req_set_timer, req_close};
+static const struct session_io req_io = {
+    .send = req_send, .purge_turn = req_purge, .set_timer = req_set_timer, .close = req_close, .event = req_event};
 
 /* Starts the turn: a headless session, 'start' (resuming a conversation if
  * asked), and the text once 'ready' arrives. */
@@ -191,16 +213,9 @@ void http_start_turn(struct http_req *r, const char *conversation_id, int text_o
     cJSON_AddNullToObject(r->answer, "turn");
     cJSON_AddArrayToObject(r->answer, "tools");
     cJSON_AddArrayToObject(r->answer, "errors");
-    cJSON *start = cJSON_CreateObject();
-    cJSON_AddStringToObject(start, "type", "start");
-    cJSON_AddNumberToObject(start, "sample_rate", 16000);
-    if (conversation_id && conversation_id[0])
-        cJSON_AddStringToObject(start, "conversation_id", conversation_id);
-    char *text = cJSON_PrintUnformatted(start);
-    cJSON_Delete(start);
-    if (text)
-        session_on_text(r->sess, text, strlen(text));
-    free(text);
+    struct proto_client_msg start = {.type = MSG_START, .sample_rate = 16000, .half_duplex = -1};
+    snprintf(start.conversation_id, sizeof start.conversation_id, "%s", conversation_id ? conversation_id : "");
+    session_on_message(r->sess, &start);
 }
 
 /* Called from the writable callback: feed the text, or finish the answer. */

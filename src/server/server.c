@@ -83,7 +83,8 @@ static void conn_close(void *ud)
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 5);
 }
 
-static const struct session_io conn_io = {conn_send, conn_purge, conn_set_timer, conn_close};
+static const struct session_io conn_io = {
+    .send = conn_send, .purge_turn = conn_purge, .set_timer = conn_set_timer, .close = conn_close};
 
 /* ---- mailbox ---- */
 

@@ -81,7 +81,7 @@ void barge_in_interrupt(session *s)
     llm_request_free(r->llm);
     r->llm = NULL;
     s->io.purge_turn(s->io_ud, turn);
-    session_send_json(s, proto_interrupted(turn), OUT_CONTROL, 0);
+    session_emit_kind(s, EV_INTERRUPTED, turn);
     if (!r->finished) {
         session_log_latency(s, r, 1);
         metrics_turn(s->env->metrics, r->marks.spoken ? "speech" : "text", 1);

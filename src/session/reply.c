@@ -189,33 +189,39 @@ static void on_phrase(void *ud, const char *text, size_t len)
     reply_update_pause(s);
 }
 
+static void assistant_text(session *s, uint64_t turn, const char *status, const char *text)
+{
+    struct proto_event ev = {.kind = EV_ASSISTANT_TEXT, .turn = turn, .status = status, .text = text};
+    session_emit(s, &ev, OUT_CONTROL, 0);
+}
+
+void session_metrics(const struct turn_marks *m, struct proto_metrics *out)
+{
+    int64_t ref = m->speech_end;
+#define MARK(t) ((t) && ref ? (double)((t) - ref) / 1000.0 : PROTO_UNREACHED)
+    *out = (struct proto_metrics){.endpoint_ms = MARK(m->endpoint),
+                                  .final_transcript_ms = MARK(m->final),
+                                  .llm_request_ms = MARK(m->llm_request),
+                                  .first_token_ms = MARK(m->first_token),
+                                  .first_phrase_ms = MARK(m->first_phrase),
+                                  .first_audio_ms = MARK(m->first_audio),
+                                  .total_ms = MARK(m->done),
+                                  .spoken = m->spoken,
+                                  .asr_audio_ms = m->asr_audio_ms};
+#undef MARK
+    out->first_partial_ms = m->first_partial && m->speech_start
+                                ? (double)(m->first_partial - m->speech_start) / 1000.0
+                                : PROTO_UNREACHED;
+    if (m->asr_audio_ms > 0)
+        out->asr_rtf = (double)m->asr_cpu_us / 1000.0 / (double)m->asr_audio_ms;
+}
+
 void session_metrics_json(const struct turn_marks *m, char *out, size_t outlen)
 {
-    cJSON *o = cJSON_CreateObject();
-    int64_t ref = m->speech_end;
-#define MARK(name, t)                                                   \
-    if ((t) && ref)                                                     \
-        cJSON_AddNumberToObject(o, name, (double)((t) - ref) / 1000.0); \
-    else                                                                \
-        cJSON_AddNullToObject(o, name);
-    MARK("endpoint_ms", m->endpoint);
-    MARK("final_transcript_ms", m->final);
-    MARK("llm_request_ms", m->llm_request);
-    MARK("first_token_ms", m->first_token);
-    MARK("first_phrase_ms", m->first_phrase);
-    MARK("first_audio_ms", m->first_audio);
-    MARK("total_ms", m->done);
-#undef MARK
-    if (m->first_partial && m->speech_start)
-        cJSON_AddNumberToObject(o, "first_partial_ms", (double)(m->first_partial - m->speech_start) / 1000.0);
-    else
-        cJSON_AddNullToObject(o, "first_partial_ms");
-    cJSON_AddStringToObject(o, "input", m->spoken ? "speech" : "text");
-    if (m->asr_audio_ms > 0) {
-        cJSON_AddNumberToObject(o, "asr_audio_ms", (double)m->asr_audio_ms);
-        cJSON_AddNumberToObject(o, "asr_rtf", (double)m->asr_cpu_us / 1000.0 / (double)m->asr_audio_ms);
-    }
-    char *txt = cJSON_PrintUnformatted(o);
+    struct proto_metrics pm;
+    session_metrics(m, &pm);
+    cJSON *o = proto_metrics_object(&pm);
+    char *txt = o ? cJSON_PrintUnformatted(o) : NULL;
     snprintf(out, outlen, "%s", txt ? txt : "{}");
     free(txt);
     cJSON_Delete(o);
@@ -283,9 +289,10 @@ void reply_maybe_finish(session *s)
             metrics_observe_ms(s->env->metrics, LAT_FIRST_TOKEN, (double)(r->marks.first_token - r->marks.speech_end) / 1000);
         metrics_observe_ms(s->env->metrics, LAT_TURN, (double)(r->marks.done - r->marks.speech_end) / 1000);
     }
-    char metrics[1024];
-    session_metrics_json(&r->marks, metrics, sizeof metrics);
-    session_send_json(s, proto_done(r->turn, metrics), OUT_CONTROL, 0);
+    struct proto_metrics metrics;
+    session_metrics(&r->marks, &metrics);
+    struct proto_event done = {.kind = EV_DONE, .turn = r->turn, .metrics = &metrics};
+    session_emit(s, &done, OUT_CONTROL, 0);
     session_log_latency(s, r, 0);
     char *said = malloc(s->cfg->llm_max_reply_chars + 1u);
     if (said) {
@@ -333,7 +340,9 @@ void reply_pump_audio(session *s)
             p->announced = 1;
             if (s->state != ST_SPEAKING)
                 session_set_state(s, ST_SPEAKING);
-            session_send_json(s, proto_tts_start(r->turn, r->playing, p->text, rate), OUT_TURN_AUDIO, r->turn);
+            struct proto_event ev = {
+                .kind = EV_TTS_START, .turn = r->turn, .phrase = r->playing, .text = p->text, .rate = rate};
+            session_emit(s, &ev, OUT_TURN_AUDIO, r->turn);
         }
         /* p->pcm holds the phrase's audio not yet queued. */
         while (p->pcm.len > 0) {
@@ -361,7 +370,8 @@ void reply_pump_audio(session *s)
         }
         if (!p->synthesized)
             break; /* more of this phrase is coming */
-        session_send_json(s, proto_tts_phrase_done(r->turn, r->playing), OUT_TURN_AUDIO, r->turn);
+        struct proto_event ev = {.kind = EV_TTS_PHRASE_DONE, .turn = r->turn, .phrase = r->playing};
+        session_emit(s, &ev, OUT_TURN_AUDIO, r->turn);
         pcm_free(&p->pcm);
         r->playing++;
     }
@@ -391,7 +401,7 @@ void reply_start(session *s, uint64_t turn, const char *user_text, const struct 
     atomic_store(&s->gate->current, turn);
     phrase_reset(s->splitter);
     session_set_state(s, ST_THINKING);
-    session_send_json(s, proto_assistant_text(turn, "start", ""), OUT_CONTROL, 0);
+    assistant_text(s, turn, "start", "");
     /* Memories are looked up first (a worker job); the request follows. */
     r->waiting_recall = persist_recall(s) == 0;
     if (!r->waiting_recall)
@@ -478,7 +488,7 @@ void reply_on_llm_token(session *s, struct session_mail *m)
     r->text = t;
     memcpy(r->text + r->text_len, m->text, len + 1);
     r->text_len += len;
-    session_send_json(s, proto_assistant_text(r->turn, "chunk", m->text), OUT_CONTROL, 0);
+    assistant_text(s, r->turn, "chunk", m->text);
     phrase_push(s->splitter, m->text, len, on_phrase, s);
     r->gap_deadline = phrase_buffered(s->splitter) ? clock_now_us() + (int64_t)s->cfg->phrase_gap_ms * 1000 : 0;
     session_arm_timer(s);
@@ -515,7 +525,7 @@ void session_reply_llm_finished(session *s)
     r->llm_done = 1;
     r->gap_deadline = 0;
     phrase_flush(s->splitter, on_phrase, s);
-    session_send_json(s, proto_assistant_text(r->turn, "end", r->text ? r->text : ""), OUT_CONTROL, 0);
+    assistant_text(s, r->turn, "end", r->text ? r->text : "");
     reply_pump_audio(s);
 }
 

@@ -19,27 +19,48 @@ static const char *const state_names[] = {"listening", "thinking", "speaking"};
 
 /* ---- small helpers ---- */
 
-void session_send_json(session *s, char *json, enum out_class cls, uint64_t turn)
+/* Hands one event to the transport: typed if it takes events, else as v1 JSON. */
+static enum outq_result deliver(session *s, const struct proto_event *ev, enum out_class cls, uint64_t turn)
 {
+    if (s->io.event)
+        return s->io.event(s->io_ud, ev, cls, turn);
+    char *json = proto_event_json(ev);
     if (!json)
-        return;
+        return OUTQ_OK; /* out of memory: the message is lost, not the session */
     enum outq_result r = s->io.send(s->io_ud, 0, cls, turn, -1, json, strlen(json), 0);
+    free(json);
+    return r;
+}
+
+void session_emit(session *s, const struct proto_event *ev, enum out_class cls, uint64_t turn)
+{
+    enum outq_result r = deliver(s, ev, cls, turn);
     if (r == OUTQ_SKIPPED && !s->partial_skip_noted) {
         s->partial_skip_noted = 1;
-        char *info = proto_info("the client is reading slowly: partial transcripts are being skipped");
-        s->io.send(s->io_ud, 0, OUT_CONTROL, 0, -1, info, strlen(info), 0);
-        free(info);
+        session_emit_info(s, "the client is reading slowly: partial transcripts are being skipped");
     } else if (r == OUTQ_OK && cls == OUT_PARTIAL) {
         s->partial_skip_noted = 0;
     }
-    free(json);
+}
+
+void session_emit_info(session *s, const char *message)
+{
+    struct proto_event ev = {.kind = EV_INFO, .text = message};
+    deliver(s, &ev, OUT_CONTROL, 0);
+}
+
+void session_emit_kind(session *s, enum proto_event_kind kind, uint64_t turn)
+{
+    struct proto_event ev = {.kind = kind, .turn = turn};
+    session_emit(s, &ev, OUT_CONTROL, 0);
 }
 
 void session_send_error(session *s, const char *code, const char *message, int recoverable)
 {
     log_info("session %s: %s: %s", s->sid, code, message);
     metrics_error(s->env->metrics, code);
-    session_send_json(s, proto_error(code, message, recoverable), OUT_CONTROL, 0);
+    struct proto_event ev = {.kind = EV_ERROR, .code = code, .text = message, .recoverable = recoverable};
+    session_emit(s, &ev, OUT_CONTROL, 0);
 }
 
 struct session_mail *session_mail_new(uint64_t session_id, enum session_mail_kind kind, uint64_t turn,
@@ -90,7 +111,8 @@ void session_set_state(session *s, enum assistant_state st)
         return;
     s->state = st;
     confirm_for_state(s);
-    session_send_json(s, proto_state(state_names[st]), OUT_CONTROL, 0);
+    struct proto_event ev = {.kind = EV_STATE, .status = state_names[st]};
+    session_emit(s, &ev, OUT_CONTROL, 0);
 }
 
 /* Opens the speech detector at 'start', not at connect: a Silero detector
@@ -172,7 +194,9 @@ static int handle_start(session *s, struct proto_client_msg *msg)
     if (!s->headless && s->env->admit && s->env->admit(s->env->admit_ud, why, sizeof why, &retry_ms)) {
         log_info("session %s: BUSY: %s", s->sid, why);
         metrics_error(s->env->metrics, ERR_BUSY);
-        session_send_json(s, proto_busy(why, retry_ms), OUT_CONTROL, 0);
+        struct proto_event ev = {
+            .kind = EV_ERROR, .code = ERR_BUSY, .text = why, .recoverable = 1, .retry_after_ms = retry_ms};
+        session_emit(s, &ev, OUT_CONTROL, 0);
         s->closing = 1;
         s->io.close(s->io_ud);
         return 0;
@@ -236,8 +260,10 @@ void session_send_ready(session *s)
                                     .llm_model = s->cfg->llm_model,
                                     .asr_engine = asr->engine,
                                     .asr_partials = asr->partials};
-    session_send_json(s, proto_ready(&info), OUT_CONTROL, 0);
-    session_send_json(s, proto_state(state_names[s->state]), OUT_CONTROL, 0);
+    struct proto_event ready = {.kind = EV_READY, .ready = &info};
+    session_emit(s, &ready, OUT_CONTROL, 0);
+    struct proto_event state = {.kind = EV_STATE, .status = state_names[s->state]};
+    session_emit(s, &state, OUT_CONTROL, 0);
 }
 
 int session_submit_text(session *s, const char *text, int spoken)
@@ -263,20 +289,27 @@ int session_on_text(session *s, const char *data, size_t len)
         session_send_error(s, ERR_PROTOCOL, err, !fatal);
         return fatal ? -1 : 0;
     }
-    int rc = 0;
-    if (msg.type != MSG_START && !s->started) {
+    int rc = session_on_message(s, &msg);
+    proto_client_msg_clear(&msg);
+    return rc;
+}
+
+int session_on_message(session *s, struct proto_client_msg *msg)
+{
+    if (s->closing)
+        return 0;
+    if (msg->type != MSG_START && !s->started) {
         session_send_error(s, ERR_PROTOCOL, "send 'start' first", 1);
-        proto_client_msg_clear(&msg);
         return 0;
     }
-    switch (msg.type) {
-    case MSG_START: rc = handle_start(s, &msg); break;
+    switch (msg->type) {
+    case MSG_START: return handle_start(s, msg);
     case MSG_TEXT:
         if (!s->resuming) {
-            session_submit_text(s, msg.text, 0);
+            session_submit_text(s, msg->text, 0);
         } else if (!s->text_before_ready) { /* after the old history, not before it */
-            s->text_before_ready = msg.text;
-            msg.text = NULL;
+            s->text_before_ready = msg->text;
+            msg->text = NULL;
         } else {
             session_send_error(s, ERR_PROTOCOL, "one typed turn at a time until 'ready'", 1);
         }
@@ -286,10 +319,9 @@ int session_on_text(session *s, const char *data, size_t len)
         if (s->reply.turn)
             barge_in_interrupt(s);
         break;
-    case MSG_PLAYED: barge_in_on_played(s, msg.turn, msg.ms); break;
+    case MSG_PLAYED: barge_in_on_played(s, msg->turn, msg->ms); break;
     }
-    proto_client_msg_clear(&msg);
-    return rc;
+    return 0;
 }
 
 void session_on_oversized(session *s, int binary, size_t len)
@@ -369,7 +401,8 @@ void session_on_mail(session *s, struct session_mail *m)
             break;
         if (!s->utt.marks.first_partial)
             s->utt.marks.first_partial = clock_now_us();
-        session_send_json(s, proto_transcript(0, m->turn, m->text), OUT_PARTIAL, 0);
+        struct proto_event ev = {.kind = EV_TRANSCRIPT, .turn = m->turn, .text = m->text};
+        session_emit(s, &ev, OUT_PARTIAL, 0);
         barge_in_on_partial(s, m->text);
         break;
     case MAIL_ASR_FINAL: utterance_on_final(s, m); break;
@@ -394,7 +427,7 @@ void session_on_mail(session *s, struct session_mail *m)
     }
     case MAIL_LLM_THINKING:
         if (m->turn == s->reply.turn && !s->reply.llm_done)
-            session_send_json(s, proto_thinking(m->turn), OUT_CONTROL, 0);
+            session_emit_kind(s, EV_THINKING, m->turn);
         break;
     case MAIL_TTS_AUDIO:
     case MAIL_TTS_DONE: reply_on_tts(s, m); break;
@@ -408,8 +441,10 @@ void session_on_mail(session *s, struct session_mail *m)
 
 void session_on_llm_status(session *s, const struct llm_check *c)
 {
-    if (s->started && !s->resuming && !s->closing) /* otherwise 'ready' carries it */
-        session_send_json(s, proto_llm_status(c, s->cfg->llm_model), OUT_CONTROL, 0);
+    if (s->started && !s->resuming && !s->closing) { /* otherwise 'ready' carries it */
+        struct proto_event ev = {.kind = EV_LLM_STATUS, .llm = c, .llm_model = s->cfg->llm_model};
+        session_emit(s, &ev, OUT_CONTROL, 0);
+    }
 }
 
 void session_shutdown(session *s, const char *why)
@@ -417,7 +452,7 @@ void session_shutdown(session *s, const char *why)
     if (s->closing)
         return;
     s->closing = 1;
-    session_send_json(s, proto_info(why), OUT_CONTROL, 0);
+    session_emit_info(s, why);
     s->io.close(s->io_ud);
 }
 

@@ -15,6 +15,7 @@
 #include "core/workers.h"
 #include "llm/llm_check.h"
 #include "protocol/outq.h"
+#include "protocol/protocol.h"
 #include "memory/memory.h"
 #include "store/store.h"
 #include "tools/tools.h"
@@ -74,6 +75,9 @@ struct session_io {
     void (*set_timer)(void *ud, int64_t delay_us);
     /* Asks the transport to close after what is queued has been sent. */
     void (*close)(void *ud);
+    /* Takes what the session says as typed events (cls and turn as for send);
+     * NULL: the session encodes them as protocol v1 JSON and uses send. */
+    enum outq_result (*event)(void *ud, const struct proto_event *ev, enum out_class cls, uint64_t turn);
 };
 
 typedef struct session session;
@@ -95,6 +99,9 @@ int session_submit_text(session *s, const char *text, int spoken);
 
 /* Input from the client. Both return -1 when the connection must close. */
 int session_on_text(session *s, const char *data, size_t len);
+/* A client message already parsed (transports of other protocols, HTTP);
+ * it may take msg->text. Returns -1 when the connection must close. */
+int session_on_message(session *s, struct proto_client_msg *msg);
 int session_on_audio(session *s, const void *data, size_t len);
 /* Transport reports: an oversized frame was dropped; an audio frame written. */
 void session_on_oversized(session *s, int binary, size_t len);

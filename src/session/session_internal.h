@@ -138,7 +138,11 @@ struct session {
 };
 
 /* session.c */
-void session_send_json(session *s, char *json, enum out_class cls, uint64_t turn);
+/* Says ev to the client (cls and turn: how the transport queues it). */
+void session_emit(session *s, const struct proto_event *ev, enum out_class cls, uint64_t turn);
+/* An info message; a bare event of kind (speech_started, thinking, …). */
+void session_emit_info(session *s, const char *message);
+void session_emit_kind(session *s, enum proto_event_kind kind, uint64_t turn);
 void session_set_state(session *s, enum assistant_state st);
 void session_end_reply(session *s);
 /* The one-line JSON latency log (STREAM_LOG_LATENCY), for every reply. */
@@ -148,7 +152,9 @@ size_t heard_text(char *const *texts, const size_t *samples, int n, size_t budge
 void session_send_ready(session *s);
 /* (Re)arms the session timer for the earliest deadline pending. */
 void session_arm_timer(session *s);
-/* The latency marks as a JSON object's text (relative to the end of speech). */
+/* The latency marks relative to the end of speech; as a JSON object's text
+ * for the store and the latency log. */
+void session_metrics(const struct turn_marks *m, struct proto_metrics *out);
 void session_metrics_json(const struct turn_marks *m, char *out, size_t outlen);
 void session_new_conversation_id(char *out, size_t outlen);
 /* Starts (or continues, after tool results) the LLM request of the reply. */

@@ -81,8 +81,13 @@ static void answer(session *s, cJSON *call, const char *result, int is_error, in
     cJSON_ReplaceItemInObjectCaseSensitive(call, "done", cJSON_CreateTrue());
     r->tools_running--;
     metrics_tool_call(s->env->metrics, is_error);
-    session_send_json(s, proto_tool_result(r->turn, str(call, "id"), str(call, "name"), result, is_error), OUT_CONTROL,
-                      0);
+    struct proto_event ev = {.kind = EV_TOOL_RESULT,
+                             .turn = r->turn,
+                             .tool_id = str(call, "id"),
+                             .tool_name = str(call, "name"),
+                             .text = result,
+                             .is_error = is_error};
+    session_emit(s, &ev, OUT_CONTROL, 0);
     cJSON *msg = cJSON_CreateObject();
     cJSON_AddStringToObject(msg, "role", "tool");
     cJSON_AddStringToObject(msg, "content", result);
@@ -152,8 +157,12 @@ int tool_calls_start(session *s)
     cJSON_ArrayForEach(call, r->round_calls)
     {
         cJSON_AddBoolToObject(call, "done", 0);
-        session_send_json(s, proto_tool_call(r->turn, str(call, "id"), str(call, "name"), str(call, "arguments")),
-                          OUT_CONTROL, 0);
+        struct proto_event ev = {.kind = EV_TOOL_CALL,
+                                 .turn = r->turn,
+                                 .tool_id = str(call, "id"),
+                                 .tool_name = str(call, "name"),
+                                 .arguments = str(call, "arguments")};
+        session_emit(s, &ev, OUT_CONTROL, 0);
     }
     /* Submitted after every announcement: a quick result must not overtake them. */
     cJSON_ArrayForEach(call, r->round_calls)

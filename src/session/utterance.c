@@ -45,7 +45,7 @@ void utterance_end(session *s)
     if (!u->marks.speech_end)
         u->marks.speech_end = u->marks.endpoint;
     vad_reset_utterance(s->vad);
-    session_send_json(s, proto_simple("speech_stopped"), OUT_CONTROL, 0);
+    session_emit_kind(s, EV_SPEECH_STOPPED, 0);
     if (asr_stream_end(s->asr))
         session_send_error(s, ERR_ASR_FAIL, "the recogniser queue is full", 1);
     int slot = 0;
@@ -78,7 +78,7 @@ void utterance_on_vad_event(void *ud, const struct vad_event *ev)
         u->marks.speech_start = now - (candidate_ms > 0 ? candidate_ms : 0) * 1000;
         u->marks.speech_end = now;
         u->samples = ev->n;
-        session_send_json(s, proto_simple("speech_started"), OUT_CONTROL, 0);
+        session_emit_kind(s, EV_SPEECH_STARTED, 0);
         if (asr_stream_begin(s->asr, u->turn) || asr_stream_push(s->asr, ev->audio, ev->n))
             session_send_error(s, ERR_ASR_FAIL, "the recogniser queue is full", 1);
         if (s->reply.turn)
@@ -138,17 +138,17 @@ void utterance_on_final(session *s, struct session_mail *m)
     int false_start = barge_in_is_false_start(s, u, text);
     memset(u, 0, sizeof *u);
     if (false_start) {
-        session_send_json(s, proto_info("speech over the assistant was too short to interrupt it; ignored"),
-                          OUT_CONTROL, 0);
+        session_emit_info(s, "speech over the assistant was too short to interrupt it; ignored");
         return;
     }
-    session_send_json(s, proto_transcript(1, m->turn, text), OUT_CONTROL, 0);
+    struct proto_event ev = {.kind = EV_TRANSCRIPT, .turn = m->turn, .text = text, .final = 1};
+    session_emit(s, &ev, OUT_CONTROL, 0);
     if (!text[0]) {
-        session_send_json(s, proto_info("no words recognised"), OUT_CONTROL, 0);
+        session_emit_info(s, "no words recognised");
         return;
     }
     if (m->turn < s->replied_turn) { /* a typed turn came after this speech began: it stands */
-        session_send_json(s, proto_info("a newer turn is already answered; this one is not"), OUT_CONTROL, 0);
+        session_emit_info(s, "a newer turn is already answered; this one is not");
         return;
     }
     reply_start(s, m->turn, text, &marks);

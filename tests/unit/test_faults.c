@@ -54,15 +54,22 @@ static void w_protocol(void *ud)
     struct proto_ready_info info = {.session_id = "s", .conversation_id = "c-1", .out_rate = 16000,
                                     .tts_engines = engines, .ntts_engines = 2, .llm = &llm, .llm_model = "mistral",
                                     .asr_engine = "whisper", .asr_partials = "pocketsphinx"};
-    free_str(proto_ready(&info));
-    free_str(proto_transcript(1, 3, "hello"));
-    free_str(proto_assistant_text(3, "chunk", "hi"));
-    free_str(proto_tts_start(3, 0, "hi", 16000));
-    free_str(proto_error("ASR_FAIL", "x", 1));
-    free_str(proto_busy("full", 2000));
-    free_str(proto_done(3, "{\"total_ms\":1}"));
-    free_str(proto_tool_call(3, "call_0", "current_time", "{\"a\":1}"));
-    free_str(proto_tool_result(3, "call_0", "current_time", "{\"now\":1}", 0));
+    struct proto_metrics pm = {.total_ms = 1, .first_audio_ms = PROTO_UNREACHED, .asr_audio_ms = 900, .asr_rtf = 0.1};
+    const struct proto_event events[] = {
+        {.kind = EV_READY, .ready = &info},
+        {.kind = EV_LLM_STATUS, .llm = &llm, .llm_model = "mistral"},
+        {.kind = EV_STATE, .status = "listening"},
+        {.kind = EV_TRANSCRIPT, .turn = 3, .text = "hello", .final = 1},
+        {.kind = EV_ASSISTANT_TEXT, .turn = 3, .status = "chunk", .text = "hi"},
+        {.kind = EV_TTS_START, .turn = 3, .text = "hi", .rate = 16000},
+        {.kind = EV_ERROR, .code = "BUSY", .text = "full", .recoverable = 1, .retry_after_ms = 2000},
+        {.kind = EV_DONE, .turn = 3, .metrics = &pm},
+        {.kind = EV_TOOL_CALL, .turn = 3, .tool_id = "call_0", .tool_name = "current_time", .arguments = "{\"a\":1}"},
+        {.kind = EV_TOOL_RESULT, .turn = 3, .tool_id = "call_0", .tool_name = "current_time", .text = "{\"now\":1}"},
+        {.kind = EV_INFO, .text = "note"},
+    };
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
+        free_str(proto_event_json(&events[i]));
     struct proto_chat chat;
     char problem[200];
     if (proto_parse_chat("{\"text\":\"hi\",\"conversation_id\":\"c-2\"}", 38, &chat, problem, sizeof problem) == 0)

@@ -49,20 +49,68 @@ int main(void)
     CHECK(parse("{\"type\":\"stop\"}", &m, &fatal) == 0 && m.type == MSG_STOP);
     CHECK(parse("{\"type\":\"cancel\"}", &m, &fatal) == 0 && m.type == MSG_CANCEL);
 
-    char *s = proto_error(ERR_LLM_FAIL, "cannot reach \"x\"", 1);
+    struct proto_event ev = {.kind = EV_ERROR, .code = ERR_LLM_FAIL, .text = "cannot reach \"x\"", .recoverable = 1};
+    char *s = proto_event_json(&ev);
     cJSON *j = cJSON_Parse(s);
     CHECK(j != NULL);
     CHECK_STR(cJSON_GetObjectItem(j, "type")->valuestring, "error");
     CHECK_STR(cJSON_GetObjectItem(j, "code")->valuestring, "LLM_FAIL");
     CHECK_STR(cJSON_GetObjectItem(j, "message")->valuestring, "cannot reach \"x\"");
     CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "recoverable")));
+    CHECK(!cJSON_GetObjectItem(j, "retry_after_ms"));
     cJSON_Delete(j);
     free(s);
 
-    s = proto_done(4, "{\"total_ms\":12.5}");
+    /* BUSY says when to come back. */
+    ev = (struct proto_event){
+        .kind = EV_ERROR, .code = ERR_BUSY, .text = "full", .recoverable = 1, .retry_after_ms = 2000};
+    s = proto_event_json(&ev);
+    j = cJSON_Parse(s);
+    CHECK(cJSON_GetObjectItem(j, "retry_after_ms")->valueint == 2000);
+    cJSON_Delete(j);
+    free(s);
+
+    ev = (struct proto_event){.kind = EV_TRANSCRIPT, .turn = 2, .text = "hi", .final = 1};
+    s = proto_event_json(&ev);
+    CHECK_STR(s, "{\"type\":\"transcript_final\",\"turn\":2,\"text\":\"hi\"}");
+    free(s);
+    ev.final = 0;
+    CHECK_STR(proto_event_type(&ev), "transcript_partial");
+
+    /* Tool arguments that are JSON go out as JSON; others as a string. */
+    ev = (struct proto_event){
+        .kind = EV_TOOL_CALL, .turn = 3, .tool_id = "c0", .tool_name = "now", .arguments = "{\"tz\":\"UTC\"}"};
+    s = proto_event_json(&ev);
+    j = cJSON_Parse(s);
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "arguments"), "tz")->valuestring, "UTC");
+    cJSON_Delete(j);
+    free(s);
+    ev = (struct proto_event){.kind = EV_TOOL_RESULT, .turn = 3, .tool_id = "c0", .tool_name = "now", .text = "oops"};
+    s = proto_event_json(&ev);
+    j = cJSON_Parse(s);
+    CHECK_STR(cJSON_GetObjectItem(j, "result")->valuestring, "oops");
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(j, "is_error")));
+    cJSON_Delete(j);
+    free(s);
+
+    struct proto_metrics pm = {.endpoint_ms = 500,
+                               .final_transcript_ms = PROTO_UNREACHED,
+                               .llm_request_ms = PROTO_UNREACHED,
+                               .first_token_ms = PROTO_UNREACHED,
+                               .first_phrase_ms = PROTO_UNREACHED,
+                               .first_audio_ms = PROTO_UNREACHED,
+                               .total_ms = 12.5,
+                               .first_partial_ms = PROTO_UNREACHED,
+                               .spoken = 1};
+    ev = (struct proto_event){.kind = EV_DONE, .turn = 4, .metrics = &pm};
+    s = proto_event_json(&ev);
     j = cJSON_Parse(s);
     CHECK(cJSON_GetObjectItem(j, "turn")->valueint == 4);
-    CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metrics"), "total_ms")->valuedouble == 12.5);
+    const cJSON *mj = cJSON_GetObjectItem(j, "metrics");
+    CHECK(cJSON_GetObjectItem(mj, "total_ms")->valuedouble == 12.5);
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(mj, "first_audio_ms")));
+    CHECK_STR(cJSON_GetObjectItem(mj, "input")->valuestring, "speech");
+    CHECK(!cJSON_GetObjectItem(mj, "asr_rtf"));
     cJSON_Delete(j);
     free(s);
 
@@ -71,7 +119,8 @@ int main(void)
     struct proto_ready_info info = {.session_id = "abc", .conversation_id = "conv1", .out_rate = 22050,
                                     .tts_engines = engines, .ntts_engines = 2, .llm = &unchecked,
                                     .llm_model = "mistral", .asr_engine = "whisper", .asr_partials = "pocketsphinx"};
-    s = proto_ready(&info);
+    ev = (struct proto_event){.kind = EV_READY, .ready = &info};
+    s = proto_event_json(&ev);
     j = cJSON_Parse(s);
     CHECK(!strcmp(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "asr"), "engine")->valuestring, "whisper"));
     CHECK(!strcmp(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "asr"), "partials")->valuestring, "pocketsphinx"));
@@ -86,7 +135,8 @@ int main(void)
     struct llm_check missing = {.checked = 1, .reachable = 1, .model_found = 0};
     snprintf(missing.problem, sizeof missing.problem, "Ollama has no model 'mistral'");
     snprintf(missing.fix, sizeof missing.fix, "ollama pull mistral");
-    s = proto_llm_status(&missing, "mistral");
+    ev = (struct proto_event){.kind = EV_LLM_STATUS, .llm = &missing, .llm_model = "mistral"};
+    s = proto_event_json(&ev);
     j = cJSON_Parse(s);
     const cJSON *llm = cJSON_GetObjectItem(j, "llm");
     CHECK(!strcmp(cJSON_GetObjectItem(j, "type")->valuestring, "llm_status"));
