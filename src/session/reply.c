@@ -466,7 +466,7 @@ void session_request_llm(session *s)
 void reply_on_llm_token(session *s, struct session_mail *m)
 {
     struct reply *r = &s->reply;
-    if (m->turn != r->turn || !r->llm || r->llm_done || !m->text)
+    if (!r->llm || r->llm_done || !m->text)
         return;
     if (r->round_start > 0 && r->text_len == r->round_start && r->text_len > 0 && m->text[0] != ' ' &&
         r->text[r->text_len - 1] != ' ') {
@@ -497,7 +497,7 @@ void reply_on_llm_token(session *s, struct session_mail *m)
 void reply_on_llm_done(session *s, struct session_mail *m)
 {
     struct reply *r = &s->reply;
-    if (m->turn != r->turn || r->llm_done || !r->llm)
+    if (r->llm_done || !r->llm)
         return;
     llm_request_free(r->llm); /* its thread has finished; the next round gets a new one */
     r->llm = NULL;
@@ -532,7 +532,7 @@ void session_reply_llm_finished(session *s)
 void reply_on_tool_call(session *s, struct session_mail *m)
 {
     struct reply *r = &s->reply;
-    if (m->turn != r->turn || !r->llm || !m->json)
+    if (!r->llm || !m->json)
         return;
     if (!r->round_calls)
         r->round_calls = cJSON_CreateArray();
@@ -543,7 +543,7 @@ void reply_on_tool_call(session *s, struct session_mail *m)
 void reply_on_recall(session *s, struct session_mail *m)
 {
     struct reply *r = &s->reply;
-    if (m->turn != r->turn || !r->waiting_recall)
+    if (!r->waiting_recall)
         return;
     r->waiting_recall = 0;
     r->memory_block = m->text;
@@ -554,7 +554,7 @@ void reply_on_recall(session *s, struct session_mail *m)
 void reply_on_tts(session *s, struct session_mail *m)
 {
     struct reply *r = &s->reply;
-    if (m->turn != r->turn || m->phrase < 0 || m->phrase >= r->nphrases)
+    if (m->phrase < 0 || m->phrase >= r->nphrases)
         return;
     struct phrase_slot *p = &r->phrases[m->phrase];
     if (m->kind == MAIL_TTS_AUDIO) {

@@ -393,11 +393,47 @@ void session_on_timer(session *s)
     session_arm_timer(s);
 }
 
-void session_on_mail(session *s, struct session_mail *m)
+/* The one stale-work check. Every piece of work carries the turn it was made
+ * for; when that turn is no longer the one its result is for (a barge-in, a
+ * cancel, a timeout, a newer turn), the result is dropped here, unread. */
+static int mail_is_current(const session *s, const struct session_mail *m)
 {
     switch (m->kind) {
+    case MAIL_ASR_PARTIAL: return m->turn && m->turn == s->utt.turn;
+    case MAIL_ASR_FINAL:
+        for (int i = 0; i < MAX_FINISHING; i++)
+            if (s->finishing[i].turn && s->finishing[i].turn == m->turn)
+                return 1;
+        return 0;
+    case MAIL_LLM_TOKEN:
+    case MAIL_LLM_DONE:
+    case MAIL_LLM_THINKING:
+    case MAIL_LLM_TOOL_CALL:
+    case MAIL_TOOL_RESULT:
+    case MAIL_RECALL:
+    case MAIL_TTS_AUDIO:
+    case MAIL_TTS_DONE: return m->turn && m->turn == s->reply.turn;
+    case MAIL_ASR_ERROR:     /* the client hears of it, whichever utterance it was */
+    case MAIL_STORE_FAILED:  /* likewise, for a turn already over */
+    case MAIL_HISTORY:       /* not a turn's work */
+    case MAIL_HTTP_DONE: return 1;
+    }
+    return 0;
+}
+
+void session_on_mail(session *s, struct session_mail *m)
+{
+    if (!mail_is_current(s, m)) {
+        if (m->kind == MAIL_TOOL_RESULT) { /* its side effects happened: say it went unheard */
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(m->json, "name");
+            log_info("session %s: the result of %s for turn %llu came after its turn ended: dropped", s->sid,
+                     cJSON_IsString(name) ? name->valuestring : "a tool", (unsigned long long)m->turn);
+        }
+        return;
+    }
+    switch (m->kind) {
     case MAIL_ASR_PARTIAL:
-        if (m->turn != s->utt.turn || !m->text)
+        if (!m->text)
             break;
         if (!s->utt.marks.first_partial)
             s->utt.marks.first_partial = clock_now_us();
@@ -426,7 +462,7 @@ void session_on_mail(session *s, struct session_mail *m)
         break;
     }
     case MAIL_LLM_THINKING:
-        if (m->turn == s->reply.turn && !s->reply.llm_done)
+        if (!s->reply.llm_done)
             session_emit_kind(s, EV_THINKING, m->turn);
         break;
     case MAIL_TTS_AUDIO:

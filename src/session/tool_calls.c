@@ -190,8 +190,8 @@ int tool_calls_start(session *s)
 void tool_calls_on_result(session *s, struct session_mail *m)
 {
     struct reply *r = &s->reply;
-    if (m->turn != r->turn || !r->round_calls || !m->json) { /* a barge-in or the deadline got there first */
-        log_info("session %s: the result of %s for turn %llu came after its turn ended: dropped", s->sid,
+    if (!r->round_calls || !m->json) { /* the deadline got there first */
+        log_info("session %s: the result of %s for turn %llu came after its deadline: dropped", s->sid,
                  m->json ? str(m->json, "name") : "a tool", (unsigned long long)m->turn);
         return;
     }
