@@ -58,12 +58,12 @@ static void *worker_main(void *p)
 workers *workers_new(const struct workers_params *params)
 {
     struct workers_params p = params ? *params : workers_default_params();
-    if (p.threads < 1)
+    if (p.threads < 0)
         p.threads = 1;
     workers *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
-    w->threads = calloc((size_t)p.threads, sizeof *w->threads);
+    w->threads = calloc((size_t)p.threads + 1, sizeof *w->threads);
     if (!w->threads) {
         free(w);
         return NULL;
@@ -76,11 +76,32 @@ workers *workers_new(const struct workers_params *params)
             break;
         w->nthreads++;
     }
-    if (!w->nthreads) {
+    if (!w->nthreads && p.threads) {
         workers_free(w);
         return NULL;
     }
     return w;
+}
+
+int workers_run_pending(workers *w)
+{
+    int ran = 0;
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        struct job *j = w->nthreads ? NULL : w->head;
+        if (j) {
+            w->head = j->next;
+            if (!w->head)
+                w->tail = NULL;
+            w->queued--;
+        }
+        pthread_mutex_unlock(&w->lock);
+        if (!j)
+            return ran;
+        j->fn(j->arg);
+        free(j);
+        ran++;
+    }
 }
 
 int workers_submit(workers *w, job_fn fn, void *arg)
@@ -127,6 +148,10 @@ void workers_free(workers *w)
     pthread_mutex_unlock(&w->lock);
     for (int i = 0; i < w->nthreads; i++)
         pthread_join(w->threads[i], NULL);
+    if (!w->nthreads) { /* a synchronous pool: its jobs still run, here */
+        w->stopping = 0;
+        workers_run_pending(w);
+    }
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
     free(w->threads);

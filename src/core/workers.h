@@ -8,7 +8,9 @@ typedef struct workers workers;
 typedef void (*job_fn)(void *arg);
 
 struct workers_params {
-    int threads;     /* worker threads */
+    /* Worker threads. 0: a synchronous pool (for deterministic tests): no
+     * thread, jobs wait until workers_run_pending runs them. */
+    int threads;
     int max_queued;  /* jobs waiting beyond this are refused */
 };
 struct workers_params workers_default_params(void);
@@ -24,6 +26,9 @@ struct workers_load {
     int64_t wait_us;
 };
 struct workers_load workers_get_load(workers *w);
+/* A synchronous pool: runs the jobs queued now (and those they queue), in
+ * order, on the caller's thread; returns how many ran. */
+int workers_run_pending(workers *w);
 /* Runs every queued job to completion, then joins the threads. */
 void workers_free(workers *w);
 

@@ -555,3 +555,6 @@ void llm_request_pause(llm_request *r, int paused)
     pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->lock);
 }
+
+const struct llm_driver llm_driver_http = {
+    .start = llm_request_start, .pause = llm_request_pause, .free = llm_request_free};

@@ -105,6 +105,16 @@ void llm_request_free(llm_request *r);
 /* Holds the stream (the thread stops reading) until resumed. */
 void llm_request_pause(llm_request *r, int paused);
 
+/* Requests as a session makes them, behind a vtable so that a test can put a
+ * scripted model in the server's place. llm_driver_http: the functions above. */
+struct llm_driver {
+    llm_request *(*start)(const struct llm_params *p, const struct llm_message *msgs, int n,
+                          const struct llm_callbacks *cb, void *ud, char *err, size_t errlen);
+    void (*pause)(llm_request *r, int paused);
+    void (*free)(llm_request *r);
+};
+extern const struct llm_driver llm_driver_http;
+
 #define LLM_MAX_TOOL_CALLS 8         /* per reply; more is an error */
 #define LLM_MAX_TOOL_ARGS (64 * 1024) /* bytes of arguments per call */
 

@@ -78,7 +78,7 @@ void barge_in_interrupt(session *s)
      * purged, and only then is agent_interrupted queued, so no audio of the
      * old turn can follow it. */
     atomic_store(&s->gate->current, 0);
-    llm_request_free(r->llm);
+    session_llm(s)->free(r->llm);
     r->llm = NULL;
     s->io.purge_turn(s->io_ud, turn);
     session_emit_kind(s, EV_INTERRUPTED, turn);
@@ -87,7 +87,7 @@ void barge_in_interrupt(session *s)
         metrics_turn(s->env->metrics, r->marks.spoken ? "speech" : "text", 1);
     }
     if (s->utt.turn && s->utt.marks.speech_start) /* a spoken barge-in, not a cancel */
-        metrics_observe_ms(s->env->metrics, LAT_BARGE_IN, (double)(clock_now_us() - s->utt.marks.speech_start) / 1000);
+        metrics_observe_ms(s->env->metrics, LAT_BARGE_IN, (double)(session_now(s) - s->utt.marks.speech_start) / 1000);
 
     keep_heard_record(s, r);
     size_t cap = (size_t)s->cfg->llm_max_reply_chars + 1;

@@ -132,7 +132,7 @@ void reply_update_pause(session *s)
     int want = pending_phrases(s) >= s->cfg->tts_max_pending_phrases;
     if (r->llm && !r->llm_done && want != r->paused) {
         r->paused = want;
-        llm_request_pause(r->llm, want);
+        session_llm(s)->pause(r->llm, want);
     }
 }
 
@@ -154,7 +154,7 @@ static void on_phrase(void *ud, const char *text, size_t len)
     if (!slot->text)
         return; /* out of memory: the phrase is lost, never a NULL in the list */
     if (!r->marks.first_phrase)
-        r->marks.first_phrase = clock_now_us();
+        r->marks.first_phrase = session_now(s);
     if (s->text_only) { /* an HTTP text client: nothing to speak */
         slot->synthesized = 1;
         r->nphrases++;
@@ -243,7 +243,7 @@ static void spoken_text(const struct reply *r, char *out, size_t outlen)
 void reply_free(session *s)
 {
     struct reply *r = &s->reply;
-    llm_request_free(r->llm); /* no LLM callback runs after this... */
+    session_llm(s)->free(r->llm); /* no LLM callback runs after this... */
     free(r->llm_ctx);         /* ...so their context can go */
     for (int i = 0; i < r->nphrases; i++) {
         free(r->phrases[i].text);
@@ -280,7 +280,7 @@ void reply_maybe_finish(session *s)
         r->written_samples < r->sent_samples)
         return;
     r->finished = 1;
-    r->marks.done = clock_now_us();
+    r->marks.done = session_now(s);
     metrics_turn(s->env->metrics, r->marks.spoken ? "speech" : "text", 0);
     if (r->marks.speech_end) {
         if (r->marks.first_audio)
@@ -346,7 +346,7 @@ void reply_pump_audio(session *s)
         }
         /* p->pcm holds the phrase's audio not yet queued. */
         while (p->pcm.len > 0) {
-            int64_t now = clock_now_us();
+            int64_t now = session_now(s);
             int64_t ahead = r->playout_start ? (int64_t)(r->sent_samples * 1000000 / (size_t)rate) - (now - r->playout_start) : 0;
             if (ahead >= lead_us && !s->headless) {
                 r->pump_deadline = now + (ahead - lead_us) + 1000;
@@ -423,7 +423,7 @@ static char *system_prompt(const session *s)
 void session_request_llm(session *s)
 {
     struct reply *r = &s->reply;
-    r->marks.llm_request = r->marks.llm_request ? r->marks.llm_request : clock_now_us();
+    r->marks.llm_request = r->marks.llm_request ? r->marks.llm_request : session_now(s);
     r->round_start = r->text_len;
     char *prompt = system_prompt(s);
     /* History, then per tool round (at most 32, tools.max_rounds' bound) the
@@ -448,7 +448,7 @@ void session_request_llm(session *s)
         if (r->llm_ctx) {
             r->llm_ctx->s = s;
             r->llm_ctx->turn = r->turn;
-            r->llm = llm_request_start(&p, msgs, n, &cb, r->llm_ctx, err, sizeof err); /* copies what it needs */
+            r->llm = session_llm(s)->start(&p, msgs, n, &cb, r->llm_ctx, err, sizeof err); /* copies what it needs */
         }
     }
     free(tools);
@@ -481,7 +481,7 @@ void reply_on_llm_token(session *s, struct session_mail *m)
     }
     size_t len = strlen(m->text);
     if (!r->marks.first_token)
-        r->marks.first_token = clock_now_us();
+        r->marks.first_token = session_now(s);
     char *t = realloc(r->text, r->text_len + len + 1);
     if (!t)
         return;
@@ -490,7 +490,7 @@ void reply_on_llm_token(session *s, struct session_mail *m)
     r->text_len += len;
     assistant_text(s, r->turn, "chunk", m->text);
     phrase_push(s->splitter, m->text, len, on_phrase, s);
-    r->gap_deadline = phrase_buffered(s->splitter) ? clock_now_us() + (int64_t)s->cfg->phrase_gap_ms * 1000 : 0;
+    r->gap_deadline = phrase_buffered(s->splitter) ? session_now(s) + (int64_t)s->cfg->phrase_gap_ms * 1000 : 0;
     session_arm_timer(s);
 }
 
@@ -499,7 +499,7 @@ void reply_on_llm_done(session *s, struct session_mail *m)
     struct reply *r = &s->reply;
     if (r->llm_done || !r->llm)
         return;
-    llm_request_free(r->llm); /* its thread has finished; the next round gets a new one */
+    session_llm(s)->free(r->llm); /* its thread has finished; the next round gets a new one */
     r->llm = NULL;
     if (m->status == LLM_OK && cJSON_GetArraySize(r->round_calls) > 0 && tool_calls_start(s) == 0)
         return; /* the reply goes on once the tools have answered */

@@ -165,7 +165,7 @@ void session_arm_timer(session *s)
     if (!s->started && !s->closing && (!next || s->start_deadline < next))
         next = s->start_deadline;
     if (next) {
-        int64_t delay = next - clock_now_us();
+        int64_t delay = next - session_now(s);
         s->io.set_timer(s->io_ud, delay > 0 ? delay : 0);
     }
 }
@@ -272,7 +272,7 @@ int session_submit_text(session *s, const char *text, int spoken)
         return -1;
     uint64_t turn = ++s->last_turn;
     struct turn_marks marks = {0};
-    marks.speech_end = marks.final = clock_now_us();
+    marks.speech_end = marks.final = session_now(s);
     marks.spoken = spoken;
     reply_start(s, turn, text, &marks);
     return 0;
@@ -337,7 +337,7 @@ void session_on_written(session *s, uint64_t turn, int phrase, size_t samples)
     struct reply *r = &s->reply;
     if (turn != r->turn || phrase < 0 || phrase >= r->nphrases)
         return;
-    int64_t now = clock_now_us();
+    int64_t now = session_now(s);
     if (!r->marks.first_audio)
         r->marks.first_audio = now;
     r->written_samples += samples;
@@ -351,7 +351,7 @@ void session_on_written(session *s, uint64_t turn, int phrase, size_t samples)
 
 void session_on_timer(session *s)
 {
-    int64_t now = clock_now_us();
+    int64_t now = session_now(s);
     struct reply *r = &s->reply;
     if (!s->started && !s->closing && now >= s->start_deadline) {
         char msg[96];
@@ -436,7 +436,7 @@ void session_on_mail(session *s, struct session_mail *m)
         if (!m->text)
             break;
         if (!s->utt.marks.first_partial)
-            s->utt.marks.first_partial = clock_now_us();
+            s->utt.marks.first_partial = session_now(s);
         struct proto_event ev = {.kind = EV_TRANSCRIPT, .turn = m->turn, .text = m->text};
         session_emit(s, &ev, OUT_PARTIAL, 0);
         barge_in_on_partial(s, m->text);
@@ -535,7 +535,7 @@ session *session_new(const struct session_env *env, const struct session_io *io,
         session_free(s);
         return NULL;
     }
-    s->start_deadline = clock_now_us() + (int64_t)c->limits_start_timeout_ms * 1000;
+    s->start_deadline = session_now(s) + (int64_t)c->limits_start_timeout_ms * 1000;
     session_arm_timer(s);
     return s;
 }
@@ -584,7 +584,7 @@ void session_new_conversation_id(char *out, size_t outlen)
 {
     unsigned char rnd[12] = {0};
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
-        int64_t t = clock_now_us();
+        int64_t t = clock_now_us(); /* any varying bits */
         memcpy(rnd, &t, sizeof t);
     }
     size_t n = 0;

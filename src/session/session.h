@@ -49,6 +49,12 @@ struct session_env {
     metrics *metrics;
     llm_watch *llm_watch; /* NULL: nothing tells whether the LLM answers */
     llm_connections *llm_connections; /* kept-alive connections to the LLM (may be NULL) */
+    /* Monotonic microseconds for marks and deadlines; NULL: the system's
+     * (core/clock.h). Tests drive the turn state machine with their own. */
+    int64_t (*clock_us)(void *ud);
+    void *clock_ud;
+    /* How replies reach the LLM; NULL: llm_driver_http (llm/llm.h). */
+    const struct llm_driver *llm;
     /* Asked at 'start', before 'ready': 0 admits the session; -1 refuses it
      * (BUSY, with why and when to retry). NULL admits every session. */
     int (*admit)(void *ud, char *why, size_t whylen, int *retry_after_ms);

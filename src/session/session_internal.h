@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "core/audio.h"
+#include "core/clock.h"
 #include "llm/llm.h"
 #include "phrase/phrase.h"
 #include "protocol/protocol.h"
@@ -138,6 +139,16 @@ struct session {
 };
 
 /* session.c */
+/* Now, on the session's clock (session_env.clock_us). */
+static inline int64_t session_now(const session *s)
+{
+    return s->env->clock_us ? s->env->clock_us(s->env->clock_ud) : clock_now_us();
+}
+/* The session's way to the LLM (session_env.llm). */
+static inline const struct llm_driver *session_llm(const session *s)
+{
+    return s->env->llm ? s->env->llm : &llm_driver_http;
+}
 /* Says ev to the client (cls and turn: how the transport queues it). */
 void session_emit(session *s, const struct proto_event *ev, enum out_class cls, uint64_t turn);
 /* An info message; a bare event of kind (speech_started, thinking, …). */

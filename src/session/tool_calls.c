@@ -152,7 +152,7 @@ int tool_calls_start(session *s)
     cJSON_AddItemToArray(r->tool_msgs, ask);
 
     session_flush_phrases(s); /* "Let me check." is spoken while the tool runs */
-    r->tool_deadline = clock_now_us() + (int64_t)s->cfg->tools_timeout_ms * 1000;
+    r->tool_deadline = session_now(s) + (int64_t)s->cfg->tools_timeout_ms * 1000;
     r->tools_running = cJSON_GetArraySize(r->round_calls);
     cJSON_ArrayForEach(call, r->round_calls)
     {

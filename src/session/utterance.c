@@ -41,7 +41,7 @@ void utterance_end(session *s)
     struct utterance *u = &s->utt;
     if (!u->turn)
         return;
-    u->marks.endpoint = clock_now_us();
+    u->marks.endpoint = session_now(s);
     if (!u->marks.speech_end)
         u->marks.speech_end = u->marks.endpoint;
     vad_reset_utterance(s->vad);
@@ -68,7 +68,7 @@ void utterance_on_vad_event(void *ud, const struct vad_event *ev)
 {
     session *s = ud;
     struct utterance *u = &s->utt;
-    int64_t now = clock_now_us();
+    int64_t now = session_now(s);
     switch (ev->kind) {
     case VAD_EVENT_START: {
         memset(u, 0, sizeof *u);
@@ -131,7 +131,7 @@ void utterance_on_final(session *s, struct session_mail *m)
         return;
     const char *text = m->text ? m->text : "";
     struct turn_marks marks = u->marks;
-    marks.final = clock_now_us();
+    marks.final = session_now(s);
     metrics_observe_ms(s->env->metrics, LAT_ASR_FINAL, (double)(marks.final - marks.endpoint) / 1000);
     marks.asr_audio_ms = m->audio_ms;
     marks.asr_cpu_us = m->cpu_us;
