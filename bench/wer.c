@@ -26,6 +26,7 @@
 #include "asr/asr.h"
 #include "core/audio.h"
 #include "core/config.h"
+#include "defaults.h"
 
 static const char *const sentences[] = {
     "what is the weather like today",
@@ -150,7 +151,7 @@ static int make_clip(const char *dir, const char *voice, int i, struct clip *c)
 static void row(const char *options, const char *whisper, struct clip *sets[], const int counts[], int nsets)
 {
     struct parley_config cfg;
-    config_defaults(&cfg);
+    parley_config_defaults(&cfg);
     struct asr_params p = asr_default_params();
     p.engine = whisper ? "whisper" : "pocketsphinx";
     p.partials = "off"; /* finals only: partials do not change them */
@@ -222,7 +223,7 @@ int main(int argc, char **argv)
         }
     }
     struct parley_config cfg;
-    config_defaults(&cfg);
+    parley_config_defaults(&cfg);
     if (!nrows) {
         rows[nrows++] = cfg.asr_pocketsphinx_options;
         rows[nrows++] = "";

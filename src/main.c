@@ -11,6 +11,7 @@
 #include "auth/auth_cli.h"
 #include "core/audio.h"
 #include "core/config.h"
+#include "defaults.h"
 #include "core/log.h"
 #include "llm/llm.h"
 #include "models/models.h"
@@ -99,7 +100,7 @@ struct cli {
 static int load_config(int argc, char **argv, struct parley_config *cfg, struct cli *cli)
 {
     char err[512] = "";
-    config_defaults(cfg);
+    parley_config_defaults(cfg);
     const char *path = NULL;
     for (int i = 2; i < argc; i++)
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
@@ -328,7 +329,10 @@ static int cmd_models(const struct parley_config *cfg, const char *sub, const ch
         return 1;
     }
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a write error, reported, not a crash */
-    struct models_pull_params p = {dir, cfg->models_url, stderr, isatty(fileno(stderr))};
+    struct models_pull_params p = models_pull_default_params();
+    p.dir = dir;
+    p.base_url = cfg->models_url;
+    p.tty = isatty(fileno(stderr));
     char err[1200];
     if (models_pull(&p, m, err, sizeof err)) {
         fprintf(stderr, "parley: %s\n", err);
@@ -349,7 +353,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help-config")) {
         puts("Configuration keys (YAML path, environment variables, default):");
-        config_print_keys(stdout);
+        static struct parley_config defaults; /* large: not on the stack */
+        parley_config_defaults(&defaults);
+        config_print_keys(stdout, &defaults);
         return 0;
     }
     struct cli cli = {.command = argv[1]};

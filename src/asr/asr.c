@@ -43,9 +43,13 @@ struct asr_params asr_default_params(void)
 {
     return (struct asr_params){.engine = "auto",
                                .partials = "pocketsphinx",
-                               .model_dir = "/usr/share/pocketsphinx/model",
+                               .model_dir = PARLEY_PS_MODELDIR,
                                .max_decoders = 4,
-                               .whisper_model = "tiny.en"};
+                               .remote_model = "whisper-1",
+                               .language = "en",
+                               .timeout_ms = 10000,
+                               .whisper_model = "tiny.en", /* why tiny.en: docs/config.md */
+                               .whisper_threads = 2};
 }
 
 void asr_choose_as_built(const struct asr_params *p, int have_whisper, struct asr_choice *out)

@@ -184,9 +184,7 @@ void config_defaults(struct parley_config *c)
     memset(c, 0, sizeof *c);
     strcpy(c->listen, "127.0.0.1:8080");
     strcpy(c->auth_mode, "auto");
-    c->auth_max_failures = 10;
     snprintf(c->web_root, sizeof c->web_root, "%s", PARLEY_WEB_DIR);
-    c->workers = 2;
     c->max_sessions = 64;
     c->send_queue_kib = 2048;
     c->limits_max_queue_wait_ms = 300;
@@ -197,26 +195,12 @@ void config_defaults(struct parley_config *c)
     c->limits_busy_retry_ms = 2000;
     c->limits_start_timeout_ms = 10000;
     strcpy(c->log_level, "info");
-    strcpy(c->llm_provider, "ollama");
-    strcpy(c->llm_model, "mistral");
     snprintf(c->llm_system_prompt, sizeof c->llm_system_prompt, "%s",
              "You are a helpful voice assistant. Answer briefly, in plain spoken sentences, "
              "without lists, markdown or emoji.");
-    c->llm_first_token_timeout_ms = 5000;
-    c->llm_timeout_s = 30;
     c->llm_context_tokens = 4096;
-    c->llm_max_reply_chars = 8000;
-    c->llm_check_interval_s = 30;
     strcpy(c->llm_think, "off");
     strcpy(c->vad_engine, "auto");
-    c->vad_aggressiveness = 2;
-    c->vad_frame_ms = 20;
-    c->vad_min_speech_ms = 100;
-    c->vad_silence_ms = 500;
-    c->vad_preroll_ms = 300;
-    strcpy(c->asr_engine, "auto");
-    strcpy(c->asr_partials, "pocketsphinx");
-    snprintf(c->asr_model_dir, sizeof c->asr_model_dir, "%s", PARLEY_PS_MODELDIR);
     /* asr.pocketsphinx_options stays empty (pocketsphinx's own search): every
      * cheaper setting measured cost more than 1 point of word error rate
      * (bench_wer, docs/benchmarks.md). */
@@ -224,25 +208,9 @@ void config_defaults(struct parley_config *c)
     c->asr_max_utterance_ms = 30000;
     c->asr_speculative_final_ms = 200;
     c->asr_final_timeout_ms = 5000;
-    c->asr_decoders = 4;
-    strcpy(c->tts_chain, "flite,espeak");
-    strcpy(c->tts_openai_model, "tts-1");
-    strcpy(c->tts_openai_voice, "alloy");
-    c->tts_openai_sample_rate = 24000;
-    strcpy(c->asr_openai_model, "whisper-1");
-    strcpy(c->asr_language, "en");
-    c->asr_timeout_ms = 10000;
-    strcpy(c->asr_whisper_model, "tiny.en"); /* why tiny.en: docs/config.md */
-    c->asr_whisper_threads = 2;
-    c->tts_timeout_s = 10;
     c->tts_max_pending_phrases = 5;
-    c->tts_sample_rate = 16000;
     c->tts_playout_lead_ms = 1000;
-    strcpy(c->tts_flite_voice, "slt");
-    strcpy(c->tts_espeak_voice, "en-us");
-    c->phrase_max_chars = 60;
     c->phrase_gap_ms = 700;
-    c->phrase_first_min_words = 4;
     c->barge_in_enabled = 1;
     c->barge_in_min_speech_ms = 60;
     c->barge_in_min_words = 0;
@@ -250,7 +218,6 @@ void config_defaults(struct parley_config *c)
     c->barge_in_min_level_dbfs = -45;
     c->barge_in_half_duplex = 0;
     strcpy(c->data_dir, "data");
-    strcpy(c->models_url, "https://huggingface.co");
     c->memory_enabled = 1;
     c->memory_top_k = 3;
     c->tools_enabled = 1;
@@ -627,15 +594,14 @@ int config_finish(struct parley_config *c, char *err, size_t errlen)
     return 0;
 }
 
-void config_print_keys(FILE *out)
+void config_print_keys(FILE *out, const struct parley_config *defaults)
 {
-    struct parley_config d;
-    config_defaults(&d);
+    const struct parley_config *d = defaults;
     for (size_t i = 0; i < NKEYS; i++) {
         const struct key_def *k = &keys[i];
         char env[96], def[160];
         env_name(k->name, env, sizeof env);
-        const char *base = (const char *)&d + k->off;
+        const char *base = (const char *)d + k->off;
         switch (k->type) {
         case T_STR: snprintf(def, sizeof def, "%.60s%s", base, strlen(base) > 60 ? "…" : ""); break;
         case T_INT: snprintf(def, sizeof def, "%d", *(const int *)base); break;

@@ -131,6 +131,9 @@ struct parley_config {
     int nmcp;
 };
 
+/* The defaults of the keys the configuration itself owns (listen, limits,
+ * the session's timing). Each module's own defaults (its *_default_params())
+ * are added by parley_config_defaults (src/defaults.h): start from that. */
 void config_defaults(struct parley_config *cfg);
 /* Each returns 0, or -1 with a message naming the offending key in err. */
 int config_load_file(struct parley_config *cfg, const char *path, char *err, size_t errlen);
@@ -142,6 +145,6 @@ int config_set(struct parley_config *cfg, const char *key, const char *value, ch
 /* Checks cross-key rules and fills derived fields (listen_host, default URL). */
 int config_finish(struct parley_config *cfg, char *err, size_t errlen);
 /* Prints every key with its environment names, default and meaning. */
-void config_print_keys(FILE *out);
+void config_print_keys(FILE *out, const struct parley_config *defaults);
 
 #endif

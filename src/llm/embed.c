@@ -13,6 +13,12 @@
 #define MAX_RESPONSE (8 << 20)
 #define MAX_DIM 8192
 
+struct embed_params embed_default_params(void)
+{
+    return (struct embed_params){
+        .provider = "ollama", .url = "http://127.0.0.1:11434", .model = "", .api_key = "", .timeout_ms = 2000};
+}
+
 int embed_text(const struct embed_params *p, const char *text, float **vec, int *dim, char *err, size_t errlen)
 {
     *vec = NULL;

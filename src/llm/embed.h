@@ -12,6 +12,7 @@ struct embed_params {
     const char *api_key;
     int timeout_ms;
 };
+struct embed_params embed_default_params(void);
 
 /* Returns 0 with a malloc'd vector in *vec (dim floats), or -1 with err. */
 int embed_text(const struct embed_params *p, const char *text, float **vec, int *dim, char *err, size_t errlen);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct memory_params memory_default_params(void) { return (struct memory_params){.embed = embed_default_params()}; }
+
 int64_t memory_save(const struct memory_params *p, int64_t user_id, const char *content, const char *conversation_id, uint64_t turn,
                     char *err, size_t errlen)
 {

@@ -13,6 +13,7 @@ struct memory_params {
     store *db;
     struct embed_params embed; /* embed.model empty: keyword search only */
 };
+struct memory_params memory_default_params(void); /* no store: set db */
 
 /* Both act on user_id's memories only. Returns the new memory's id, or -1
  * with err. */

@@ -138,6 +138,11 @@ static int on_progress(void *ud, curl_off_t total, curl_off_t now, curl_off_t ut
     return 0;
 }
 
+struct models_pull_params models_pull_default_params(void)
+{
+    return (struct models_pull_params){.dir = "data/models", .base_url = "https://huggingface.co", .progress = stderr};
+}
+
 int models_pull(const struct models_pull_params *p, const struct model_info *m, char *err, size_t errlen)
 {
     char final[1200], part[1300], hex[41];

@@ -27,6 +27,7 @@ struct models_pull_params {
     FILE *progress;       /* where progress goes (stderr) */
     int tty;              /* a bar redrawn in place, else a line every 10% */
 };
+struct models_pull_params models_pull_default_params(void);
 
 /* 0: present (downloaded, or already there and verified); -1 with err. */
 int models_pull(const struct models_pull_params *p, const struct model_info *m, char *err, size_t errlen);

@@ -358,40 +358,40 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 struct asr_params server_asr_params(const struct parley_config *cfg)
 {
-    return (struct asr_params){
-        .engine = cfg->asr_engine,
-        .partials = cfg->asr_partials,
-        .model_dir = cfg->asr_model_dir,
-        .pocketsphinx_options = cfg->asr_pocketsphinx_options,
-        .max_decoders = cfg->asr_decoders,
-        .remote_url = cfg->asr_openai_url,
-        .remote_key = cfg->asr_openai_api_key,
-        .remote_model = cfg->asr_openai_model,
-        .language = cfg->asr_language,
-        .timeout_ms = cfg->asr_timeout_ms,
-        .whisper_model = cfg->asr_whisper_model,
-        .models_dir = cfg->models_dir,
-        .whisper_threads = cfg->asr_whisper_threads,
-    };
+    struct asr_params p = asr_default_params();
+    p.engine = cfg->asr_engine;
+    p.partials = cfg->asr_partials;
+    p.model_dir = cfg->asr_model_dir;
+    p.pocketsphinx_options = cfg->asr_pocketsphinx_options;
+    p.max_decoders = cfg->asr_decoders;
+    p.remote_url = cfg->asr_openai_url;
+    p.remote_key = cfg->asr_openai_api_key;
+    p.remote_model = cfg->asr_openai_model;
+    p.language = cfg->asr_language;
+    p.timeout_ms = cfg->asr_timeout_ms;
+    p.whisper_model = cfg->asr_whisper_model;
+    p.models_dir = cfg->models_dir;
+    p.whisper_threads = cfg->asr_whisper_threads;
+    return p;
 }
 
 struct llm_params server_llm_params(const struct parley_config *cfg) { return llm_params_from_config(cfg); }
 
 struct tts_params server_tts_params(const struct parley_config *cfg)
 {
-    return (struct tts_params){
-        .chain = cfg->tts_chain,
-        .timeout_s = cfg->tts_timeout_s,
-        .out_rate = cfg->tts_sample_rate,
-        .flite_voice = cfg->tts_flite_voice,
-        .espeak_voice = cfg->tts_espeak_voice,
-        .openai_url = cfg->tts_openai_url,
-        .openai_key = cfg->tts_openai_api_key,
-        .openai_model = cfg->tts_openai_model,
-        .openai_voice = cfg->tts_openai_voice,
-        .openai_rate = cfg->tts_openai_sample_rate,
-        .instances = cfg->workers,
-    };
+    struct tts_params p = tts_default_params();
+    p.chain = cfg->tts_chain;
+    p.timeout_s = cfg->tts_timeout_s;
+    p.out_rate = cfg->tts_sample_rate;
+    p.flite_voice = cfg->tts_flite_voice;
+    p.espeak_voice = cfg->tts_espeak_voice;
+    p.openai_url = cfg->tts_openai_url;
+    p.openai_key = cfg->tts_openai_api_key;
+    p.openai_model = cfg->tts_openai_model;
+    p.openai_voice = cfg->tts_openai_voice;
+    p.openai_rate = cfg->tts_openai_sample_rate;
+    p.instances = cfg->workers;
+    return p;
 }
 
 /* vad.engine: an explicit choice must work (checked by opening it once);
@@ -454,15 +454,16 @@ static int open_store(server *srv, char *err, size_t errlen)
     srv->env.db = store_open(&sp, err, errlen);
     if (!srv->env.db)
         return -1;
-    srv->mem = (struct memory_params){
-        .db = srv->env.db,
-        .embed = {.provider = cfg->memory_embed_provider[0] ? cfg->memory_embed_provider : cfg->llm_provider,
-                  .url = cfg->memory_embed_url[0] ? cfg->memory_embed_url : cfg->llm_url,
-                  .model = cfg->memory_embed_model,
-                  .api_key = cfg->llm_api_key,
-                  /* recall waits on it before every LLM request: keep it short */
-                  .timeout_ms = cfg->llm_first_token_timeout_ms < 2000 ? cfg->llm_first_token_timeout_ms : 2000},
-    };
+    srv->mem = memory_default_params();
+    srv->mem.db = srv->env.db;
+    struct embed_params *e = &srv->mem.embed;
+    e->provider = cfg->memory_embed_provider[0] ? cfg->memory_embed_provider : cfg->llm_provider;
+    e->url = cfg->memory_embed_url[0] ? cfg->memory_embed_url : cfg->llm_url;
+    e->model = cfg->memory_embed_model;
+    e->api_key = cfg->llm_api_key;
+    /* recall waits on it before every LLM request: never longer than a first token */
+    if (cfg->llm_first_token_timeout_ms < e->timeout_ms)
+        e->timeout_ms = cfg->llm_first_token_timeout_ms;
     srv->env.mem = &srv->mem;
     log_info("storing conversations and memories in %s%s%s", path, cfg->memory_embed_model[0] ? ", embeddings by " : "",
              cfg->memory_embed_model);

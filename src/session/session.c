@@ -525,7 +525,9 @@ session *session_new(const struct session_env *env, const struct session_io *io,
     struct asr_callbacks acb = {utterance_on_asr_partial, utterance_on_asr_final, utterance_on_asr_error};
     s->asr = asr_stream_new(env->asr, env->pool, &acb, s, c->asr_partial_interval_ms);
     s->hist = history_new();
-    struct phrase_params pp = {.max_chars = c->phrase_max_chars, .first_min_words = c->phrase_first_min_words};
+    struct phrase_params pp = phrase_default_params();
+    pp.max_chars = c->phrase_max_chars;
+    pp.first_min_words = c->phrase_first_min_words;
     s->splitter = phrase_new(&pp);
     s->gate = calloc(1, sizeof *s->gate);
     if (s->gate)

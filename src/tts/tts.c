@@ -34,7 +34,14 @@ struct tts {
 struct tts_params tts_default_params(void)
 {
     return (struct tts_params){
-        .chain = "flite,espeak", .timeout_s = 10, .out_rate = 16000, .flite_voice = "slt", .espeak_voice = "en-us",
+        .chain = "flite,espeak",
+        .timeout_s = 10,
+        .out_rate = 16000,
+        .flite_voice = "slt",
+        .espeak_voice = "en-us",
+        .openai_model = "tts-1",
+        .openai_voice = "alloy",
+        .openai_rate = 24000,
         .instances = 1};
 }
 

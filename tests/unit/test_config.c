@@ -4,6 +4,12 @@
 
 #include "check.h"
 #include "core/config.h"
+#include "defaults.h"
+#include "asr/asr.h"
+#include "core/workers.h"
+#include "phrase/phrase.h"
+#include "tts/tts.h"
+#include "vad/vad.h"
 
 static const char *write_file(const char *text)
 {
@@ -20,13 +26,24 @@ int main(void)
 {
     struct parley_config c;
     char err[512];
-    config_defaults(&c);
+    parley_config_defaults(&c);
     CHECK(config_finish(&c, err, sizeof err) == 0);
     CHECK_STR(c.listen_host, "127.0.0.1");
     CHECK(c.listen_port == 8080);
     CHECK_STR(c.llm_provider, "ollama");
     CHECK_STR(c.llm_url, "http://127.0.0.1:11434");
     CHECK_STR(c.llm_model, "mistral");
+    /* A module's defaults come from its *_default_params(), nowhere else:
+     * the configuration alone leaves them unset. */
+    CHECK(c.tts_sample_rate == tts_default_params().out_rate && c.tts_sample_rate == 16000);
+    CHECK(c.vad_silence_ms == vad_default_params().silence_ms && c.vad_silence_ms == 500);
+    CHECK_STR(c.asr_whisper_model, asr_default_params().whisper_model);
+    CHECK(c.phrase_max_chars == phrase_default_params().max_chars);
+    CHECK(c.workers == workers_default_params().threads);
+    static struct parley_config own;
+    config_defaults(&own);
+    CHECK(own.tts_sample_rate == 0 && own.vad_silence_ms == 0 && !own.asr_engine[0] && !own.llm_model[0]);
+    CHECK(own.phrase_gap_ms == 700 && own.limits_start_timeout_ms == 10000); /* the session's own timing */
 
     const char *path = write_file("listen: 0.0.0.0:9000\n"
                                   "llm:\n"
@@ -39,7 +56,7 @@ int main(void)
                                   "  timeout_s: 2.5\n"
                                   "barge_in:\n"
                                   "  half_duplex: yes\n");
-    config_defaults(&c);
+    parley_config_defaults(&c);
     CHECK(config_load_file(&c, path, err, sizeof err) == 0);
     CHECK(config_finish(&c, err, sizeof err) == 0);
     CHECK(c.listen_port == 9000);
@@ -52,7 +69,7 @@ int main(void)
     CHECK(c.barge_in_half_duplex == 1);
 
     /* Environment beats the file; the spec's STREAM_* names work. */
-    config_defaults(&c);
+    parley_config_defaults(&c);
     CHECK(config_load_file(&c, path, err, sizeof err) == 0);
     setenv("STREAM_VAD_SILENCE_MS", "650", 1);
     setenv("PARLEY_LLM_URL", "http://example.test:1234/v1/", 1);
@@ -85,7 +102,7 @@ int main(void)
     CHECK(config_finish(&c, err, sizeof err) == -1 && strstr(err, "vad.frame_ms"));
 
     const char *bad = write_file("llm:\n  modle: typo\n");
-    config_defaults(&c);
+    parley_config_defaults(&c);
     CHECK(config_load_file(&c, bad, err, sizeof err) == -1);
     CHECK(strstr(err, "llm.modle") && strstr(err, ":2:"));
     const char *broken = write_file("llm: [unclosed\n");
@@ -100,7 +117,7 @@ int main(void)
                                  "      args: [-y, \"@modelcontextprotocol/server-everything\", \"a,b\"]\n"
                                  "      env: [TOKEN=x, MODE=y]\n"
                                  "    memory:\n      command: /usr/bin/mcp-memory\n");
-    config_defaults(&c);
+    parley_config_defaults(&c);
     CHECK(config_load_file(&c, mcp, err, sizeof err) == 0);
     CHECK_STR(c.tts_chain, "espeak,flite");
     CHECK(c.nmcp == 2);
@@ -127,7 +144,7 @@ int main(void)
     for (size_t i = 0; i < big; i++)
         yaml[off + i] = (char)('a' + i % 26);
     strcpy(yaml + off + big, "\"\n");
-    config_defaults(&c);
+    parley_config_defaults(&c);
     CHECK(config_load_file(&c, write_file(yaml), err, sizeof err) == 0);
     CHECK(strlen(c.llm_system_prompt) == big);
     for (size_t i = 0; i < 70000; i++)
@@ -140,7 +157,7 @@ int main(void)
     for (int i = 0; i < 20; i++)
         strcat(args, i ? ", a" : "a");
     strcat(args, "]\n");
-    config_defaults(&c);
+    parley_config_defaults(&c);
     CHECK(config_load_file(&c, write_file(args), err, sizeof err) == -1 && strstr(err, "at most 16"));
     char *prompt = malloc(60001);
     memset(prompt, 'c', 60000);

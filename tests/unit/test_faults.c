@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "core/config.h"
+#include "defaults.h"
 #include "fault.h"
 #include "phrase/phrase.h"
 #include "protocol/protocol.h"
@@ -102,7 +103,7 @@ static void w_config(void *ud)
 {
     struct parley_config *c = ud;
     char err[512];
-    config_defaults(c);
+    parley_config_defaults(c);
     const char *yaml = "listen: 127.0.0.1:9000\nllm:\n  model: m\n  system_prompt: \"a long prompt\"\n"
                        "tts:\n  chain: [flite, espeak]\nmcp:\n  servers:\n    e:\n      command: x\n      args: [a, b]\n";
     if (config_load_string(c, yaml, strlen(yaml), "t", err, sizeof err) == 0)

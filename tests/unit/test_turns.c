@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "core/config.h"
+#include "defaults.h"
 #include "session/session.h"
 #include "tools/tools.h"
 #include "vad/vad.h"
@@ -496,7 +497,7 @@ static void test_resume(const char *db_path)
 int main(void)
 {
     char err[256];
-    config_defaults(&cfg);
+    parley_config_defaults(&cfg);
     CHECK(config_set(&cfg, "asr.engine", "pocketsphinx", err, sizeof err) == 0);
     CHECK(config_set(&cfg, "asr.model_dir", PARLEY_PS_MODELDIR, err, sizeof err) == 0);
     CHECK(config_set(&cfg, "tts.chain", "flite", err, sizeof err) == 0);
