@@ -5,6 +5,8 @@
 //   the server's own share of that (minus the VAD silence window and the
 //   LLM's time to its first phrase),
 //   speech onset → agent_interrupted for barge-ins,
+//   how often the LLM was asked on the speculative final, and how many of
+//   those requests were wasted (the speaker went on),
 //   the ASR real-time factor,
 // plus parley's resident memory.
 //
@@ -95,6 +97,7 @@ const e2e = [],
   rtf = [],
   finals = [],
   phraseWait = [];
+let early = 0; // turns whose LLM request went out before the endpoint
 for (let t = 0; t < TURNS; t++) {
   const s = speech[t % speech.length];
   const from = c.events.length;
@@ -110,8 +113,12 @@ for (let t = 0; t < TURNS; t++) {
   const m = await latencyLine(turnMsg.turn);
   if (m) {
     const llmToPhrase = m.first_phrase_ms - m.llm_request_ms;
-    own.push(toAudio - silenceMs - llmToPhrase);
+    // The LLM's wait that still lies after the endpoint: all of it when the
+    // request follows the endpoint, what is left of it after a speculative start.
+    const llmAfterEndpoint = Math.max(0, m.first_phrase_ms - Math.max(m.llm_request_ms, m.endpoint_ms));
+    own.push(toAudio - silenceMs - llmAfterEndpoint);
     phraseWait.push(llmToPhrase);
+    if (m.llm_request_ms < m.endpoint_ms) early++;
     finals.push(m.final_transcript_ms - m.endpoint_ms);
     if (m.asr_rtf) rtf.push(m.asr_rtf);
     if (process.env.BENCH_VERBOSE) console.log(JSON.stringify({ toAudio: Math.round(toAudio), ...m }));
@@ -136,6 +143,8 @@ for (let b = 0; b < BARGES; b++) {
   await c.waitFor('agent_interrupted', (m) => m.turn === next.turn, 5000, from);
 }
 
+const metricsText = await (await fetch(`${parley.http}/metrics`)).text();
+const counter = (outcome) => Number(new RegExp(`parley_speculative_starts_total\\{outcome="${outcome}"\\} (\\d+)`).exec(metricsText)?.[1] ?? 0);
 const rss = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${parley.child.pid}/status`, 'utf8'))[1]);
 const cpu = os.cpus()[0].model;
 console.log(`parley latency benchmark — ${os.cpus().length} × ${cpu}, ${new Date().toISOString()}`);
@@ -145,6 +154,9 @@ console.log(`server's own share (ms):                   ${fmt(own)}`);
 console.log(`  of which endpoint → final transcript:    ${fmt(finals)}`);
 console.log(`LLM request → first phrase (ms):           ${fmt(phraseWait)}`);
 console.log(`barge-in: speech onset → interrupted (ms): ${fmt(barge)}`);
+const turnsAll = TURNS + 2 * BARGES; // the barge-in runs speak twice a round: a typed turn, a spoken one
+console.log(`speculative starts: ${early} of ${TURNS} timed turns asked the LLM before the endpoint; ` +
+  `all turns: ${counter('shown')} shown, ${counter('wasted')} wasted (${(100 * counter('wasted') / turnsAll).toFixed(1)} per 100 turns)`);
 console.log(`ASR real-time factor:                      ${rtf.length ? `p50 ${pct(rtf, 50).toFixed(3)}  p95 ${pct(rtf, 95).toFixed(3)}` : 'n/a'}`);
 console.log(`parley resident memory after the run:      ${(rss / 1024).toFixed(1)} MiB`);
 c.close();

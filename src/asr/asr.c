@@ -430,6 +430,12 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
                 atomic_fetch_add(&s->cancelled_decodes, 1); /* speech resumed mid-decode */
             s->cpu_us += thread_cpu_us() - t0;
             s->speculated = s->spec_text != NULL;
+            if (s->speculated) {
+                pthread_mutex_lock(&s->lock);
+                if (!s->closed && s->cb.speculative)
+                    s->cb.speculative(s->ud, s->utt_id, s->spec_text);
+                pthread_mutex_unlock(&s->lock);
+            }
         }
         break;
     case CMD_RESUME:

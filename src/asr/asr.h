@@ -106,6 +106,9 @@ struct asr_callbacks {
     void (*partial)(void *ud, uint64_t utterance, const char *text);
     void (*final)(void *ud, uint64_t utterance, const char *text, int64_t audio_ms, int64_t cpu_us);
     void (*error)(void *ud, uint64_t utterance, const char *message);
+    /* The speculative final is decoded (asr_stream_speculate): what the
+     * final will be unless speech resumes. May be NULL. */
+    void (*speculative)(void *ud, uint64_t utterance, const char *text);
 };
 
 typedef struct asr_stream asr_stream;

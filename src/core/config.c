@@ -80,6 +80,8 @@ static const struct key_def keys[] = {
     {"llm.think", NULL, T_STR, F(llm_think), 0, 0, "auto|on|off",
      "Ollama models that think first (qwen3, deepseek-r1): off asks them not to, since thinking delays the first "
      "spoken word; auto leaves it to the model"},
+    {"llm.speculative_start", NULL, T_BOOL, F(llm_speculative_start), 0, 1, NULL,
+     "send the LLM request on the speculative final, inside the silence window; show it once the endpoint confirms"},
     {"llm.check_interval_s", NULL, T_INT, F(llm_check_interval_s), 1, 3600, NULL,
      "while the LLM server or its model is missing, check again this often (logged, and shown on the page)"},
 
@@ -199,7 +201,7 @@ void config_defaults(struct parley_config *c)
              "You are a helpful voice assistant. Answer briefly, in plain spoken sentences, "
              "without lists, markdown or emoji.");
     c->llm_context_tokens = 4096;
-    strcpy(c->llm_think, "off");
+    c->llm_speculative_start = 1;
     strcpy(c->vad_engine, "auto");
     /* asr.pocketsphinx_options stays empty (pocketsphinx's own search): every
      * cheaper setting measured cost more than 1 point of word error rate

@@ -60,6 +60,7 @@ struct parley_config {
     int llm_max_reply_chars;
     int llm_check_interval_s;
     char llm_think[8]; /* auto | on | off: Ollama's "think" */
+    int llm_speculative_start; /* ask the LLM on the speculative final, show it at the endpoint */
 
     /* vad */
     char vad_engine[16];

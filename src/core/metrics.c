@@ -40,6 +40,7 @@ struct metrics {
     atomic_ullong turns_speech, turns_text, turns_interrupted;
     atomic_ullong errors[NCODES];
     atomic_ullong tool_calls, tool_errors;
+    atomic_ullong speculations_shown, speculations_wasted;
     atomic_ullong http_2xx, http_4xx, http_5xx;
     struct histogram lat[LAT_COUNT];
 };
@@ -73,6 +74,12 @@ void metrics_tool_call(metrics *m, int is_error)
     atomic_fetch_add(&m->tool_calls, 1);
     if (is_error)
         atomic_fetch_add(&m->tool_errors, 1);
+}
+
+void metrics_speculation(metrics *m, int shown)
+{
+    if (m)
+        atomic_fetch_add(shown ? &m->speculations_shown : &m->speculations_wasted, 1);
 }
 
 void metrics_http_request(metrics *m, int status)
@@ -157,6 +164,12 @@ char *metrics_render(metrics *m, int active_sessions, int ws_sessions)
             "# TYPE parley_tool_calls_total counter\nparley_tool_calls_total %llu\n"
             "# TYPE parley_tool_errors_total counter\nparley_tool_errors_total %llu\n",
         (unsigned long long)atomic_load(&m->tool_calls), (unsigned long long)atomic_load(&m->tool_errors));
+    put(&o, "# HELP parley_speculative_starts_total LLM requests sent before the endpoint: shown, or wasted (the user spoke on)\n"
+            "# TYPE parley_speculative_starts_total counter\n"
+            "parley_speculative_starts_total{outcome=\"shown\"} %llu\n"
+            "parley_speculative_starts_total{outcome=\"wasted\"} %llu\n",
+        (unsigned long long)atomic_load(&m->speculations_shown),
+        (unsigned long long)atomic_load(&m->speculations_wasted));
     put(&o, "# HELP parley_http_requests_total HTTP API requests by status class\n"
             "# TYPE parley_http_requests_total counter\n"
             "parley_http_requests_total{class=\"2xx\"} %llu\nparley_http_requests_total{class=\"4xx\"} %llu\n"

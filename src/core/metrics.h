@@ -22,6 +22,9 @@ void metrics_free(metrics *m);
 void metrics_turn(metrics *m, const char *input, int interrupted);
 void metrics_error(metrics *m, const char *code);
 void metrics_tool_call(metrics *m, int is_error);
+/* A speculative start (an LLM request sent before the endpoint): shown, or
+ * dropped because the user spoke on (wasted). */
+void metrics_speculation(metrics *m, int shown);
 void metrics_observe_ms(metrics *m, enum metric_latency which, double ms);
 /* A moving average of the last few observations, or 0 when none came within
  * max_age_us (what the server feels now, not since it started). */

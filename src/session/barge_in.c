@@ -73,6 +73,10 @@ void barge_in_interrupt(session *s)
     struct reply *r = &s->reply;
     if (!r->turn)
         return;
+    if (r->held) { /* never shown: nothing to interrupt, only to drop */
+        reply_discard(s);
+        return;
+    }
     uint64_t turn = r->turn;
     /* Order matters: stale work is fenced off first, then queued audio is
      * purged, and only then is agent_interrupted queued, so no audio of the
@@ -126,7 +130,7 @@ void barge_in_on_played(session *s, uint64_t turn, int64_t ms)
 void barge_in_on_close(session *s)
 {
     struct reply *r = &s->reply;
-    if (!r->turn || r->finished)
+    if (!r->turn || r->finished || r->held)
         return;
     /* The client left mid-reply (a reload, a lost network): store the turn
      * as interrupted, with what reached it, and count it. */

@@ -61,6 +61,18 @@ int history_set_assistant(history *h, uint64_t turn, const char *text)
     return -1;
 }
 
+void history_drop_turn(history *h, uint64_t turn)
+{
+    int k = 0;
+    for (int i = 0; i < h->count; i++) {
+        if (h->items[i].turn == turn)
+            free(h->items[i].text);
+        else
+            h->items[k++] = h->items[i];
+    }
+    h->count = k;
+}
+
 int history_count(const history *h) { return h->count; }
 
 int history_context(const history *h, const char *system_prompt, size_t budget_chars, struct llm_message *out,

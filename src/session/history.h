@@ -16,6 +16,8 @@ void history_free(history *h);
 int history_add(history *h, const char *role, const char *text, uint64_t turn);
 /* Replaces the text of the assistant message of that turn, if kept. */
 int history_set_assistant(history *h, uint64_t turn, const char *text);
+/* Removes every message of that turn (a reply dropped before it was shown). */
+void history_drop_turn(history *h, uint64_t turn);
 int history_count(const history *h);
 /* Fills out[] with the system prompt and the newest messages within
  * budget_chars, oldest dropped first, but never the newest. Returns count. */

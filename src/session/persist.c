@@ -94,7 +94,7 @@ struct recall_job {
     const struct memory_params *mem;
     int64_t user_id;
     mailbox *mail;
-    uint64_t session_id, turn;
+    uint64_t session_id, ticket;
     int limit;
     char *query;
 };
@@ -107,7 +107,7 @@ static void recall_run(void *arg)
     if (warning[0])
         log_warn("memory: %s", warning);
     char *block = memory_context_block(found);
-    struct session_mail *m = session_mail_new(j->session_id, MAIL_RECALL, j->turn, NULL, 0);
+    struct session_mail *m = session_mail_new(j->session_id, MAIL_RECALL, j->ticket, NULL, 0);
     if (m) {
         m->text = block;
         mailbox_post(j->mail, &m->node);
@@ -127,7 +127,7 @@ int persist_recall(session *s)
     struct recall_job *j = calloc(1, sizeof *j);
     if (!j)
         return -1;
-    *j = (struct recall_job){s->env->mem, s->user.id, s->env->mail, s->id, r->turn, s->cfg->memory_top_k, strdup(r->user_text)};
+    *j = (struct recall_job){s->env->mem, s->user.id, s->env->mail, s->id, r->ticket, s->cfg->memory_top_k, strdup(r->user_text)};
     if (!j->query || workers_submit(s->env->io, recall_run, j)) {
         free(j->query);
         free(j);

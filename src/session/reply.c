@@ -15,25 +15,25 @@
 
 struct llm_ctx {
     session *s;
-    uint64_t turn;
+    uint64_t ticket;
 };
 
 static void on_llm_token(void *ud, const char *text, size_t len)
 {
     struct llm_ctx *c = ud;
-    session_post(c->s, MAIL_LLM_TOKEN, c->turn, text, len);
+    session_post(c->s, MAIL_LLM_TOKEN, c->ticket, text, len);
 }
 
 static void on_llm_thinking(void *ud)
 {
     struct llm_ctx *c = ud;
-    session_post(c->s, MAIL_LLM_THINKING, c->turn, NULL, 0);
+    session_post(c->s, MAIL_LLM_THINKING, c->ticket, NULL, 0);
 }
 
 static void on_llm_tool_call(void *ud, const char *id, const char *name, const char *arguments)
 {
     struct llm_ctx *c = ud;
-    struct session_mail *m = session_mail_new(c->s->id, MAIL_LLM_TOOL_CALL, c->turn, NULL, 0);
+    struct session_mail *m = session_mail_new(c->s->id, MAIL_LLM_TOOL_CALL, c->ticket, NULL, 0);
     if (!m)
         return;
     m->json = cJSON_CreateObject();
@@ -46,7 +46,7 @@ static void on_llm_tool_call(void *ud, const char *id, const char *name, const c
 static void on_llm_done(void *ud, enum llm_status status, const char *message)
 {
     struct llm_ctx *c = ud;
-    struct session_mail *m = session_mail_new(c->s->id, MAIL_LLM_DONE, c->turn, message, strlen(message));
+    struct session_mail *m = session_mail_new(c->s->id, MAIL_LLM_DONE, c->ticket, message, strlen(message));
     if (m) {
         m->status = (int)status;
         mailbox_post(c->s->env->mail, &m->node);
@@ -55,7 +55,7 @@ static void on_llm_done(void *ud, enum llm_status status, const char *message)
 
 struct tts_job {
     struct turn_gate *gate;
-    uint64_t turn, session_id;
+    uint64_t ticket, session_id;
     int phrase;
     char *text;
     int order[TTS_MAX_ENGINES], n;
@@ -69,13 +69,13 @@ struct tts_job {
 static int tts_job_stale(void *ud)
 {
     struct tts_job *j = ud;
-    return atomic_load(&j->gate->current) != j->turn;
+    return atomic_load(&j->gate->current) != j->ticket;
 }
 
 /* Hands the batched audio over to the session. */
 static void tts_job_post_audio(struct tts_job *j)
 {
-    struct session_mail *m = session_mail_new(j->session_id, MAIL_TTS_AUDIO, j->turn, NULL, 0);
+    struct session_mail *m = session_mail_new(j->session_id, MAIL_TTS_AUDIO, j->ticket, NULL, 0);
     if (!m)
         return;
     m->phrase = j->phrase;
@@ -103,7 +103,7 @@ static void tts_job_run(void *arg)
     if (rc != 1) { /* 1: a barge-in made it stale, nobody waits for it */
         if (j->batch.len)
             tts_job_post_audio(j);
-        struct session_mail *m = session_mail_new(j->session_id, MAIL_TTS_DONE, j->turn, NULL, 0);
+        struct session_mail *m = session_mail_new(j->session_id, MAIL_TTS_DONE, j->ticket, NULL, 0);
         if (m) {
             m->phrase = j->phrase;
             m->status = rc;
@@ -169,7 +169,7 @@ static void on_phrase(void *ud, const char *text, size_t len)
     }
     j->gate = s->gate;
     atomic_fetch_add(&s->gate->refs, 1);
-    j->turn = r->turn;
+    j->ticket = r->ticket;
     j->session_id = s->id;
     j->phrase = r->nphrases;
     j->text = strdup(slot->text);
@@ -276,7 +276,7 @@ void session_log_latency(session *s, const struct reply *r, int interrupted)
 void reply_maybe_finish(session *s)
 {
     struct reply *r = &s->reply;
-    if (!r->turn || r->finished || !r->llm_done || r->playing < r->nphrases || phrase_buffered(s->splitter) ||
+    if (!r->turn || r->held || r->finished || !r->llm_done || r->playing < r->nphrases || phrase_buffered(s->splitter) ||
         r->written_samples < r->sent_samples)
         return;
     r->finished = 1;
@@ -328,6 +328,8 @@ void reply_pump_audio(session *s)
     const size_t chunk = (size_t)rate * AUDIO_CHUNK_MS / 1000;
     const int64_t lead_us = (int64_t)s->cfg->tts_playout_lead_ms * 1000;
     r->pump_deadline = 0;
+    if (r->held)
+        return; /* its audio waits in the phrase slots until it is shown */
     while (r->playing < r->nphrases) {
         struct phrase_slot *p = &r->phrases[r->playing];
         if (p->synthesized && (p->failed || p->samples_total == 0)) {
@@ -380,7 +382,7 @@ out:
     reply_maybe_finish(s);
 }
 
-void reply_start(session *s, uint64_t turn, const char *user_text, const struct turn_marks *marks)
+static void begin(session *s, uint64_t turn, const char *user_text, const struct turn_marks *marks, int held)
 {
     if (s->env->authorized && !s->env->authorized(s->env->auth_ud, &s->user)) {
         session_send_error(s, ERR_UNAUTHORIZED, "this user was removed or given a new token; sign in again", 0);
@@ -388,24 +390,81 @@ void reply_start(session *s, uint64_t turn, const char *user_text, const struct 
         s->io.close(s->io_ud);
         return;
     }
-    if (s->reply.turn)
+    if (s->reply.held)
+        reply_discard(s); /* a newer turn: the early answer was never shown */
+    else if (s->reply.turn)
         barge_in_interrupt(s); /* a newer turn supersedes the reply in flight */
     s->replied_turn = turn;
     history_add(s->hist, "user", user_text, turn);
     struct reply *r = &s->reply;
     memset(r, 0, sizeof *r);
     r->turn = turn;
+    r->ticket = ++s->last_ticket;
+    r->held = held;
     r->marks = *marks;
     r->user_text = strdup(user_text);
     r->user_ms = store_now_ms();
-    atomic_store(&s->gate->current, turn);
+    atomic_store(&s->gate->current, r->ticket);
     phrase_reset(s->splitter);
-    session_set_state(s, ST_THINKING);
-    assistant_text(s, turn, "start", "");
+    if (!held) {
+        session_set_state(s, ST_THINKING);
+        assistant_text(s, turn, "start", "");
+    }
     /* Memories are looked up first (a worker job); the request follows. */
     r->waiting_recall = persist_recall(s) == 0;
     if (!r->waiting_recall)
         session_request_llm(s);
+}
+
+void reply_start(session *s, uint64_t turn, const char *user_text, const struct turn_marks *marks)
+{
+    begin(s, turn, user_text, marks, 0);
+}
+
+void reply_start_held(session *s, uint64_t turn, const char *user_text, const struct turn_marks *marks)
+{
+    begin(s, turn, user_text, marks, 1);
+}
+
+void reply_show(session *s, const struct turn_marks *final)
+{
+    struct reply *r = &s->reply;
+    r->held = 0;
+    r->marks.speech_end = final->speech_end;
+    r->marks.endpoint = final->endpoint;
+    r->marks.final = final->final;
+    r->marks.asr_audio_ms = final->asr_audio_ms;
+    r->marks.asr_cpu_us = final->asr_cpu_us;
+    r->user_ms = store_now_ms();
+    metrics_speculation(s->env->metrics, 1);
+    session_set_state(s, ST_THINKING);
+    assistant_text(s, r->turn, "start", "");
+    if (r->text_len)
+        assistant_text(s, r->turn, "chunk", r->text);
+    if (r->tools_waiting) {
+        r->tools_waiting = 0;
+        if (tool_calls_start(s) != 0)
+            session_reply_llm_finished(s);
+    } else if (r->llm_done) {
+        assistant_text(s, r->turn, "end", r->text ? r->text : "");
+    }
+    reply_pump_audio(s);
+    reply_maybe_finish(s);
+    session_arm_timer(s);
+}
+
+void reply_discard(session *s)
+{
+    struct reply *r = &s->reply;
+    if (!r->turn || !r->held)
+        return;
+    log_info("session %s: turn %llu: the user spoke on; the early answer is dropped unseen", s->sid,
+             (unsigned long long)r->turn);
+    metrics_speculation(s->env->metrics, 0);
+    history_drop_turn(s->hist, r->turn);
+    atomic_store(&s->gate->current, 0); /* its synthesis and tools stop */
+    phrase_reset(s->splitter);
+    reply_free(s);
 }
 
 /* The system prompt, with the recalled memories after it. */
@@ -447,7 +506,7 @@ void session_request_llm(session *s)
             r->llm_ctx = malloc(sizeof *r->llm_ctx);
         if (r->llm_ctx) {
             r->llm_ctx->s = s;
-            r->llm_ctx->turn = r->turn;
+            r->llm_ctx->ticket = r->ticket;
             r->llm = session_llm(s)->start(&p, msgs, n, &cb, r->llm_ctx, err, sizeof err); /* copies what it needs */
         }
     }
@@ -455,6 +514,10 @@ void session_request_llm(session *s)
     free(msgs);
     free(prompt);
     r->paused = 0; /* a new request starts reading */
+    if (!r->llm && r->held) {
+        reply_discard(s); /* the endpoint asks again, and says what is wrong */
+        return;
+    }
     if (!r->llm) {
         session_send_error(s, ERR_LLM_FAIL, err[0] ? err : "cannot start the LLM request", 1);
         session_reply_llm_finished(s);
@@ -488,7 +551,8 @@ void reply_on_llm_token(session *s, struct session_mail *m)
     r->text = t;
     memcpy(r->text + r->text_len, m->text, len + 1);
     r->text_len += len;
-    assistant_text(s, r->turn, "chunk", m->text);
+    if (!r->held)
+        assistant_text(s, r->turn, "chunk", m->text);
     phrase_push(s->splitter, m->text, len, on_phrase, s);
     r->gap_deadline = phrase_buffered(s->splitter) ? session_now(s) + (int64_t)s->cfg->phrase_gap_ms * 1000 : 0;
     session_arm_timer(s);
@@ -501,6 +565,14 @@ void reply_on_llm_done(session *s, struct session_mail *m)
         return;
     session_llm(s)->free(r->llm); /* its thread has finished; the next round gets a new one */
     r->llm = NULL;
+    if (r->held && m->status != LLM_OK) {
+        reply_discard(s); /* unseen; the endpoint asks again, and reports what goes wrong then */
+        return;
+    }
+    if (r->held && m->status == LLM_OK && cJSON_GetArraySize(r->round_calls) > 0) {
+        r->tools_waiting = 1; /* tools act on the world: not before the user has finished */
+        return;
+    }
     if (m->status == LLM_OK && cJSON_GetArraySize(r->round_calls) > 0 && tool_calls_start(s) == 0)
         return; /* the reply goes on once the tools have answered */
     if (m->status == LLM_ERR_TIMEOUT)
@@ -525,7 +597,8 @@ void session_reply_llm_finished(session *s)
     r->llm_done = 1;
     r->gap_deadline = 0;
     phrase_flush(s->splitter, on_phrase, s);
-    assistant_text(s, r->turn, "end", r->text ? r->text : "");
+    if (!r->held)
+        assistant_text(s, r->turn, "end", r->text ? r->text : "");
     reply_pump_audio(s);
 }
 

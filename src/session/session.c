@@ -393,13 +393,15 @@ void session_on_timer(session *s)
     session_arm_timer(s);
 }
 
-/* The one stale-work check. Every piece of work carries the turn it was made
- * for; when that turn is no longer the one its result is for (a barge-in, a
- * cancel, a timeout, a newer turn), the result is dropped here, unread. */
+/* The one stale-work check. Every piece of work carries what it was made
+ * for: an utterance's turn, or a reply's ticket. When that is no longer the
+ * utterance or reply in hand (a barge-in, a cancel, a timeout, a newer turn,
+ * a speculative reply dropped), the result is dropped here, unread. */
 static int mail_is_current(const session *s, const struct session_mail *m)
 {
     switch (m->kind) {
-    case MAIL_ASR_PARTIAL: return m->turn && m->turn == s->utt.turn;
+    case MAIL_ASR_PARTIAL:
+    case MAIL_ASR_SPECULATIVE: return m->turn && m->turn == s->utt.turn;
     case MAIL_ASR_FINAL:
         for (int i = 0; i < MAX_FINISHING; i++)
             if (s->finishing[i].turn && s->finishing[i].turn == m->turn)
@@ -412,7 +414,7 @@ static int mail_is_current(const session *s, const struct session_mail *m)
     case MAIL_TOOL_RESULT:
     case MAIL_RECALL:
     case MAIL_TTS_AUDIO:
-    case MAIL_TTS_DONE: return m->turn && m->turn == s->reply.turn;
+    case MAIL_TTS_DONE: return m->turn && m->turn == s->reply.ticket; /* reply work carries its ticket */
     case MAIL_ASR_ERROR:     /* the client hears of it, whichever utterance it was */
     case MAIL_STORE_FAILED:  /* likewise, for a turn already over */
     case MAIL_HISTORY:       /* not a turn's work */
@@ -426,8 +428,9 @@ void session_on_mail(session *s, struct session_mail *m)
     if (!mail_is_current(s, m)) {
         if (m->kind == MAIL_TOOL_RESULT) { /* its side effects happened: say it went unheard */
             const cJSON *name = cJSON_GetObjectItemCaseSensitive(m->json, "name");
-            log_info("session %s: the result of %s for turn %llu came after its turn ended: dropped", s->sid,
-                     cJSON_IsString(name) ? name->valuestring : "a tool", (unsigned long long)m->turn);
+            const cJSON *turn = cJSON_GetObjectItemCaseSensitive(m->json, "turn");
+            log_info("session %s: the result of %s for turn %.0f came after its turn ended: dropped", s->sid,
+                     cJSON_IsString(name) ? name->valuestring : "a tool", cJSON_IsNumber(turn) ? turn->valuedouble : 0.0);
         }
         return;
     }
@@ -442,6 +445,7 @@ void session_on_mail(session *s, struct session_mail *m)
         barge_in_on_partial(s, m->text);
         break;
     case MAIL_ASR_FINAL: utterance_on_final(s, m); break;
+    case MAIL_ASR_SPECULATIVE: utterance_on_speculative(s, m); break;
     case MAIL_ASR_ERROR:
         session_send_error(s, ERR_ASR_FAIL, m->text ? m->text : "recogniser failure", 1);
         if (m->turn == s->utt.turn) {
@@ -462,8 +466,8 @@ void session_on_mail(session *s, struct session_mail *m)
         break;
     }
     case MAIL_LLM_THINKING:
-        if (!s->reply.llm_done)
-            session_emit_kind(s, EV_THINKING, m->turn);
+        if (!s->reply.llm_done && !s->reply.held)
+            session_emit_kind(s, EV_THINKING, s->reply.turn);
         break;
     case MAIL_TTS_AUDIO:
     case MAIL_TTS_DONE: reply_on_tts(s, m); break;
@@ -522,7 +526,8 @@ session *session_new(const struct session_env *env, const struct session_io *io,
     s->half_duplex = c->barge_in_half_duplex;
     char err[256];
     s->tts_n = tts_parse_chain(env->tts, c->tts_chain, s->tts_order, TTS_MAX_ENGINES, err, sizeof err);
-    struct asr_callbacks acb = {utterance_on_asr_partial, utterance_on_asr_final, utterance_on_asr_error};
+    struct asr_callbacks acb = {utterance_on_asr_partial, utterance_on_asr_final, utterance_on_asr_error,
+                                utterance_on_asr_speculative};
     s->asr = asr_stream_new(env->asr, env->pool, &acb, s, c->asr_partial_interval_ms);
     s->hist = history_new();
     struct phrase_params pp = phrase_default_params();

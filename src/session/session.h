@@ -123,13 +123,14 @@ enum session_mail_kind {
     MAIL_ASR_PARTIAL,
     MAIL_ASR_FINAL,
     MAIL_ASR_ERROR,
+    MAIL_ASR_SPECULATIVE, /* text: the final the utterance will have unless speech resumes */
     MAIL_LLM_TOKEN,
     MAIL_LLM_DONE,
     MAIL_LLM_THINKING, /* the model began reasoning: the client may say so */
     MAIL_TTS_AUDIO, /* a chunk of a phrase's audio, streamed */
     MAIL_TTS_DONE,
     MAIL_LLM_TOOL_CALL, /* json: {"id","name","arguments"} */
-    MAIL_TOOL_RESULT,   /* json: {"id","name","result","is_error","changes_data"} */
+    MAIL_TOOL_RESULT,   /* json: {"id","name","turn","result","is_error","changes_data"} */
     MAIL_RECALL,        /* text: the memory block for the context, or NULL */
     MAIL_HISTORY,       /* json: a resumed conversation's messages; status 0: none */
     MAIL_HTTP_DONE,     /* an HTTP request's job: json = answer, status = HTTP status */
@@ -140,7 +141,7 @@ struct session_mail {
     struct mail node;
     uint64_t session_id;
     enum session_mail_kind kind;
-    uint64_t turn;
+    uint64_t turn; /* the utterance's turn; for a reply's work (LLM, TTS, tools, recall): its ticket */
     int phrase;
     int status;
     char *text;

@@ -16,8 +16,8 @@
 
 enum assistant_state { ST_LISTENING, ST_THINKING, ST_SPEAKING };
 
-/* The turn now allowed to produce audio, shared with TTS jobs so they can
- * stop as soon as a barge-in makes their work stale. */
+/* The reply (its ticket) now allowed to produce work, shared with TTS and
+ * tool jobs so they can stop as soon as a barge-in makes their work stale. */
 struct turn_gate {
     atomic_uint_fast64_t current;
     atomic_int refs;
@@ -43,6 +43,10 @@ struct phrase_slot {
 /* The assistant's answer to one turn. turn == 0: none in flight. */
 struct reply {
     uint64_t turn;
+    /* What its work carries (mail, jobs, the gate): new for every reply, so
+     * the work of a reply dropped before it was shown (a speculative start)
+     * is stale for a later reply to the same turn. */
+    uint64_t ticket;
     struct turn_marks marks;
     llm_request *llm;
     struct llm_ctx *llm_ctx; /* what the LLM callbacks see; freed with the reply */
@@ -72,6 +76,12 @@ struct reply {
     size_t round_start;  /* where this round's text begins in text */
     int tool_rounds, tools_running;
     int64_t tool_deadline;
+    /* A speculative start: the request went out on the speculative final,
+     * inside the silence window. Nothing of it reaches the client, the
+     * history or the store until the endpoint confirms the words
+     * (reply_show); speech resuming drops it unseen (reply_discard). */
+    int held;
+    int tools_waiting; /* held when the model asked for tools: they run once shown */
 };
 
 /* The utterance being captured. turn == 0: none. */
@@ -124,6 +134,7 @@ struct session {
     int half_duplex;
 
     uint64_t last_turn;
+    uint64_t last_ticket; /* of replies */
     enum assistant_state state;
     struct utterance utt;
     struct utterance finishing[MAX_FINISHING];
@@ -182,6 +193,13 @@ void session_post(session *s, enum session_mail_kind kind, uint64_t turn, const 
 
 /* reply.c: LLM → phrases → synthesis → paced audio */
 void reply_start(session *s, uint64_t turn, const char *user_text, const struct turn_marks *marks);
+/* A speculative start: the reply is asked for, and held (struct reply.held). */
+void reply_start_held(session *s, uint64_t turn, const char *user_text, const struct turn_marks *marks);
+/* The endpoint confirmed the held reply's words: show what it has so far,
+ * with the final's marks, and go on as any reply. */
+void reply_show(session *s, const struct turn_marks *final);
+/* Drops a held reply unseen (the user spoke on). */
+void reply_discard(session *s);
 void reply_free(session *s);
 /* Queues the reply's audio up to the playout lead. */
 void reply_pump_audio(session *s);
@@ -201,6 +219,8 @@ void utterance_on_final(session *s, struct session_mail *m);
 void utterance_on_asr_partial(void *ud, uint64_t utt, const char *text);
 void utterance_on_asr_final(void *ud, uint64_t utt, const char *text, int64_t audio_ms, int64_t cpu_us);
 void utterance_on_asr_error(void *ud, uint64_t utt, const char *message);
+void utterance_on_asr_speculative(void *ud, uint64_t utt, const char *text);
+void utterance_on_speculative(session *s, struct session_mail *m);
 
 /* tool_calls.c */
 /* An LLM round ended with tool calls: run them. Returns 0 if it did (the

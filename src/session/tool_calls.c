@@ -19,7 +19,7 @@ struct tool_job {
     tools *registry;
     struct turn_gate *gate;
     mailbox *mail;
-    uint64_t session_id, turn;
+    uint64_t session_id, turn, ticket; /* turn: the client's; ticket: the reply's (stale check) */
     char *id, *name, *arguments;
     char conversation_id[64];
     int timeout_ms;
@@ -29,7 +29,7 @@ struct tool_job {
 static int job_cancelled(void *ud)
 {
     struct tool_job *j = ud;
-    return atomic_load(&j->gate->current) != j->turn;
+    return atomic_load(&j->gate->current) != j->ticket;
 }
 
 static void tool_job_free(struct tool_job *j)
@@ -53,11 +53,12 @@ static void tool_job_run(void *arg)
                                .timeout_ms = j->timeout_ms};
         int is_error = 0, changes = 0;
         char *result = tools_call(j->registry, j->name, j->arguments, &ctx, &is_error, &changes);
-        struct session_mail *m = session_mail_new(j->session_id, MAIL_TOOL_RESULT, j->turn, NULL, 0);
+        struct session_mail *m = session_mail_new(j->session_id, MAIL_TOOL_RESULT, j->ticket, NULL, 0);
         if (m) {
             m->json = cJSON_CreateObject();
             cJSON_AddStringToObject(m->json, "id", j->id);
             cJSON_AddStringToObject(m->json, "name", j->name);
+            cJSON_AddNumberToObject(m->json, "turn", (double)j->turn);
             cJSON_AddStringToObject(m->json, "result", result ? result : "");
             cJSON_AddBoolToObject(m->json, "is_error", is_error);
             cJSON_AddBoolToObject(m->json, "changes_data", changes);
@@ -169,7 +170,7 @@ int tool_calls_start(session *s)
     {
         struct tool_job *j = calloc(1, sizeof *j);
         if (j) {
-            *j = (struct tool_job){s->env->tools, s->gate, s->env->mail, s->id, r->turn,
+            *j = (struct tool_job){s->env->tools, s->gate, s->env->mail, s->id, r->turn, r->ticket,
                                    strdup(str(call, "id")), strdup(str(call, "name")), strdup(str(call, "arguments")),
                                    "", s->cfg->tools_timeout_ms + TOOL_JOB_GRACE_MS, s->user.id};
             snprintf(j->conversation_id, sizeof j->conversation_id, "%s", s->conversation_id);
@@ -192,7 +193,7 @@ void tool_calls_on_result(session *s, struct session_mail *m)
     struct reply *r = &s->reply;
     if (!r->round_calls || !m->json) { /* the deadline got there first */
         log_info("session %s: the result of %s for turn %llu came after its deadline: dropped", s->sid,
-                 m->json ? str(m->json, "name") : "a tool", (unsigned long long)m->turn);
+                 m->json ? str(m->json, "name") : "a tool", (unsigned long long)r->turn);
         return;
     }
     const char *id = str(m->json, "id");

@@ -34,6 +34,11 @@ void utterance_on_asr_error(void *ud, uint64_t utt, const char *message)
     session_post(ud, MAIL_ASR_ERROR, utt, message, strlen(message));
 }
 
+void utterance_on_asr_speculative(void *ud, uint64_t utt, const char *text)
+{
+    session_post(ud, MAIL_ASR_SPECULATIVE, utt, text, strlen(text));
+}
+
 /* ---- the utterance: VAD events → ASR ---- */
 
 void utterance_end(session *s)
@@ -102,6 +107,8 @@ void utterance_on_vad_event(void *ud, const struct vad_event *ev)
         if (ev->voiced && u->speculated) {
             u->speculated = 0;
             asr_stream_resume(s->asr);
+            if (s->reply.held && s->reply.turn == u->turn)
+                reply_discard(s); /* the user goes on: the early answer was to half a sentence */
         } else if (!u->speculated && s->cfg->asr_speculative_final_ms > 0 &&
                    u->quiet_ms >= s->cfg->asr_speculative_final_ms && u->quiet_ms < s->cfg->vad_silence_ms) {
             u->speculated = 1;
@@ -143,6 +150,13 @@ void utterance_on_final(session *s, struct session_mail *m)
     }
     struct proto_event ev = {.kind = EV_TRANSCRIPT, .turn = m->turn, .text = text, .final = 1};
     session_emit(s, &ev, OUT_CONTROL, 0);
+    if (s->reply.held && s->reply.turn == m->turn) {
+        if (!strcmp(s->reply.user_text ? s->reply.user_text : "", text)) {
+            reply_show(s, &marks); /* asked inside the silence window: the answer is under way */
+            return;
+        }
+        reply_discard(s); /* other words after all: ask again */
+    }
     if (!text[0]) {
         session_emit_info(s, "no words recognised");
         return;
@@ -152,6 +166,19 @@ void utterance_on_final(session *s, struct session_mail *m)
         return;
     }
     reply_start(s, m->turn, text, &marks);
+}
+
+/* The speculative final is in while the silence window still runs: ask the
+ * LLM now, and hold its answer until the endpoint confirms the words. Only
+ * for a plain turn: no reply in flight (a barge-in's rules decide then), no
+ * utterance still to prove itself over the assistant. */
+void utterance_on_speculative(session *s, struct session_mail *m)
+{
+    const struct utterance *u = &s->utt;
+    if (!s->cfg->llm_speculative_start || !u->speculated || !m->text || !m->text[0] || u->barge_pending ||
+        s->reply.turn || m->turn < s->replied_turn)
+        return;
+    reply_start_held(s, m->turn, m->text, &u->marks);
 }
 
 int session_on_audio(session *s, const void *data, size_t len)

@@ -231,20 +231,32 @@ static void type_text(const char *text)
 /* Speech made by the synthesiser, fed as a microphone would: 20 ms frames,
  * the clock moving with them, then quiet. */
 static struct pcm_buf words;
-static void speak(int settle_cpu, int quiet_ms)
+static void say_words(int settle_cpu)
 {
-    static const int16_t zeros[320];
     for (size_t off = 0; off < words.len; off += 320) {
         size_t n = words.len - off < 320 ? words.len - off : 320;
         session_on_audio(s, words.samples + off, n * 2);
         now_us += 20000;
         settle_pools(settle_cpu);
     }
-    for (int ms = 0; ms < quiet_ms; ms += 20) {
+}
+/* Quiet frames until ms have passed or until() holds; returns the ms fed. */
+static int quiet(int settle_cpu, int ms, int (*until)(void))
+{
+    static const int16_t zeros[320];
+    int fed = 0;
+    while (fed < ms && !(until && until())) {
         session_on_audio(s, zeros, sizeof zeros);
         now_us += 20000;
+        fed += 20;
         settle_pools(settle_cpu);
     }
+    return fed;
+}
+static void speak(int settle_cpu, int quiet_ms)
+{
+    say_words(settle_cpu);
+    quiet(settle_cpu, quiet_ms, NULL);
 }
 
 /* ---- the scenarios ---- */
@@ -463,6 +475,101 @@ static void test_asr_waits_under_load(void)
     close_session();
 }
 
+static int llm_asked(void) { return llm.started > 0; }
+/* parley_speculative_starts_total{outcome=…} as /metrics shows it. */
+static long speculations(const char *outcome)
+{
+    char *m = metrics_render(env.metrics, 0, 0), key[96];
+    snprintf(key, sizeof key, "parley_speculative_starts_total{outcome=\"%s\"} ", outcome);
+    const char *at = m ? strstr(m, key) : NULL;
+    long n = at ? strtol(at + strlen(key), NULL, 10) : -1;
+    free(m);
+    return n;
+}
+static int endpointed(void) { return count(EV_SPEECH_STOPPED, 0) > 0; }
+
+/* The LLM is asked on the speculative final, inside the silence window; its
+ * answer is held until the endpoint, then shown at once. */
+static void test_speculative_start(void)
+{
+    open_session(NULL);
+    long shown = speculations("shown");
+    int events_before = out.n;
+    say_words(1);
+    int ms = quiet(1, 2000, llm_asked);
+    CHECK(llm.started == 1 && !endpointed());
+    CHECK(ms < cfg.vad_silence_ms); /* inside the window (the clip ends in some quiet of its own) */
+    CHECK(strstr(last_user(), "time") != NULL);
+    say("It is noon in Paris. Enjoy your lunch.");
+    finish(LLM_OK);
+    settle(); /* the reply is written and synthesised, and held */
+    for (int i = events_before; i < out.n; i++)
+        CHECK(out.ev[i].kind == EV_SPEECH_STARTED || out.ev[i].kind == EV_TRANSCRIPT);
+    CHECK(count(EV_TRANSCRIPT, 0) == 0 || !last(EV_TRANSCRIPT)->final);
+    CHECK(out.audio_samples == 0);
+    quiet(1, 2000, endpointed); /* the endpoint: the final, then the answer at once */
+    const struct seen *fin = last(EV_TRANSCRIPT);
+    CHECK(fin && fin->final && strstr(fin->text, "time"));
+    uint64_t turn = fin->turn;
+    CHECK(count(EV_ASSISTANT_TEXT, turn) == 3); /* start, everything so far, end */
+    CHECK_STR(last(EV_ASSISTANT_TEXT)->text, "It is noon in Paris. Enjoy your lunch.");
+    CHECK(count(EV_TTS_START, turn) == 1 && out.audio_samples > 0);
+    CHECK(index_of(EV_TRANSCRIPT, turn) < index_of(EV_ASSISTANT_TEXT, turn));
+    advance(20000);
+    CHECK(count(EV_DONE, turn) == 1 && llm.started == 1);
+    CHECK(speculations("shown") == shown + 1);
+    close_session();
+}
+
+/* The user goes on after the speculative final: the early request is dropped
+ * unseen, and the whole utterance is answered once. */
+static void test_speculative_discard(void)
+{
+    open_session(NULL);
+    long wasted = speculations("wasted");
+    say_words(1);
+    quiet(1, 2000, llm_asked);
+    CHECK(llm.started == 1 && !endpointed());
+    say("An early answer that nobody may hear.");
+    int events_held = out.n;
+    say_words(1); /* speech resumes */
+    CHECK(llm.freed == 1 && !llm.live);
+    for (int i = events_held; i < out.n; i++)
+        CHECK(out.ev[i].kind == EV_TRANSCRIPT && !out.ev[i].final);
+    quiet(1, 2000, endpointed);
+    advance(100);
+    CHECK(llm.started == 2); /* asked again, for the whole of it */
+    int user_msgs = 0;
+    for (int i = 0; i < llm.n; i++)
+        user_msgs += !strcmp(llm.role[i], "user");
+    CHECK(user_msgs == 1); /* the dropped question left nothing in the history */
+    CHECK(strlen(last_user()) > strlen("what time is it in paris"));
+    for (int i = 0; i < out.n; i++)
+        CHECK(!strstr(out.ev[i].text, "nobody may hear"));
+    CHECK(speculations("wasted") == wasted + 1);
+    close_session();
+}
+
+/* A held reply that wants a tool: the tool waits until the user has finished. */
+static void test_speculative_tools_wait(void)
+{
+    open_session(NULL);
+    say_words(1);
+    quiet(1, 2000, llm_asked);
+    llm.cb.tool_call(llm.ud, "call_1", "lookup", "{}");
+    finish(LLM_OK);
+    settle();
+    CHECK(count(EV_TOOL_CALL, 0) == 0 && count(EV_TOOL_RESULT, 0) == 0 && llm.started == 1);
+    quiet(1, 2000, endpointed);
+    settle();
+    CHECK(count(EV_TOOL_CALL, 0) == 1 && count(EV_TOOL_RESULT, 0) == 1 && llm.started == 2);
+    say("Forty two.");
+    finish(LLM_OK);
+    advance(10000);
+    CHECK(count(EV_DONE, 0) == 1);
+    close_session();
+}
+
 static void test_resume(const char *db_path)
 {
     struct store_params sp = store_default_params();
@@ -547,6 +654,9 @@ int main(void)
     test_tool_timeout();
     test_barge_in();
     test_asr_waits_under_load();
+    test_speculative_start();
+    test_speculative_discard();
+    test_speculative_tools_wait();
     char db[] = "/tmp/parley-turns-XXXXXX";
     int fd = mkstemp(db);
     CHECK(fd >= 0);

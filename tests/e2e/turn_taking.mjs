@@ -1,0 +1,112 @@
+// Turn-taking over a real WebSocket: the LLM is asked on the speculative
+// final, inside the silence window, and its answer shown at the endpoint; a
+// speaker who pauses mid-sentence and goes on gets one answer, to the whole
+// sentence, and the early request is cancelled with nothing sent.
+import {
+  test,
+  run,
+  assert,
+  startFakeLlm,
+  startParley,
+  Client,
+  makeSpeech,
+  silence,
+  concat,
+} from './lib.mjs';
+
+// A flite clip without its own quiet at either end (frames under -50 dBFS).
+function trimmed(text) {
+  const pcm = makeSpeech(text, { padBefore: 0, padAfter: 0 });
+  const frame = 320;
+  const loud = (f) => {
+    let e = 0;
+    for (let i = f * frame; i < Math.min(pcm.length, (f + 1) * frame); i++) e += pcm[i] * pcm[i];
+    return Math.sqrt(e / frame) / 32768 > 0.003;
+  };
+  const frames = Math.floor(pcm.length / frame);
+  let first = 0, last = frames - 1;
+  while (first < last && !loud(first)) first++;
+  while (last > first && !loud(last)) last--;
+  return pcm.subarray(first * frame, (last + 1) * frame);
+}
+
+async function counters(p) {
+  const text = await (await fetch(`${p.http}/metrics`)).text();
+  const get = (o) => Number(new RegExp(`parley_speculative_starts_total\\{outcome="${o}"\\} (\\d+)`).exec(text)?.[1]);
+  return { shown: get('shown'), wasted: get('wasted') };
+}
+
+const lastUser = (req) => {
+  const body = typeof req.body === 'string' ? JSON.parse(req.body) : req.body;
+  const msgs = body.messages || [];
+  return [...msgs].reverse().find((m) => m.role === 'user')?.content || '';
+};
+
+test('speculative start: asked inside the silence window, shown at the endpoint', async () => {
+  const llm = await startFakeLlm();
+  await llm.script([], { text: 'There are sixty minutes in one hour.', ttft_ms: 100, token_ms: 30 });
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const c = new Client(p.url);
+  await c.open();
+  await c.start();
+  await c.streamAudio(concat(silence(300), trimmed('How many minutes are in one hour?'), silence(1500)));
+  const done = await c.waitFor('done', () => true, 20000);
+  const m = done.metrics;
+  assert(m.llm_request_ms < m.endpoint_ms, `the request went out inside the window: ${JSON.stringify(m)}`);
+  assert(m.first_audio_ms >= m.endpoint_ms, 'no audio before the endpoint');
+  // What the client saw came in order: the final, then the answer.
+  const types = c.messages().map((x) => x.type);
+  assert(types.indexOf('transcript_final') < types.indexOf('assistant_text'), `order: ${types.join(' ')}`);
+  assert(types.indexOf('speech_stopped') < types.indexOf('assistant_text'), 'nothing of the answer before the endpoint');
+  const n = await counters(p);
+  assert(n.shown === 1 && n.wasted === 0, `counters: ${JSON.stringify(n)}`);
+  c.close();
+  await p.stop();
+
+  // The same question with it off: the request waits for the endpoint.
+  const q = await startParley({ env: { PARLEY_LLM_URL: llm.base }, args: ['--set', 'llm.speculative_start=false'] });
+  const d = new Client(q.url);
+  await d.open();
+  await d.start();
+  await d.streamAudio(concat(silence(300), trimmed('How many minutes are in one hour?'), silence(1500)));
+  const off = (await d.waitFor('done', () => true, 20000)).metrics;
+  assert(off.llm_request_ms >= off.endpoint_ms, `off: ${JSON.stringify(off)}`);
+  assert(m.first_audio_ms < off.first_audio_ms, `sooner with it: ${m.first_audio_ms} vs ${off.first_audio_ms} ms`);
+  d.close();
+  await q.stop();
+  llm.stop();
+});
+
+test('a 350 ms pause inside a question: one answer, to the whole sentence, the early request cancelled unseen', async () => {
+  const llm = await startFakeLlm();
+  // Slow enough that the early request is still streaming when speech resumes.
+  await llm.script([], { text: 'It is early afternoon in Paris, a lovely time for a walk.', ttft_ms: 150, token_ms: 60 });
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const c = new Client(p.url);
+  await c.open();
+  await c.start();
+  const first = trimmed('What time is it'), second = trimmed('in Paris right now?');
+  const speechEndMs = 300 + ((first.length + second.length) / 16000) * 1000 + 350;
+  const t0 = Date.now();
+  await c.streamAudio(concat(silence(300), first, silence(350), second, silence(1500)));
+  await c.waitFor('done', () => true, 20000);
+  const finals = c.messages('transcript_final');
+  assert(finals.length === 1 && /time/.test(finals[0].text) && /paris/i.test(finals[0].text),
+    `one final, the whole sentence: ${JSON.stringify(finals)}`);
+  assert(c.messages('assistant_text').filter((x) => x.status === 'start').length === 1, 'one answer');
+  const firstAnswer = c.events.find((e) => e.binary || (e.msg && e.msg.type === 'assistant_text'));
+  assert(firstAnswer.t - t0 >= speechEndMs, `nothing of an answer before the user finished (${firstAnswer.t - t0} ms, speech ended at ${speechEndMs.toFixed(0)} ms)`);
+  const reqs = (await llm.requests()).filter((r) => /chat/.test(r.path));
+  assert(reqs.length === 2, `two requests: the early one, and the whole sentence's (itself asked early, and shown) (${reqs.length})`);
+  assert(!/paris/i.test(lastUser(reqs[0])) && /paris/i.test(lastUser(reqs[1])),
+    `the early one had half the sentence: "${lastUser(reqs[0])}" then "${lastUser(reqs[1])}"`);
+  const stats = await (await fetch(`${llm.base}/_control/stats`)).json();
+  assert(stats.disconnects >= 1, `the early request was aborted: ${JSON.stringify(stats)}`);
+  const n = await counters(p);
+  assert(n.wasted === 1 && n.shown === 1, `counters: ${JSON.stringify(n)}`);
+  c.close();
+  await p.stop();
+  llm.stop();
+});
+
+await run();
