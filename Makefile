@@ -39,6 +39,9 @@ asan:
 
 bench: setup-tests build
 	$(NODE) bench/latency.mjs --parley ./$(BUILD)/parley
+	$(NODE) bench/latency.mjs --parley ./$(BUILD)/parley --barge 0 --set vad.min_silence_ms=500
+	$(NODE) bench/latency.mjs --parley ./$(BUILD)/parley --barge 0 --set vad.min_silence_ms=500 --set llm.speculative_start=false
+	$(NODE) bench/endpointing.mjs --parley ./$(BUILD)/parley
 	$(NODE) bench/barge_in_tradeoff.mjs --parley ./$(BUILD)/parley
 	$(NODE) bench/load.mjs --parley ./$(BUILD)/parley --sessions 50 --turns 3
 	./$(BUILD)/bench_wer $(if $(wildcard ../shared/data/jfk.wav),--jfk ../shared/data/jfk.wav,)

@@ -2,8 +2,8 @@
 // parley, against the test LLM server (100 ms to first token, 30 ms a token),
 // and prints p50/p95 of
 //   speech end → first audio byte (as the client sees it),
-//   the server's own share of that (minus the VAD silence window and the
-//   LLM's time to its first phrase),
+//   the server's own share of that (minus the silence window that ended the
+//   turn and the LLM's time to its first phrase that fell after it),
 //   speech onset → agent_interrupted for barge-ins,
 //   how often the LLM was asked on the speculative final, and how many of
 //   those requests were wasted (the speaker went on),
@@ -81,7 +81,6 @@ async function latencyLine(turn) {
 const llm = await startFakeLlm(['--ttft-ms', '100', '--token-ms', '30']);
 await llm.script([], { text: reply, ttft_ms: 100, token_ms: 30 });
 const parley = await startParley({ env: { PARLEY_LLM_URL: llm.base, STREAM_LOG_LATENCY: '1' }, args: sets });
-const silenceMs = Number(/vad\.silence_ms=(\d+)/.exec(sets.join(' '))?.[1] ?? process.env.STREAM_VAD_SILENCE_MS ?? 500);
 
 const speech = utterances.map((u) => {
   const pcm = makeSpeech(u, { padBefore: 0.3, padAfter: 1.2 });
@@ -98,6 +97,7 @@ const e2e = [],
   finals = [],
   phraseWait = [];
 let early = 0; // turns whose LLM request went out before the endpoint
+const windows = []; // the silence that ended each turn (endpoint_ms)
 for (let t = 0; t < TURNS; t++) {
   const s = speech[t % speech.length];
   const from = c.events.length;
@@ -116,7 +116,10 @@ for (let t = 0; t < TURNS; t++) {
     // The LLM's wait that still lies after the endpoint: all of it when the
     // request follows the endpoint, what is left of it after a speculative start.
     const llmAfterEndpoint = Math.max(0, m.first_phrase_ms - Math.max(m.llm_request_ms, m.endpoint_ms));
-    own.push(toAudio - silenceMs - llmAfterEndpoint);
+    // The window that ended the turn: adaptive (vad.min/max_silence_ms), so
+    // the server's endpoint mark, not the nominal vad.silence_ms.
+    own.push(toAudio - m.endpoint_ms - llmAfterEndpoint);
+    windows.push(m.endpoint_ms);
     phraseWait.push(llmToPhrase);
     if (m.llm_request_ms < m.endpoint_ms) early++;
     finals.push(m.final_transcript_ms - m.endpoint_ms);
@@ -150,6 +153,7 @@ const cpu = os.cpus()[0].model;
 console.log(`parley latency benchmark — ${os.cpus().length} × ${cpu}, ${new Date().toISOString()}`);
 console.log(`config: defaults${sets.length ? ' + ' + sets.filter((x) => x !== '--set').join(' ') : ''}; LLM: 100 ms to first token, 30 ms a token`);
 console.log(`speech end → first audio byte (ms):        ${fmt(e2e)}`);
+console.log(`silence window that ended the turn (ms):   ${fmt(windows)}`);
 console.log(`server's own share (ms):                   ${fmt(own)}`);
 console.log(`  of which endpoint → final transcript:    ${fmt(finals)}`);
 console.log(`LLM request → first phrase (ms):           ${fmt(phraseWait)}`);

@@ -94,6 +94,10 @@ static const struct key_def keys[] = {
     {"vad.min_speech_ms", NULL, T_INT, F(vad_min_speech_ms), 0, 5000, NULL, "voiced audio that confirms speech start"},
     {"vad.silence_ms", "STREAM_VAD_SILENCE_MS", T_INT, F(vad_silence_ms), 100, 10000, NULL,
      "silence that ends an utterance"},
+    {"vad.min_silence_ms", NULL, T_INT, F(vad_min_silence_ms), 100, 10000, NULL,
+     "the shortest silence window: for words that read as finished (a question, a request, yes or no)"},
+    {"vad.max_silence_ms", NULL, T_INT, F(vad_max_silence_ms), 100, 10000, NULL,
+     "the longest silence window: for words that trail off (\"and\", \"with\", \"um\")"},
     {"vad.preroll_ms", NULL, T_INT, F(vad_preroll_ms), 0, 2000, NULL, "audio kept before speech start for the ASR"},
 
     {"asr.engine", "PARLEY_ASR", T_STR, F(asr_engine), 0, 0, "auto|pocketsphinx|whisper|openai",
@@ -202,6 +206,8 @@ void config_defaults(struct parley_config *c)
              "without lists, markdown or emoji.");
     c->llm_context_tokens = 4096;
     c->llm_speculative_start = 1;
+    c->vad_min_silence_ms = 400; /* above a 350 ms pause inside a sentence: docs/config.md */
+    c->vad_max_silence_ms = 1000;
     strcpy(c->vad_engine, "auto");
     /* asr.pocketsphinx_options stays empty (pocketsphinx's own search): every
      * cheaper setting measured cost more than 1 point of word error rate
@@ -579,6 +585,12 @@ int config_finish(struct parley_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "vad.frame_ms: %d is not 10, 20 or 30", c->vad_frame_ms);
         return -1;
     }
+    /* The default window lies within the adaptive bounds: setting only
+     * vad.silence_ms moves the bound it passes. */
+    if (c->vad_min_silence_ms > c->vad_silence_ms)
+        c->vad_min_silence_ms = c->vad_silence_ms;
+    if (c->vad_max_silence_ms < c->vad_silence_ms)
+        c->vad_max_silence_ms = c->vad_silence_ms;
     if (!c->llm_url[0])
         strcpy(c->llm_url, !strcmp(c->llm_provider, "ollama") ? "http://127.0.0.1:11434" : "http://127.0.0.1:8000/v1");
     size_t n = strlen(c->llm_url);

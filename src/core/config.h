@@ -69,6 +69,7 @@ struct parley_config {
     int vad_frame_ms;
     int vad_min_speech_ms;
     int vad_silence_ms;
+    int vad_min_silence_ms, vad_max_silence_ms; /* adaptive endpointing: the window's bounds */
     int vad_preroll_ms;
 
     /* asr */

@@ -125,7 +125,7 @@ static int open_vad(session *s, char *err, size_t errlen)
     vp.frame_ms = c->vad_frame_ms;
     vp.aggressiveness = c->vad_aggressiveness;
     vp.min_speech_ms = c->vad_min_speech_ms;
-    vp.silence_ms = c->vad_silence_ms;
+    vp.silence_ms = c->vad_max_silence_ms; /* the session ends shorter windows itself (endpoint.c) */
     vp.preroll_ms = c->vad_preroll_ms;
     vp.engine = s->env->vad_engine;
     vp.model_path = s->env->vad_model;
@@ -440,6 +440,7 @@ void session_on_mail(session *s, struct session_mail *m)
             break;
         if (!s->utt.marks.first_partial)
             s->utt.marks.first_partial = session_now(s);
+        snprintf(s->utt.words, sizeof s->utt.words, "%s", m->text);
         struct proto_event ev = {.kind = EV_TRANSCRIPT, .turn = m->turn, .text = m->text};
         session_emit(s, &ev, OUT_PARTIAL, 0);
         barge_in_on_partial(s, m->text);

@@ -10,6 +10,7 @@
 #include "llm/llm.h"
 #include "phrase/phrase.h"
 #include "protocol/protocol.h"
+#include "session/endpoint.h"
 #include "session/history.h"
 #include "session/session.h"
 #include "vad/vad.h"
@@ -94,6 +95,7 @@ struct utterance {
     unsigned asr_progress;  /* the recogniser's progress when the deadline was set */
     int speculated;    /* the ASR final was started early (asr.speculative_final_ms) */
     int barge_pending; /* started over the assistant; waits for min_words */
+    char words[256];   /* the latest words heard (a partial, the speculative final): they set the window */
 };
 
 /* Utterances that have ended and wait for their final transcript (finals

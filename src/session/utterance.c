@@ -110,9 +110,13 @@ void utterance_on_vad_event(void *ud, const struct vad_event *ev)
             if (s->reply.held && s->reply.turn == u->turn)
                 reply_discard(s); /* the user goes on: the early answer was to half a sentence */
         } else if (!u->speculated && s->cfg->asr_speculative_final_ms > 0 &&
-                   u->quiet_ms >= s->cfg->asr_speculative_final_ms && u->quiet_ms < s->cfg->vad_silence_ms) {
+                   u->quiet_ms >= s->cfg->asr_speculative_final_ms && u->quiet_ms < s->cfg->vad_max_silence_ms) {
             u->speculated = 1;
             asr_stream_speculate(s->asr);
+        }
+        if (!ev->voiced && u->quiet_ms >= endpoint_window_ms(s->cfg, u->words)) {
+            utterance_end(s); /* the pause is long enough for these words */
+            break;
         }
         if ((int64_t)u->samples / 16 > s->cfg->asr_max_utterance_ms) {
             char msg[128];
@@ -174,7 +178,8 @@ void utterance_on_final(session *s, struct session_mail *m)
  * utterance still to prove itself over the assistant. */
 void utterance_on_speculative(session *s, struct session_mail *m)
 {
-    const struct utterance *u = &s->utt;
+    struct utterance *u = &s->utt;
+    snprintf(u->words, sizeof u->words, "%s", m->text ? m->text : ""); /* the surest words yet */
     if (!s->cfg->llm_speculative_start || !u->speculated || !m->text || !m->text[0] || u->barge_pending ||
         s->reply.turn || m->turn < s->replied_turn)
         return;

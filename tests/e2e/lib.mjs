@@ -207,6 +207,22 @@ export function makeSpeech(text, { voice = 'slt', padBefore = 0.3, padAfter = 1.
   return readWavPcm16(out).pcm;
 }
 
+// The clip without its own quiet at either end (20 ms frames under -50
+// dBFS), so a caller alone decides how long each pause is.
+export function trimQuiet(pcm) {
+  const frame = 320;
+  const loud = (f) => {
+    let e = 0;
+    for (let i = f * frame; i < Math.min(pcm.length, (f + 1) * frame); i++) e += pcm[i] * pcm[i];
+    return Math.sqrt(e / frame) / 32768 > 0.003;
+  };
+  const frames = Math.floor(pcm.length / frame);
+  let first = 0, last = frames - 1;
+  while (first < last && !loud(first)) first++;
+  while (last > first && !loud(last)) last--;
+  return pcm.subarray(first * frame, (last + 1) * frame);
+}
+
 export function silence(ms, rate = 16000) {
   return new Int16Array(Math.round((rate * ms) / 1000));
 }

@@ -12,23 +12,10 @@ import {
   makeSpeech,
   silence,
   concat,
+  trimQuiet,
 } from './lib.mjs';
 
-// A flite clip without its own quiet at either end (frames under -50 dBFS).
-function trimmed(text) {
-  const pcm = makeSpeech(text, { padBefore: 0, padAfter: 0 });
-  const frame = 320;
-  const loud = (f) => {
-    let e = 0;
-    for (let i = f * frame; i < Math.min(pcm.length, (f + 1) * frame); i++) e += pcm[i] * pcm[i];
-    return Math.sqrt(e / frame) / 32768 > 0.003;
-  };
-  const frames = Math.floor(pcm.length / frame);
-  let first = 0, last = frames - 1;
-  while (first < last && !loud(first)) first++;
-  while (last > first && !loud(last)) last--;
-  return pcm.subarray(first * frame, (last + 1) * frame);
-}
+const trimmed = (text) => trimQuiet(makeSpeech(text, { padBefore: 0, padAfter: 0 }));
 
 async function counters(p) {
   const text = await (await fetch(`${p.http}/metrics`)).text();

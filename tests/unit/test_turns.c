@@ -11,6 +11,7 @@
 #include "check.h"
 #include "core/config.h"
 #include "defaults.h"
+#include "session/endpoint.h"
 #include "session/session.h"
 #include "tools/tools.h"
 #include "vad/vad.h"
@@ -228,9 +229,43 @@ static void type_text(const char *text)
     settle();
 }
 
+/* The clip without the synthesiser's own quiet at either end (20 ms frames
+ * under -50 dBFS), so the test alone decides how long each pause is. */
+static struct pcm_buf trimmed(struct pcm_buf in)
+{
+    const size_t frame = 320;
+    size_t frames = in.len / frame, first = 0, last = frames ? frames - 1 : 0;
+    for (; first < last; first++) {
+        double e = 0;
+        for (size_t i = 0; i < frame; i++)
+            e += (double)in.samples[first * frame + i] * in.samples[first * frame + i];
+        if (e / frame > 100.0 * 100.0)
+            break;
+    }
+    for (; last > first; last--) {
+        double e = 0;
+        for (size_t i = 0; i < frame; i++)
+            e += (double)in.samples[last * frame + i] * in.samples[last * frame + i];
+        if (e / frame > 100.0 * 100.0)
+            break;
+    }
+    struct pcm_buf out = {0};
+    pcm_append(&out, in.samples + first * frame, (last - first + 1) * frame);
+    return out;
+}
+
 /* Speech made by the synthesiser, fed as a microphone would: 20 ms frames,
  * the clock moving with them, then quiet. */
 static struct pcm_buf words;
+static void feed(const struct pcm_buf *pcm, int settle_cpu)
+{
+    for (size_t off = 0; off < pcm->len; off += 320) {
+        size_t n = pcm->len - off < 320 ? pcm->len - off : 320;
+        session_on_audio(s, pcm->samples + off, n * 2);
+        now_us += 20000;
+        settle_pools(settle_cpu);
+    }
+}
 static void say_words(int settle_cpu)
 {
     for (size_t off = 0; off < words.len; off += 320) {
@@ -570,6 +605,86 @@ static void test_speculative_tools_wait(void)
     close_session();
 }
 
+static struct pcm_buf clip(const char *text)
+{
+    int order[1] = {0};
+    struct tts_result r;
+    CHECK(tts_speak(env.tts, order, 1, text, NULL, NULL, NULL, &r) == 0);
+    struct pcm_buf out = trimmed(r.pcm);
+    tts_result_free(&r);
+    return out;
+}
+
+static void test_endpoint_windows(void)
+{
+    CHECK(endpoint_window_ms(&cfg, "what time is it") == cfg.vad_min_silence_ms);
+    CHECK(endpoint_window_ms(&cfg, "can you play some jazz") == cfg.vad_min_silence_ms);
+    CHECK(endpoint_window_ms(&cfg, "yes") == cfg.vad_min_silence_ms);
+    CHECK(endpoint_window_ms(&cfg, "i would like a pizza with") == cfg.vad_max_silence_ms);
+    CHECK(endpoint_window_ms(&cfg, "what time is it and um") == cfg.vad_max_silence_ms);
+    CHECK(endpoint_window_ms(&cfg, "the weather in Paris") == cfg.vad_silence_ms);
+    CHECK(endpoint_window_ms(&cfg, "") == cfg.vad_silence_ms);
+    CHECK(endpoint_window_ms(&cfg, NULL) == cfg.vad_silence_ms);
+    CHECK(cfg.vad_min_silence_ms < cfg.vad_silence_ms && cfg.vad_silence_ms < cfg.vad_max_silence_ms);
+}
+
+static int finals(void)
+{
+    int n = 0;
+    for (int i = 0; i < out.n; i++)
+        n += out.ev[i].kind == EV_TRANSCRIPT && out.ev[i].final;
+    return n;
+}
+
+/* A speaker who trails off ("… with") and goes on after 700 ms: one turn,
+ * where a fixed 500 ms window would have cut them off. */
+static void test_trailing_pause(int adaptive)
+{
+    int max = cfg.vad_max_silence_ms;
+    if (!adaptive)
+        cfg.vad_max_silence_ms = cfg.vad_silence_ms;
+    struct pcm_buf a = clip("I would like a large pizza with"), b = clip("mushrooms and olives please.");
+    open_session(NULL);
+    feed(&a, 1);
+    quiet(1, 700, NULL);
+    feed(&b, 1);
+    quiet(1, 1500, NULL);
+    advance(100);
+    if (adaptive) {
+        const struct seen *fin = last(EV_TRANSCRIPT);
+        CHECK(finals() == 1 && count(EV_SPEECH_STOPPED, 0) == 1);
+        CHECK(fin && strstr(fin->text, "pizza") && strstr(fin->text, "olives"));
+    } else {
+        CHECK(finals() == 2); /* cut off after "with": what the adaptive window prevents */
+    }
+    close_session();
+    cfg.vad_max_silence_ms = max;
+    pcm_free(&a);
+    pcm_free(&b);
+}
+
+/* A 350 ms pause after words that read as a finished question: the shortest
+ * window (400 ms) still waits it out. */
+static void test_pause_inside_question(void)
+{
+    struct pcm_buf a = clip("What time is it"), b = clip("in Paris right now?");
+    open_session(NULL);
+    feed(&a, 1);
+    quiet(1, 350, NULL);
+    feed(&b, 1);
+    int ms = quiet(1, 2000, endpointed);
+    CHECK(finals() <= 1 && count(EV_SPEECH_STOPPED, 0) == 1);
+    advance(100);
+    const struct seen *fin = last(EV_TRANSCRIPT);
+    CHECK(finals() == 1 && fin && strstr(fin->text, "paris"));
+    /* A finished question: the short window (the clip's last frames, under
+     * the VAD's threshold, count as quiet too). */
+    CHECK(ms > cfg.vad_min_silence_ms - 100 && ms < cfg.vad_silence_ms - 50);
+    close_session();
+    pcm_free(&a);
+    pcm_free(&b);
+}
+
 static void test_resume(const char *db_path)
 {
     struct store_params sp = store_default_params();
@@ -643,7 +758,8 @@ int main(void)
     int order[1] = {0};
     struct tts_result speech;
     CHECK(tts_speak(env.tts, order, 1, "What time is it in Paris?", NULL, NULL, NULL, &speech) == 0);
-    words = speech.pcm;
+    words = trimmed(speech.pcm);
+    tts_result_free(&speech);
 
     test_reply();
     test_llm_failure();
@@ -657,6 +773,10 @@ int main(void)
     test_speculative_start();
     test_speculative_discard();
     test_speculative_tools_wait();
+    test_endpoint_windows();
+    test_trailing_pause(1);
+    test_trailing_pause(0);
+    test_pause_inside_question();
     char db[] = "/tmp/parley-turns-XXXXXX";
     int fd = mkstemp(db);
     CHECK(fd >= 0);
