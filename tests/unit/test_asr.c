@@ -129,7 +129,7 @@ int main(void)
     struct workers_params wp = workers_default_params();
     workers *pool = workers_new(&wp);
     struct results r = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    struct asr_callbacks cb = {on_partial, on_final, on_error};
+    struct asr_callbacks cb = {.partial = on_partial, .final = on_final, .error = on_error};
     asr_stream *s = asr_stream_new(m, pool, &cb, &r, 50);
     CHECK(asr_stream_begin(s, 7) == 0);
     for (size_t off = 0; off < speech.pcm.len; off += 320) {

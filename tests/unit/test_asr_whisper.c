@@ -96,7 +96,7 @@ int main(void)
     wp.threads = 2;
     workers *pool = workers_new(&wp);
     struct seen s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
-    struct asr_callbacks cb = {on_partial, on_final, on_error};
+    struct asr_callbacks cb = {.partial = on_partial, .final = on_final, .error = on_error};
     asr_stream *streams[3];
     int64_t t0 = clock_now_us();
     for (int i = 0; i < 3; i++) {
