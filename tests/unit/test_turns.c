@@ -167,17 +167,24 @@ static void settle_pools(int cpu)
 }
 static void settle(void) { settle_pools(1); }
 
+/* Fires the armed timer at its time, without running any pool; 0 if none. */
+static int fire_next_timer(void)
+{
+    if (!out.timer_at)
+        return 0;
+    now_us = out.timer_at > now_us ? out.timer_at : now_us;
+    out.timer_at = 0;
+    session_on_timer(s);
+    return 1;
+}
+
 /* Moves the clock to each timer in turn (and settles) up to ms from now. */
 static void advance(int64_t ms)
 {
     int64_t until = now_us + ms * 1000;
     settle();
-    while (out.timer_at && out.timer_at <= until) {
-        now_us = out.timer_at > now_us ? out.timer_at : now_us;
-        out.timer_at = 0;
-        session_on_timer(s);
+    while (out.timer_at && out.timer_at <= until && fire_next_timer())
         settle();
-    }
     now_us = until;
 }
 
@@ -448,11 +455,8 @@ static void test_tool_timeout(void)
     }
     CHECK(count(EV_TOOL_CALL, turn) == 1 && count(EV_TOOL_RESULT, turn) == 0);
     int64_t t = now_us;
-    while (!count(EV_TOOL_RESULT, turn) && out.timer_at) { /* only timers, no pools */
-        now_us = out.timer_at;
-        out.timer_at = 0;
-        session_on_timer(s);
-    }
+    while (!count(EV_TOOL_RESULT, turn) && fire_next_timer()) /* only timers, no pools */
+        ;
     CHECK(count(EV_TOOL_RESULT, turn) == 1 && last(EV_TOOL_RESULT)->is_error);
     CHECK(now_us - t >= (int64_t)cfg.tools_timeout_ms * 1000);
     CHECK(llm.started == 2); /* the model hears of the failure and goes on */
@@ -495,12 +499,8 @@ static void test_asr_waits_under_load(void)
     CHECK(count(EV_SPEECH_STOPPED, 0) == 1);
     int fired = 0;
     int64_t t = now_us;
-    while (out.timer_at && now_us - t < 4 * (int64_t)cfg.asr_final_timeout_ms * 1000) {
-        now_us = out.timer_at;
-        out.timer_at = 0;
-        session_on_timer(s);
+    while (now_us - t < 4 * (int64_t)cfg.asr_final_timeout_ms * 1000 && fire_next_timer())
         fired++;
-    }
     CHECK(fired >= 3); /* the deadline passed, and was put off, again and again */
     CHECK(count(EV_ERROR, 0) == 0 && count(EV_TRANSCRIPT, 0) == 0);
     settle(); /* a worker at last: the final, and the turn is answered */
