@@ -3,8 +3,9 @@
 // streamed in real time over the WebSocket, with the adaptive window
 // (vad.min_silence_ms … vad.max_silence_ms) and with a fixed one. Prints,
 // for each: premature cuts (a sentence answered in two turns: must be 0),
-// the mean window that ended the turns (the server's endpoint_ms), and
-// speech end → first reply audio.
+// the mean window that ended the turns (the server's endpoint_ms), speech
+// end → first reply audio, and the LLM requests sent on a speculative final
+// and dropped because the speaker went on.
 //
 // Usage: node bench/endpointing.mjs [--parley build/parley] [--set key=value ...]
 import os from 'node:os';
@@ -48,17 +49,19 @@ async function run(label, extra) {
     windows.push(done.metrics.endpoint_ms);
     toAudio.push(done.metrics.first_audio_ms);
   }
+  const metrics = await (await fetch(`${p.http}/metrics`)).text();
+  const wasted = Number(/parley_speculative_starts_total\{outcome="wasted"\} (\d+)/.exec(metrics)?.[1] ?? 0);
   c.close();
   await p.stop();
   llm.stop();
   const mean = windows.reduce((a, b) => a + b, 0) / windows.length;
   console.log(`${label.padEnd(34)} ${String(cuts).padStart(3)} / ${audio.length}   ${mean.toFixed(0).padStart(6)} ms   ` +
-    `p50 ${pct(toAudio, 50).toFixed(0)}  p95 ${pct(toAudio, 95).toFixed(0)} ms`);
+    `p50 ${pct(toAudio, 50).toFixed(0)}  p95 ${pct(toAudio, 95).toFixed(0)} ms   ${wasted}`);
 }
 
 console.log(`parley endpointing benchmark — ${os.cpus().length} × ${os.cpus()[0].model}, ${new Date().toISOString()}`);
 console.log(`${SENTENCES.length} flite sentences: 4 with a 350 ms pause after finished-looking words, 6 with 600-700 ms after trailing words, 2 without`);
-console.log(`${'window'.padEnd(34)} cuts        mean window    speech end → first audio`);
+console.log(`${'window'.padEnd(34)} cuts        mean window    speech end → first audio   wasted LLM requests`);
 await run('adaptive (400 … 500 … 1000 ms)', []);
 await run('fixed 500 ms', ['--set', 'vad.max_silence_ms=500', '--set', 'vad.min_silence_ms=500']);
 process.exit(0);
