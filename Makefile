@@ -39,8 +39,7 @@ asan:
 
 bench: setup-tests build
 	$(NODE) bench/latency.mjs --parley ./$(BUILD)/parley
-	$(NODE) bench/latency.mjs --parley ./$(BUILD)/parley --barge 0 --set vad.min_silence_ms=500
-	$(NODE) bench/latency.mjs --parley ./$(BUILD)/parley --barge 0 --set vad.min_silence_ms=500 --set llm.speculative_start=false
+	$(NODE) bench/latency.mjs --parley ./$(BUILD)/parley --barge 0 --set llm.speculative_start=false
 	$(NODE) bench/endpointing.mjs --parley ./$(BUILD)/parley
 	$(NODE) bench/barge_in_tradeoff.mjs --parley ./$(BUILD)/parley
 	$(NODE) bench/load.mjs --parley ./$(BUILD)/parley --sessions 50 --turns 3

@@ -48,6 +48,8 @@ async function run(label, extra) {
     if (finals.length > 1) cuts++;
     windows.push(done.metrics.endpoint_ms);
     toAudio.push(done.metrics.first_audio_ms);
+    if (process.env.BENCH_VERBOSE)
+      console.log(JSON.stringify({ finals: finals.map((e) => e.msg.text), ...done.metrics }));
   }
   const metrics = await (await fetch(`${p.http}/metrics`)).text();
   const wasted = Number(/parley_speculative_starts_total\{outcome="wasted"\} (\d+)/.exec(metrics)?.[1] ?? 0);
@@ -55,13 +57,14 @@ async function run(label, extra) {
   await p.stop();
   llm.stop();
   const mean = windows.reduce((a, b) => a + b, 0) / windows.length;
-  console.log(`${label.padEnd(34)} ${String(cuts).padStart(3)} / ${audio.length}   ${mean.toFixed(0).padStart(6)} ms   ` +
+  console.log(`${label.padEnd(38)} ${String(cuts).padStart(3)} / ${audio.length}   ${mean.toFixed(0).padStart(6)} ms   ` +
     `p50 ${pct(toAudio, 50).toFixed(0)}  p95 ${pct(toAudio, 95).toFixed(0)} ms   ${wasted}`);
 }
 
 console.log(`parley endpointing benchmark — ${os.cpus().length} × ${os.cpus()[0].model}, ${new Date().toISOString()}`);
 console.log(`${SENTENCES.length} flite sentences: 4 with a 350 ms pause after finished-looking words, 6 with 600-700 ms after trailing words, 2 without`);
-console.log(`${'window'.padEnd(34)} cuts        mean window    speech end → first audio   wasted LLM requests`);
-await run('adaptive (400 … 500 … 1000 ms)', []);
+console.log(`${'window'.padEnd(38)} cuts        mean window    speech end → first audio   wasted LLM requests`);
+await run('adaptive (default: 500 … 1000 ms)', []);
+await run('adaptive with a short window (400 …)', ['--set', 'vad.min_silence_ms=400']);
 await run('fixed 500 ms', ['--set', 'vad.max_silence_ms=500', '--set', 'vad.min_silence_ms=500']);
 process.exit(0);

@@ -206,7 +206,7 @@ void config_defaults(struct parley_config *c)
              "without lists, markdown or emoji.");
     c->llm_context_tokens = 4096;
     c->llm_speculative_start = 1;
-    c->vad_min_silence_ms = 400; /* above a 350 ms pause inside a sentence: docs/config.md */
+    c->vad_min_silence_ms = 500; /* no shorter than the default: docs/config.md says why */
     c->vad_max_silence_ms = 1000;
     strcpy(c->vad_engine, "auto");
     /* asr.pocketsphinx_options stays empty (pocketsphinx's own search): every
@@ -214,7 +214,7 @@ void config_defaults(struct parley_config *c)
      * (bench_wer, docs/benchmarks.md). */
     c->asr_partial_interval_ms = 300;
     c->asr_max_utterance_ms = 30000;
-    c->asr_speculative_final_ms = 200;
+    c->asr_speculative_final_ms = 150;
     c->asr_final_timeout_ms = 5000;
     c->tts_max_pending_phrases = 5;
     c->tts_playout_lead_ms = 1000;

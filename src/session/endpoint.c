@@ -12,6 +12,8 @@ static const char *const trailing[] = {
     "with", "for", "in", "on", "at", "from", "by", "about", "into", "my", "your", "our", "their", "his", "her", "its",
     "is", "are", "was", "were", "if", "that", "which", "who", "like", "i", "we", "you", "they", "he", "she", "it's",
     "i'm", "some", "any", "this", "these", "those", "than", "as", "also", "maybe", "well",
+    /* verbs of a request that still wait for their object ("remind me to call …") */
+    "call", "buy", "get", "send", "text", "email", "book", "order", "add", "put", "bring", "take", "need", "want",
 };
 /* Words a finished question or request usually starts with. */
 static const char *const openers[] = {

@@ -617,6 +617,8 @@ static struct pcm_buf clip(const char *text)
 
 static void test_endpoint_windows(void)
 {
+    int min = cfg.vad_min_silence_ms;
+    cfg.vad_min_silence_ms = 400; /* a short window for finished words (off by default) */
     CHECK(endpoint_window_ms(&cfg, "what time is it") == cfg.vad_min_silence_ms);
     CHECK(endpoint_window_ms(&cfg, "can you play some jazz") == cfg.vad_min_silence_ms);
     CHECK(endpoint_window_ms(&cfg, "yes") == cfg.vad_min_silence_ms);
@@ -625,7 +627,9 @@ static void test_endpoint_windows(void)
     CHECK(endpoint_window_ms(&cfg, "the weather in Paris") == cfg.vad_silence_ms);
     CHECK(endpoint_window_ms(&cfg, "") == cfg.vad_silence_ms);
     CHECK(endpoint_window_ms(&cfg, NULL) == cfg.vad_silence_ms);
+    CHECK(endpoint_window_ms(&cfg, "remind me to call") == cfg.vad_max_silence_ms);
     CHECK(cfg.vad_min_silence_ms < cfg.vad_silence_ms && cfg.vad_silence_ms < cfg.vad_max_silence_ms);
+    cfg.vad_min_silence_ms = min;
 }
 
 static int finals(void)
@@ -663,8 +667,8 @@ static void test_trailing_pause(int adaptive)
     pcm_free(&b);
 }
 
-/* A 350 ms pause after words that read as a finished question: the shortest
- * window (400 ms) still waits it out. */
+/* A 350 ms pause after words that read as a finished question is waited
+ * out: the turn ends once, after the default window. */
 static void test_pause_inside_question(void)
 {
     struct pcm_buf a = clip("What time is it"), b = clip("in Paris right now?");
@@ -673,16 +677,27 @@ static void test_pause_inside_question(void)
     quiet(1, 350, NULL);
     feed(&b, 1);
     int ms = quiet(1, 2000, endpointed);
-    CHECK(finals() <= 1 && count(EV_SPEECH_STOPPED, 0) == 1);
     advance(100);
     const struct seen *fin = last(EV_TRANSCRIPT);
-    CHECK(finals() == 1 && fin && strstr(fin->text, "paris"));
-    /* A finished question: the short window (the clip's last frames, under
-     * the VAD's threshold, count as quiet too). */
-    CHECK(ms > cfg.vad_min_silence_ms - 100 && ms < cfg.vad_silence_ms - 50);
+    CHECK(finals() == 1 && count(EV_SPEECH_STOPPED, 0) == 1 && fin && strstr(fin->text, "paris"));
+    /* The clip's last frames, under the VAD's threshold, count as quiet too. */
+    CHECK(ms > cfg.vad_silence_ms - 100 && ms <= cfg.vad_silence_ms);
     close_session();
     pcm_free(&a);
     pcm_free(&b);
+}
+
+/* With a short window for finished words, a finished question ends sooner. */
+static void test_short_window(void)
+{
+    int min = cfg.vad_min_silence_ms;
+    cfg.vad_min_silence_ms = 300;
+    open_session(NULL);
+    say_words(1); /* "What time is it in Paris?" */
+    int ms = quiet(1, 2000, endpointed);
+    CHECK(ms > 200 && ms <= 300);
+    close_session();
+    cfg.vad_min_silence_ms = min;
 }
 
 static void test_resume(const char *db_path)
@@ -777,6 +792,7 @@ int main(void)
     test_trailing_pause(1);
     test_trailing_pause(0);
     test_pause_inside_question();
+    test_short_window();
     char db[] = "/tmp/parley-turns-XXXXXX";
     int fd = mkstemp(db);
     CHECK(fd >= 0);
