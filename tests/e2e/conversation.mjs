@@ -28,7 +28,9 @@ const replies = [
 
 test('spoken conversation over Ollama NDJSON: three turns', async () => {
   const llm = await startFakeLlm();
-  await llm.script(replies.map((text) => ({ text, ttft_ms: 100, token_ms: 30 })));
+  // 60 ms a token: the words written while the reply is held (the LLM is
+  // asked inside the silence window) come as one chunk; the rest must stream.
+  await llm.script(replies.map((text) => ({ text, ttft_ms: 100, token_ms: 60 })));
   const p = await startParley({ env: { PARLEY_LLM_URL: llm.base, STREAM_LOG_LATENCY: '1' } });
   const c = new Client(p.url);
   await c.open();
@@ -48,6 +50,7 @@ test('spoken conversation over Ollama NDJSON: three turns', async () => {
     const done = await c.waitFor('done', (m) => m.turn === turn, 20000, from);
     const chunks = c.messages('assistant_text').filter((m) => m.turn === turn && m.status === 'chunk');
     assert(chunks.length > 3, `assistant text streamed in ${chunks.length} chunks`);
+    assert(chunks.map((x) => x.text).join('') === replies[i], 'the chunks add up to the reply');
     const end = c.messages('assistant_text').find((m) => m.turn === turn && m.status === 'end');
     assert(end.text === replies[i], `end text is the whole reply: ${end.text}`);
 
