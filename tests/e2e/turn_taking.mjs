@@ -83,14 +83,21 @@ test('a 350 ms pause inside a question: one answer, to the whole sentence, the e
   assert(c.messages('assistant_text').filter((x) => x.status === 'start').length === 1, 'one answer');
   const firstAnswer = c.events.find((e) => e.binary || (e.msg && e.msg.type === 'assistant_text'));
   assert(firstAnswer.t - t0 >= speechEndMs, `nothing of an answer before the user finished (${firstAnswer.t - t0} ms, speech ended at ${speechEndMs.toFixed(0)} ms)`);
+  // The early request exists only if the speculative final was decoded
+  // within the pause (150 ms of quiet + the decode); on a loaded machine it
+  // may come too late and be cancelled unasked. Whatever happened, the
+  // server's counters, the LLM server's log and the client agree.
   const reqs = (await llm.requests()).filter((r) => /chat/.test(r.path));
-  assert(reqs.length === 2, `two requests: the early one, and the whole sentence's (itself asked early, and shown) (${reqs.length})`);
-  assert(!/paris/i.test(lastUser(reqs[0])) && /paris/i.test(lastUser(reqs[1])),
-    `the early one had half the sentence: "${lastUser(reqs[0])}" then "${lastUser(reqs[1])}"`);
-  const stats = await (await fetch(`${llm.base}/_control/stats`)).json();
-  assert(stats.disconnects >= 1, `the early request was aborted: ${JSON.stringify(stats)}`);
   const n = await counters(p);
-  assert(n.wasted === 1 && n.shown === 1, `counters: ${JSON.stringify(n)}`);
+  assert(reqs.length === n.wasted + 1 && n.wasted <= 1, `requests ${reqs.length}, counters ${JSON.stringify(n)}`);
+  assert(/paris/i.test(lastUser(reqs[reqs.length - 1])), `the answer was to the whole sentence: "${lastUser(reqs[reqs.length - 1])}"`);
+  if (n.wasted === 1) {
+    assert(!/paris/i.test(lastUser(reqs[0])), `the early one had half the sentence: "${lastUser(reqs[0])}"`);
+    const stats = await (await fetch(`${llm.base}/_control/stats`)).json();
+    assert(stats.disconnects >= 1, `the early request was aborted: ${JSON.stringify(stats)}`);
+  } else {
+    console.log('note: the speculative final came after speech resumed; no early request this run');
+  }
   c.close();
   await p.stop();
   llm.stop();
