@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "aec/aec.h"
 #include "asr/asr.h"
 #include "auth/auth.h"
 #include "core/workers.h"
@@ -37,6 +38,10 @@ void parley_config_defaults(struct parley_config *cfg)
     cfg->vad_min_speech_ms = vad.min_speech_ms;
     cfg->vad_silence_ms = vad.silence_ms;
     cfg->vad_preroll_ms = vad.preroll_ms;
+
+    const struct aec_params aec = aec_default_params();
+    cfg->aec_max_delay_ms = aec.max_delay_ms;
+    cfg->aec_suppression = aec.suppression;
 
     const struct asr_params asr = asr_default_params();
     COPY(asr_engine, asr.engine);

@@ -165,6 +165,13 @@ static const struct key_def keys[] = {
     {"barge_in.half_duplex", NULL, T_BOOL, F(barge_in_half_duplex), 0, 1, NULL,
      "ignore the microphone while the assistant speaks"},
 
+    {"aec.enabled", NULL, T_BOOL, F(aec_enabled), 0, 1, NULL,
+     "cancel the assistant's own voice in the microphone stream (clients on loudspeakers without a canceller)"},
+    {"aec.max_delay_ms", NULL, T_INT, F(aec_max_delay_ms), 0, 2000, NULL,
+     "the longest echo delay it looks for (client playout plus room)"},
+    {"aec.suppression", NULL, T_INT, F(aec_suppression), 0, 2, NULL,
+     "residual echo suppression: 0 conservative, 1 moderate, 2 aggressive"},
+
     {"data_dir", NULL, T_STR, F(data_dir), 0, 0, NULL,
      "folder of parley's database (parley.db); created if missing; empty: nothing is stored"},
     {"models.url", NULL, T_STR, F(models_url), 0, 0, NULL,
@@ -225,6 +232,7 @@ void config_defaults(struct parley_config *c)
     c->barge_in_aggressiveness = 3;
     c->barge_in_min_level_dbfs = -45;
     c->barge_in_half_duplex = 0;
+    c->aec_enabled = 1;
     strcpy(c->data_dir, "data");
     c->memory_enabled = 1;
     c->memory_top_k = 3;

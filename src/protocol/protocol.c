@@ -99,6 +99,15 @@ static int parse_start(const cJSON *j, struct proto_client_msg *m, char *err, si
         }
         m->half_duplex = cJSON_IsTrue(hd);
     }
+    const cJSON *ec = cJSON_GetObjectItemCaseSensitive(j, "echo_cancellation");
+    m->echo_cancellation = -1;
+    if (ec && !cJSON_IsNull(ec)) {
+        if (!cJSON_IsBool(ec)) {
+            snprintf(err, errlen, "'echo_cancellation' must be true or false");
+            return -1;
+        }
+        m->echo_cancellation = cJSON_IsTrue(ec);
+    }
     if (copy_opt_string(j, "session_id", m->session_id, sizeof m->session_id, err, errlen) ||
         copy_opt_string(j, "tts", m->tts, sizeof m->tts, err, errlen) ||
         copy_opt_string(j, "llm_model", m->llm_model, sizeof m->llm_model, err, errlen) ||

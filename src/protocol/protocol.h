@@ -26,6 +26,7 @@ struct proto_client_msg {
     char conversation_id[64]; /* resume this conversation */
     char token[128];          /* a user's token, for browsers (they cannot set headers) */
     int half_duplex; /* -1: not given */
+    int echo_cancellation; /* -1: not given */
     /* text */
     char *text; /* malloc'd; free with proto_client_msg_clear */
     /* played */

@@ -213,7 +213,7 @@ void http_start_turn(struct http_req *r, const char *conversation_id, int text_o
     cJSON_AddNullToObject(r->answer, "turn");
     cJSON_AddArrayToObject(r->answer, "tools");
     cJSON_AddArrayToObject(r->answer, "errors");
-    struct proto_client_msg start = {.type = MSG_START, .sample_rate = 16000, .half_duplex = -1};
+    struct proto_client_msg start = {.type = MSG_START, .sample_rate = 16000, .half_duplex = -1, .echo_cancellation = -1};
     snprintf(start.conversation_id, sizeof start.conversation_id, "%s", conversation_id ? conversation_id : "");
     session_on_message(r->sess, &start);
 }

@@ -85,6 +85,8 @@ void barge_in_interrupt(session *s)
     session_llm(s)->free(r->llm);
     r->llm = NULL;
     s->io.purge_turn(s->io_ud, turn);
+    if (s->aec)
+        aec_stop_playback(s->aec, session_now(s));
     session_emit_kind(s, EV_INTERRUPTED, turn);
     if (!r->finished) {
         session_log_latency(s, r, 1);

@@ -360,6 +360,8 @@ void reply_pump_audio(session *s)
                 return; /* the transport drops a client this far behind */
             if (!r->playout_start)
                 r->playout_start = now;
+            if (s->aec)
+                aec_play(s->aec, p->pcm.samples, n, now);
             memmove(p->pcm.samples, p->pcm.samples + n, (p->pcm.len - n) * sizeof *p->pcm.samples);
             p->pcm.len -= n;
             p->sent += n;

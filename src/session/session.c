@@ -228,6 +228,17 @@ static int handle_start(session *s, struct proto_client_msg *msg)
         session_send_error(s, ERR_INTERNAL, verr[0] ? verr : "cannot open the speech detector", 0);
         return -1;
     }
+    int cancel_echo = msg->echo_cancellation >= 0 ? msg->echo_cancellation : s->cfg->aec_enabled;
+    if (!s->headless && cancel_echo) {
+        struct aec_params ap = aec_default_params();
+        ap.reference_rate = s->cfg->tts_sample_rate;
+        ap.max_delay_ms = s->cfg->aec_max_delay_ms;
+        ap.lead_ms = s->cfg->tts_playout_lead_ms;
+        ap.suppression = s->cfg->aec_suppression;
+        s->aec = aec_new(&ap, verr, sizeof verr);
+        if (!s->aec)
+            log_warn("session %s: no echo cancellation: %s", s->sid, verr);
+    }
     s->started = 1;
     if (msg->conversation_id[0])
         persist_resume(s, msg->conversation_id); /* 'ready' follows the stored history */
@@ -571,6 +582,8 @@ void session_free(session *s)
     vad_free(s->vad);
     resampler_free(s->rs);
     pcm_free(&s->scratch);
+    aec_free(s->aec);
+    pcm_free(&s->clean);
     history_free(s->hist);
     phrase_free(s->splitter);
     free_heard(&s->heard);

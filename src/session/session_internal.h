@@ -5,6 +5,7 @@
 #define PARLEY_SESSION_INTERNAL_H
 #include <stdatomic.h>
 
+#include "aec/aec.h"
 #include "core/audio.h"
 #include "core/clock.h"
 #include "llm/llm.h"
@@ -126,6 +127,8 @@ struct session {
     enum proto_format in_format;
     resampler *rs;
     struct pcm_buf scratch;
+    aec *aec;             /* NULL: echo cancellation off */
+    struct pcm_buf clean; /* scratch after echo cancellation */
     vad *vad;
     asr_stream *asr;
     struct turn_gate *gate;

@@ -225,8 +225,16 @@ int session_on_audio(session *s, const void *data, size_t len)
         pcm = converted;
     }
     s->scratch.len = 0;
-    if (resampler_process(s->rs, pcm, n, &s->scratch) == 0 &&
-        vad_process(s->vad, s->scratch.samples, s->scratch.len, utterance_on_vad_event, s))
+    struct pcm_buf *heard = &s->scratch;
+    int resampled = resampler_process(s->rs, pcm, n, &s->scratch) == 0;
+    if (resampled && s->aec) {
+        /* The VAD, barge-in and the recogniser hear the microphone without
+         * the assistant's own voice in it. */
+        s->clean.len = 0;
+        if (aec_process(s->aec, s->scratch.samples, s->scratch.len, session_now(s), &s->clean) == 0)
+            heard = &s->clean;
+    }
+    if (resampled && vad_process(s->vad, heard->samples, heard->len, utterance_on_vad_event, s))
         session_send_error(s, ERR_INTERNAL, "voice activity detection failed", 1);
     free(converted);
     return 0;

@@ -3,6 +3,7 @@
  * scripted LLM behind the session's llm_driver, and a transport that records
  * typed events. Real VAD, recogniser, synthesiser and SQLite file: only time
  * and the model are the test's. Every run takes the same path. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,7 @@ struct seen {
     uint64_t turn;
     int final, is_error;
     char text[200], code[32], status[16];
+    int64_t at; /* the clock when it was sent */
 };
 static struct {
     struct seen ev[MAX_EVENTS];
@@ -90,10 +92,28 @@ static struct {
     int64_t timer_at; /* 0: none */
 } out;
 
+/* A client on a loudspeaker: the reply audio plays from when it arrives (or
+ * after what is queued), by sample on the test's clock since the session
+ * opened, and stops when an interruption purges it. */
+static struct {
+    int16_t *pcm;
+    size_t cap, end; /* samples; [0, end) is the timeline so far */
+    int64_t t0;
+} speaker;
+static size_t speaker_now(void) { return (size_t)((now_us - speaker.t0) * 16 / 1000); }
+
 static enum outq_result t_send(void *ud, int binary, enum out_class cls, uint64_t turn, int phrase, const void *data,
                                size_t len, size_t samples)
 {
-    (void)ud, (void)cls, (void)data, (void)len;
+    (void)ud, (void)cls;
+    if (binary && speaker.pcm) {
+        size_t at = speaker.end > speaker_now() ? speaker.end : speaker_now(), n = len / 2;
+        if (at + n <= speaker.cap) {
+            memset(speaker.pcm + speaker.end, 0, (at - speaker.end) * 2);
+            memcpy(speaker.pcm + at, data, n * 2);
+            speaker.end = at + n;
+        }
+    }
     if (binary && out.nunwritten < 256) {
         out.audio_samples += samples;
         out.unwritten[out.nunwritten].turn = turn;
@@ -106,6 +126,8 @@ static void t_purge(void *ud, uint64_t turn)
 {
     (void)ud;
     out.purges++;
+    if (speaker.pcm && speaker.end > speaker_now())
+        speaker.end = speaker_now(); /* the client stops playing */
     int k = 0;
     for (int i = 0; i < out.nunwritten; i++)
         if (out.unwritten[i].turn != turn)
@@ -125,6 +147,7 @@ static enum outq_result t_event(void *ud, const struct proto_event *ev, enum out
     e->turn = ev->turn;
     e->final = ev->final;
     e->is_error = ev->is_error;
+    e->at = now_us;
     snprintf(e->text, sizeof e->text, "%s", ev->text ? ev->text : "");
     snprintf(e->code, sizeof e->code, "%s", ev->code ? ev->code : "");
     snprintf(e->status, sizeof e->status, "%s", ev->status ? ev->status : "");
@@ -210,18 +233,21 @@ static int index_of(enum proto_event_kind k, uint64_t turn)
     return -1;
 }
 
-static void open_session(const char *conversation_id)
+/* echo_cancellation: -1 the configuration's, 0 off, 1 on. */
+static void open_session_with(const char *conversation_id, int echo_cancellation)
 {
     memset(&out, 0, sizeof out);
     memset(&llm, 0, sizeof llm);
     static uint64_t ids;
     s = session_new(&env, &io, NULL, ++ids);
     CHECK(s != NULL);
-    struct proto_client_msg start = {.type = MSG_START, .sample_rate = 16000, .half_duplex = -1};
+    struct proto_client_msg start = {
+        .type = MSG_START, .sample_rate = 16000, .half_duplex = -1, .echo_cancellation = echo_cancellation};
     if (conversation_id)
         snprintf(start.conversation_id, sizeof start.conversation_id, "%s", conversation_id);
     CHECK(session_on_message(s, &start) == 0);
 }
+static void open_session(const char *conversation_id) { open_session_with(conversation_id, -1); }
 static void close_session(void)
 {
     session_free(s);
@@ -700,6 +726,91 @@ static void test_short_window(void)
     cfg.vad_min_silence_ms = min;
 }
 
+/* ---- echo: a client on a loudspeaker without its own canceller ---- */
+
+/* Microphone frames of what the speaker played delay_ms ago at gain_db,
+ * plus the user's words from frame user_from (NULL: none), until ms have
+ * passed or until() holds. Returns the clock when the words began. */
+static int64_t echo_frames(int delay_ms, double gain_db, const struct pcm_buf *user, int user_from_ms, int ms,
+                           int (*until)(void))
+{
+    const double g = pow(10, gain_db / 20);
+    int64_t onset = 0;
+    for (int fed = 0; fed < ms && !(until && until()); fed += 20) {
+        int16_t frame[320];
+        size_t at = speaker_now();
+        for (size_t i = 0; i < 320; i++) {
+            size_t k = at + i, d = (size_t)delay_ms * 16;
+            double v = k >= d && k - d < speaker.end ? g * speaker.pcm[k - d] : 0;
+            if (user && fed >= user_from_ms && (size_t)(fed - user_from_ms) * 16 + i < user->len)
+                v += user->samples[(size_t)(fed - user_from_ms) * 16 + i];
+            frame[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+        }
+        if (user && fed == user_from_ms)
+            onset = now_us;
+        now_us += 20000; /* the frame was captured over the last 20 ms */
+        session_on_audio(s, frame, sizeof frame);
+        settle();
+        while (out.timer_at && out.timer_at <= now_us && fire_next_timer())
+            settle();
+    }
+    return onset;
+}
+static int reply_over(void) { return count(EV_DONE, 0) > 0 && !strcmp(last(EV_STATE)->status, "listening"); }
+
+static uint64_t long_reply(void)
+{
+    type_text("tell me about the ocean");
+    uint64_t turn = last(EV_ASSISTANT_TEXT)->turn;
+    say("The ocean covers most of the planet, and it holds countless creatures. ");
+    say("Whales sing to each other across great distances in the deep. ");
+    say("Coral reefs shelter fish of every colour, and turtles swim between them. ");
+    finish(LLM_OK);
+    settle();
+    return turn;
+}
+
+/* The reply leaking back at -20 dB, 150 ms late, over the whole reply:
+ * with the server's canceller it never interrupts; without it, it does
+ * (which is what makes this test able to fail). */
+static void test_echo_does_not_interrupt(void)
+{
+    for (int cancel = 1; cancel >= 0; cancel--) {
+        speaker.t0 = now_us, speaker.end = 0;
+        open_session_with(NULL, cancel);
+        uint64_t turn = long_reply();
+        echo_frames(150, -20, NULL, 0, 30000, reply_over);
+        if (cancel) {
+            CHECK(count(EV_DONE, turn) == 1);
+            CHECK(count(EV_SPEECH_STARTED, 0) == 0);
+            CHECK(count(EV_INTERRUPTED, turn) == 0);
+            CHECK(speaker.end > 16000 * 8); /* a long reply was played whole */
+        } else {
+            CHECK(count(EV_INTERRUPTED, turn) == 1);
+        }
+        close_session();
+    }
+}
+
+/* A real question over the reply, with the echo still leaking, interrupts
+ * within 250 ms of its onset and is heard whole. */
+static void test_question_over_echo(void)
+{
+    speaker.t0 = now_us, speaker.end = 0;
+    open_session(NULL);
+    uint64_t turn = long_reply();
+    int64_t onset = echo_frames(150, -20, &words, 2500, 6000, NULL);
+    CHECK(count(EV_INTERRUPTED, turn) == 1);
+    const struct seen *intr = last(EV_INTERRUPTED);
+    CHECK(intr && onset && intr->at - onset <= 250000);
+    printf("echo: a question over the reply interrupted it %lld ms after its onset\n",
+           intr ? (long long)(intr->at - onset) / 1000 : -1LL);
+    echo_frames(150, -20, NULL, 0, 3000, NULL);
+    const struct seen *fin = last(EV_TRANSCRIPT);
+    CHECK(fin && fin->final && fin->turn > turn && strstr(fin->text, "time") != NULL);
+    close_session();
+}
+
 static void test_resume(const char *db_path)
 {
     struct store_params sp = store_default_params();
@@ -793,6 +904,12 @@ int main(void)
     test_trailing_pause(0);
     test_pause_inside_question();
     test_short_window();
+    speaker.cap = 16000 * 120;
+    speaker.pcm = calloc(speaker.cap, sizeof *speaker.pcm);
+    test_echo_does_not_interrupt();
+    test_question_over_echo();
+    free(speaker.pcm);
+    speaker.pcm = NULL;
     char db[] = "/tmp/parley-turns-XXXXXX";
     int fd = mkstemp(db);
     CHECK(fd >= 0);

@@ -1,0 +1,325 @@
+/* The echo canceller's timeline: where each piece of reply audio plays on
+ * the microphone's clock, the coarse delay estimate, and the 10 ms framing
+ * the engine needs. Positions are sample counts at the microphone rate since
+ * the clock's zero. */
+#include "aec/aec.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aec/aec_engine.h"
+
+/* The delay estimate: energy envelopes in 10 ms frames over the last
+ * ESTIMATE_WINDOW frames, recomputed every ESTIMATE_EVERY frames. */
+#define ESTIMATE_WINDOW 200
+#define ESTIMATE_EVERY 5
+#define ESTIMATE_MIN_FRAMES 20
+#define ESTIMATE_MIN_CORR 0.6
+/* The engine aligns within about 0..150 ms itself: the coarse shift leaves
+ * it this much to find. */
+#define ENGINE_MARGIN_MS 50
+#define ENGINE_OWN_REACH_MS 150
+/* The engine runs while reference audio lies within this reach behind the
+ * shifted frame (its own search plus an echo tail). */
+#define ENGINE_REACH_MS 400
+/* When the shift moves, the engine must find the echo again; meanwhile a
+ * frame quieter than the loudest reference within max_delay_ms by more than
+ * ECHO_MAX_GAIN_DB cannot be told from echo and is muted (speech over the
+ * assistant is louder and passes). Only on a line where an echo was found. */
+#define SETTLE_FRAMES 30
+#define ECHO_MAX_GAIN_DB (-10.0f)
+/* A microphone stream that jumps by more than this against the clock (a
+ * pause, a burst after a stall) is placed again from its arrival time. */
+#define RESYNC_MS 100
+
+struct aec_params aec_default_params(void)
+{
+    return (struct aec_params){
+        .sample_rate = 16000, .reference_rate = 16000, .max_delay_ms = 500, .lead_ms = 1000, .suppression = 1};
+}
+
+struct aec {
+    struct aec_params p;
+    const struct aec_engine *engine;
+    void *state; /* made on the first reference audio */
+    int frame;   /* samples in 10 ms */
+    resampler *ref_rs;
+    struct pcm_buf ref_tmp;
+
+    int16_t *ring; /* reference audio by position: ring[pos % cap] */
+    int64_t cap, far_begin, far_end; /* [far_begin, far_end) is written */
+    int played_any;
+
+    int64_t mic_next; /* position of the next microphone sample; -1: not placed */
+    int16_t *acc, *cleaned, *ref_frame;
+    int acc_n;
+    int64_t acc_pos;
+
+    /* Envelopes for the delay estimate, in frames (dB), ESTIMATE_WINDOW +
+     * max lag long, newest at hist_n - 1 (a sliding array). */
+    float *mic_db, *far_db;
+    int hist_cap, hist_n, since_estimate;
+    int delay_frames; /* -1: unknown */
+    int64_t shift;    /* samples the reference is read behind the frame */
+    int settled;      /* frames since the shift last moved (SETTLE_FRAMES: long enough) */
+    int frames_heard; /* frames run with reference audio in reach, up to a cap */
+
+    int active;
+    uint64_t frames_cancelled, frames_muted;
+};
+
+aec *aec_new(const struct aec_params *params, char *err, size_t errlen)
+{
+    struct aec_params p = params ? *params : aec_default_params();
+    if (p.sample_rate != 8000 && p.sample_rate != 16000) {
+        snprintf(err, errlen, "echo cancellation needs 8 or 16 kHz audio, not %d Hz", p.sample_rate);
+        return NULL;
+    }
+    if (p.max_delay_ms < 0 || p.max_delay_ms > 2000 || p.lead_ms < 0 || p.lead_ms > 60000 || p.reference_rate < 8000 ||
+        p.suppression < 0 || p.suppression > 2) {
+        snprintf(err, errlen, "echo cancellation: parameters out of range");
+        return NULL;
+    }
+    aec *a = calloc(1, sizeof *a);
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    a->p = p;
+    a->engine = &aec_engine_webrtc;
+    a->frame = p.sample_rate / 100;
+    a->cap = (int64_t)(p.lead_ms + p.max_delay_ms + ENGINE_REACH_MS + 1000) * p.sample_rate / 1000;
+    a->hist_cap = ESTIMATE_WINDOW + p.max_delay_ms / 10 + 1;
+    a->mic_next = -1;
+    a->delay_frames = -1;
+    a->settled = SETTLE_FRAMES;
+    a->acc = calloc((size_t)a->frame, sizeof *a->acc);
+    a->cleaned = calloc((size_t)a->frame, sizeof *a->cleaned);
+    a->ref_frame = calloc((size_t)a->frame, sizeof *a->ref_frame);
+    a->mic_db = calloc((size_t)a->hist_cap, sizeof *a->mic_db);
+    a->far_db = calloc((size_t)a->hist_cap, sizeof *a->far_db);
+    if (p.reference_rate != p.sample_rate)
+        a->ref_rs = resampler_new(p.reference_rate, p.sample_rate);
+    if (!a->acc || !a->cleaned || !a->ref_frame || !a->mic_db || !a->far_db ||
+        (p.reference_rate != p.sample_rate && !a->ref_rs)) {
+        snprintf(err, errlen, "out of memory");
+        aec_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void aec_free(aec *a)
+{
+    if (!a)
+        return;
+    if (a->state)
+        a->engine->destroy(a->state);
+    resampler_free(a->ref_rs);
+    pcm_free(&a->ref_tmp);
+    free(a->ring);
+    free(a->acc);
+    free(a->cleaned);
+    free(a->ref_frame);
+    free(a->mic_db);
+    free(a->far_db);
+    free(a);
+}
+
+static int64_t position(const aec *a, int64_t now_us) { return now_us * a->p.sample_rate / 1000000; }
+
+static int16_t ref_at(const aec *a, int64_t pos)
+{
+    return pos >= a->far_begin && pos < a->far_end ? a->ring[pos % a->cap] : 0;
+}
+
+void aec_play(aec *a, const int16_t *pcm, size_t n, int64_t now_us)
+{
+    if (!a->ring) { /* the first reply: the canceller's memory is made now */
+        a->ring = calloc((size_t)a->cap, sizeof *a->ring);
+        if (!a->ring)
+            return;
+    }
+    if (a->ref_rs) {
+        a->ref_tmp.len = 0;
+        if (resampler_process(a->ref_rs, pcm, n, &a->ref_tmp) != 0)
+            return;
+        pcm = a->ref_tmp.samples;
+        n = a->ref_tmp.len;
+    }
+    int64_t now = position(a, now_us);
+    /* The client plays it after what it still has queued, or at once. */
+    int64_t start = a->played_any && a->far_end > now ? a->far_end : now;
+    if (!a->played_any || start - a->far_end >= a->cap) {
+        a->far_begin = a->far_end = start;
+    } else {
+        for (int64_t p = a->far_end; p < start; p++) /* silence between replies */
+            a->ring[p % a->cap] = 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        a->ring[(start + (int64_t)i) % a->cap] = pcm[i];
+    a->far_end = start + (int64_t)n;
+    if (a->far_end - a->far_begin > a->cap)
+        a->far_begin = a->far_end - a->cap;
+    a->played_any = 1;
+}
+
+void aec_stop_playback(aec *a, int64_t now_us)
+{
+    int64_t now = position(a, now_us);
+    if (a->played_any && a->far_end > now)
+        a->far_end = now > a->far_begin ? now : a->far_begin;
+}
+
+static float level_db(const int16_t *x, int n)
+{
+    double e = 0;
+    for (int i = 0; i < n; i++)
+        e += (double)x[i] * x[i];
+    return (float)(10 * log10(e / n + 1.0));
+}
+
+/* Finds the lag (in frames) at which the microphone's envelope best follows
+ * the reference's: the client's playout delay plus the room's. Kept only
+ * when the match is clear (double talk and silence leave it as it was). */
+static void estimate_delay(aec *a)
+{
+    int max_lag = a->p.max_delay_ms / 10;
+    int end = a->hist_n; /* the microphone's frames [from, end) against the reference's lag earlier */
+    double best = -2;
+    int best_lag = -1;
+    for (int lag = 0; lag <= max_lag && end - lag >= ESTIMATE_MIN_FRAMES; lag++) {
+        int from = end - ESTIMATE_WINDOW > lag ? end - ESTIMATE_WINDOW : lag, w = end - from;
+        double sm = 0, sf = 0, smm = 0, sff = 0, smf = 0;
+        for (int k = from; k < end; k++) {
+            double m = a->mic_db[k], f = a->far_db[k - lag];
+            sm += m, sf += f, smm += m * m, sff += f * f, smf += m * f;
+        }
+        double vm = smm - sm * sm / w, vf = sff - sf * sf / w;
+        if (vf < w * 9.0 || vm <= 0) /* the reference must vary (speech, by 3 dB or more) */
+            continue;
+        double c = (smf - sm * sf / w) / sqrt(vm * vf);
+        if (c > best)
+            best = c, best_lag = lag;
+    }
+    if (best < ESTIMATE_MIN_CORR)
+        return;
+    if (a->delay_frames >= 0 && abs(best_lag - a->delay_frames) * 10 < 30)
+        return; /* within the engine's own reach: leave it settled */
+    a->delay_frames = best_lag;
+    /* Within the engine's own reach it is left to align itself: moving the
+     * reference would only make it adapt again. */
+    int64_t shift = best_lag * 10 <= ENGINE_OWN_REACH_MS - 30
+                        ? 0
+                        : (int64_t)(best_lag * 10 - ENGINE_MARGIN_MS) * a->p.sample_rate / 1000;
+    if (shift != a->shift)
+        a->settled = 0;
+    a->shift = shift;
+}
+
+static void record_envelopes(aec *a, int64_t pos)
+{
+    if (a->hist_n == a->hist_cap) {
+        memmove(a->mic_db, a->mic_db + 1, (size_t)(a->hist_cap - 1) * sizeof *a->mic_db);
+        memmove(a->far_db, a->far_db + 1, (size_t)(a->hist_cap - 1) * sizeof *a->far_db);
+        a->hist_n--;
+    }
+    for (int i = 0; i < a->frame; i++)
+        a->ref_frame[i] = ref_at(a, pos + i);
+    a->mic_db[a->hist_n] = level_db(a->acc, a->frame);
+    a->far_db[a->hist_n] = level_db(a->ref_frame, a->frame);
+    a->hist_n++;
+    if (++a->since_estimate >= ESTIMATE_EVERY) {
+        a->since_estimate = 0;
+        estimate_delay(a);
+    }
+}
+
+/* Runs the engine on the frame in acc, into cleaned: from the first reply
+ * (it reaches short delays before any estimate), and after that only once an
+ * echo was found: on a line without one (a client with its own canceller)
+ * the engine's suppressor would only trim the user's voice. */
+static void cancel(aec *a, int64_t read_at)
+{
+    memcpy(a->cleaned, a->acc, (size_t)a->frame * sizeof *a->cleaned);
+    if (a->delay_frames < 0 && a->frames_heard > a->p.max_delay_ms / 10 + SETTLE_FRAMES)
+        return;
+    if (!a->state) {
+        char err[128];
+        a->state = a->engine->create(a->p.sample_rate, a->p.suppression, err, sizeof err);
+        if (!a->state)
+            return; /* no canceller: the audio as it came */
+    }
+    for (int i = 0; i < a->frame; i++)
+        a->ref_frame[i] = ref_at(a, read_at + i);
+    if (a->engine->process(a->state, a->acc, a->ref_frame, a->cleaned, (size_t)a->frame) != 0)
+        memcpy(a->cleaned, a->acc, (size_t)a->frame * sizeof *a->cleaned);
+    else
+        a->frames_cancelled++;
+}
+
+/* While the delay is unknown or just moved, mutes what cannot be told from
+ * echo (see ECHO_MAX_GAIN_DB). */
+static void mute_while_settling(aec *a)
+{
+    int max_lag = a->p.max_delay_ms / 10;
+    if (a->frames_heard <= max_lag + SETTLE_FRAMES)
+        a->frames_heard++;
+    if (a->delay_frames < 0 || a->settled >= SETTLE_FRAMES)
+        return;
+    a->settled++;
+    float loudest = 0;
+    for (int k = a->hist_n - 1; k >= 0 && k >= a->hist_n - 1 - max_lag; k--)
+        loudest = a->far_db[k] > loudest ? a->far_db[k] : loudest;
+    if (level_db(a->cleaned, a->frame) < loudest + ECHO_MAX_GAIN_DB) {
+        memset(a->cleaned, 0, (size_t)a->frame * sizeof *a->cleaned);
+        a->frames_muted++;
+    }
+}
+
+static int run_frame(aec *a, struct pcm_buf *out)
+{
+    int64_t pos = a->acc_pos;
+    int64_t reach = (int64_t)ENGINE_REACH_MS * a->p.sample_rate / 1000;
+    int64_t read_at = pos - a->shift;
+    a->active = a->played_any && a->far_end > read_at - reach && a->far_begin < read_at + a->frame;
+    if (!a->active) {
+        a->hist_n = 0; /* the envelopes restart with the next reply */
+        return pcm_append(out, a->acc, (size_t)a->frame);
+    }
+    record_envelopes(a, pos);
+    cancel(a, read_at);
+    mute_while_settling(a);
+    return pcm_append(out, a->cleaned, (size_t)a->frame);
+}
+
+int aec_process(aec *a, const int16_t *mic, size_t n, int64_t now_us, struct pcm_buf *out)
+{
+    int64_t arrived = position(a, now_us) - (int64_t)n; /* where this audio began, by the clock */
+    if (a->mic_next < 0 || llabs(arrived - a->mic_next) > (int64_t)RESYNC_MS * a->p.sample_rate / 1000) {
+        a->mic_next = arrived; /* the partial frame moves with it */
+        a->acc_pos = arrived - a->acc_n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (a->acc_n == 0)
+            a->acc_pos = a->mic_next;
+        a->acc[a->acc_n++] = mic[i];
+        a->mic_next++;
+        if (a->acc_n == a->frame) {
+            a->acc_n = 0;
+            if (run_frame(a, out) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+void aec_get_stats(const aec *a, struct aec_stats *out)
+{
+    out->delay_ms = a->delay_frames < 0 ? -1 : a->delay_frames * 10;
+    out->active = a->active;
+    out->frames_cancelled = a->frames_cancelled;
+    out->frames_muted = a->frames_muted;
+}
