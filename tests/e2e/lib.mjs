@@ -334,6 +334,46 @@ export class Client {
   }
 }
 
+// A client on a loudspeaker without its own echo canceller. It plays the
+// reply audio as it arrives (after what it has queued; an agent_interrupted
+// flushes the queue, as the browser page does) and streams its microphone in
+// 20 ms frames at real time: what it played delayMs ago at gainDb, plus the
+// user's speech from userAtMs. Runs for ms or until until() holds; returns
+// the wall-clock time (Date.now()) at which the user's speech began.
+export async function streamWithEcho(c, { delayMs = 150, gainDb = -20, ms = 10000, user = null, userAtMs = 0, until = () => false } = {}) {
+  const g = 10 ** (gainDb / 20);
+  const speaker = new Int16Array(16 * (ms + 2000));
+  let end = 0, seen = c.events.length, onset = null;
+  const delay = 16 * delayMs, t0 = performance.now();
+  for (let k = 0; k * 20 < ms && !until() && !c.closed; k++) {
+    const nowSample = k * 320;
+    for (; seen < c.events.length; seen++) {
+      const e = c.events[seen];
+      if (e.binary) {
+        const pcm = new Int16Array(Uint8Array.from(e.binary).buffer); // a copy: frames need not be aligned
+        const at = Math.max(end, nowSample);
+        speaker.set(pcm.subarray(0, Math.max(0, speaker.length - at)), at);
+        end = Math.min(speaker.length, at + pcm.length);
+      } else if (e.msg && e.msg.type === 'agent_interrupted') {
+        end = Math.min(end, nowSample);
+      }
+    }
+    const frame = new Int16Array(320);
+    for (let i = 0; i < 320; i++) {
+      const n = nowSample + i;
+      let v = n >= delay && n - delay < end ? g * speaker[n - delay] : 0;
+      const u = n - 16 * userAtMs;
+      if (user && u >= 0 && u < user.length) v += user[u];
+      frame[i] = Math.max(-32768, Math.min(32767, Math.round(v)));
+    }
+    if (user && k * 20 === userAtMs) onset = Date.now();
+    c.sendBinary(Buffer.from(frame.buffer));
+    const wait = t0 + (k + 1) * 20 - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  return onset;
+}
+
 // Total samples of reply audio for a turn: binary frames between its
 // tts_start and tts_phrase_done messages.
 export function replyAudio(events, turn) {

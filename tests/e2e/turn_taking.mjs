@@ -13,6 +13,7 @@ import {
   silence,
   concat,
   trimQuiet,
+  streamWithEcho,
 } from './lib.mjs';
 
 const trimmed = (text) => trimQuiet(makeSpeech(text, { padBefore: 0, padAfter: 0 }));
@@ -98,6 +99,46 @@ test('a 350 ms pause inside a question: one answer, to the whole sentence, the e
   } else {
     console.log('note: the speculative final came after speech resumed; no early request this run');
   }
+  c.close();
+  await p.stop();
+  llm.stop();
+});
+
+test('a loudspeaker client without a canceller: its echo does not interrupt, a question over it does', async () => {
+  const llm = await startFakeLlm();
+  const long =
+    'The ocean covers most of the planet, and it holds countless creatures. Whales sing to each other across great distances. ' +
+    'Coral reefs shelter fish of every colour. Turtles swim between them in the warm water.';
+  await llm.script([], { text: long, ttft_ms: 50, token_ms: 10 });
+  const p = await startParley({ env: { PARLEY_LLM_URL: llm.base } });
+  const c = new Client(p.url);
+  await c.open();
+  await c.start();
+  // The whole reply plays back into the microphone at -20 dB, 150 ms late.
+  c.send({ type: 'text', text: 'Tell me about the ocean.' });
+  const first = await c.waitFor('tts_start', () => true, 20000);
+  await streamWithEcho(c, {
+    delayMs: 150,
+    gainDb: -20,
+    ms: 30000,
+    until: () => c.messages('state').some((m, i, all) => i > 0 && m.state === 'listening' && c.messages('done').length > 0),
+  });
+  assert(c.messages('done').some((m) => m.turn === first.turn), `the reply finished: ${c.messages().map((m) => m.type + (m.state ? ':' + m.state : '')).join(' ')}`);
+  assert(!c.messages('agent_interrupted').length, `no interruption: ${c.messages().map((m) => m.type).join(' ')}`);
+  assert(!c.messages('speech_started').length, 'the echo was not taken for speech');
+
+  // Again, and 2 s in the user asks something over it, the echo still leaking.
+  await llm.script([], { text: long, ttft_ms: 50, token_ms: 10 });
+  const from = c.events.length;
+  c.send({ type: 'text', text: 'Tell me more about the ocean.' });
+  const second = await c.waitFor('tts_start', (m) => m.turn > first.turn, 20000, from);
+  const question = trimmed('Wait, what time is it in Paris?');
+  const onset = await streamWithEcho(c, { delayMs: 150, gainDb: -20, ms: 6000, user: question, userAtMs: 2000 });
+  const intr = c.events.slice(from).find((e) => e.msg && e.msg.type === 'agent_interrupted' && e.msg.turn === second.turn);
+  assert(intr, 'the question interrupted the reply');
+  console.log(`a question over the echo interrupted the reply ${intr.t - onset} ms after its onset`);
+  const fin = await c.waitFor('transcript_final', (m) => m.turn > second.turn, 10000, from);
+  assert(/time/i.test(fin.text), `the question was heard: "${fin.text}"`);
   c.close();
   await p.stop();
   llm.stop();
