@@ -15,10 +15,15 @@
  * ESTIMATE_WINDOW frames, recomputed every ESTIMATE_EVERY frames. */
 #define ESTIMATE_WINDOW 200
 #define ESTIMATE_EVERY 5
-#define ESTIMATE_MIN_FRAMES 20
-#define ESTIMATE_MIN_CORR 0.6
-/* The engine aligns within about 0..150 ms itself: the coarse shift leaves
- * it this much to find. */
+#define ESTIMATE_MIN_FRAMES 50
+#define ESTIMATE_MIN_CORR 0.7
+#define ESTIMATE_MOVE_MARGIN 0.1 /* a new lag must match this much better than the one in use */
+/* The engine aligns within about 0..150 ms of the reference itself. Before
+ * any estimate the reference is read INITIAL_SHIFT_MS behind, so it reaches
+ * the common 30..180 ms (a client's playout plus a room); a found delay
+ * outside [shift, shift + ENGINE_OWN_REACH_MS - 20] moves the shift to leave
+ * the engine ENGINE_MARGIN_MS to find. */
+#define INITIAL_SHIFT_MS 30
 #define ENGINE_MARGIN_MS 50
 #define ENGINE_OWN_REACH_MS 150
 /* The engine runs while reference audio lies within this reach behind the
@@ -42,8 +47,13 @@ struct aec_params aec_default_params(void)
 
 struct aec {
     struct aec_params p;
-    const struct aec_engine *engine;
-    void *state; /* made on the first reference audio */
+    /* Two cancellers on the same aligned reference: one suppresses every
+     * trace of echo (for the VAD and barge-in), one only subtracts it and
+     * keeps the user's words whole (for the recogniser). Made on the first
+     * reference audio. */
+    const struct aec_engine *engine, *words_engine;
+    void *state, *words_state;
+    int16_t *words_frame;
     int frame;   /* samples in 10 ms */
     resampler *ref_rs;
     struct pcm_buf ref_tmp;
@@ -62,6 +72,7 @@ struct aec {
     float *mic_db, *far_db;
     int hist_cap, hist_n, since_estimate;
     int delay_frames; /* -1: unknown */
+    int candidate;    /* the last estimate's lag, -1: none */
     int64_t shift;    /* samples the reference is read behind the frame */
     int settled;      /* frames since the shift last moved (SETTLE_FRAMES: long enough) */
     int frames_heard; /* frames run with reference audio in reach, up to a cap */
@@ -89,20 +100,24 @@ aec *aec_new(const struct aec_params *params, char *err, size_t errlen)
     }
     a->p = p;
     a->engine = &aec_engine_webrtc;
+    a->words_engine = &aec_engine_speex;
     a->frame = p.sample_rate / 100;
     a->cap = (int64_t)(p.lead_ms + p.max_delay_ms + ENGINE_REACH_MS + 1000) * p.sample_rate / 1000;
     a->hist_cap = ESTIMATE_WINDOW + p.max_delay_ms / 10 + 1;
     a->mic_next = -1;
     a->delay_frames = -1;
+    a->candidate = -1;
+    a->shift = (int64_t)INITIAL_SHIFT_MS * p.sample_rate / 1000;
     a->settled = SETTLE_FRAMES;
     a->acc = calloc((size_t)a->frame, sizeof *a->acc);
     a->cleaned = calloc((size_t)a->frame, sizeof *a->cleaned);
+    a->words_frame = calloc((size_t)a->frame, sizeof *a->words_frame);
     a->ref_frame = calloc((size_t)a->frame, sizeof *a->ref_frame);
     a->mic_db = calloc((size_t)a->hist_cap, sizeof *a->mic_db);
     a->far_db = calloc((size_t)a->hist_cap, sizeof *a->far_db);
     if (p.reference_rate != p.sample_rate)
         a->ref_rs = resampler_new(p.reference_rate, p.sample_rate);
-    if (!a->acc || !a->cleaned || !a->ref_frame || !a->mic_db || !a->far_db ||
+    if (!a->acc || !a->cleaned || !a->words_frame || !a->ref_frame || !a->mic_db || !a->far_db ||
         (p.reference_rate != p.sample_rate && !a->ref_rs)) {
         snprintf(err, errlen, "out of memory");
         aec_free(a);
@@ -117,6 +132,9 @@ void aec_free(aec *a)
         return;
     if (a->state)
         a->engine->destroy(a->state);
+    if (a->words_state)
+        a->words_engine->destroy(a->words_state);
+    free(a->words_frame);
     resampler_free(a->ref_rs);
     pcm_free(&a->ref_tmp);
     free(a->ring);
@@ -188,7 +206,7 @@ static void estimate_delay(aec *a)
 {
     int max_lag = a->p.max_delay_ms / 10;
     int end = a->hist_n; /* the microphone's frames [from, end) against the reference's lag earlier */
-    double best = -2;
+    double best = -2, current = -2; /* current: at the lag in use */
     int best_lag = -1;
     for (int lag = 0; lag <= max_lag && end - lag >= ESTIMATE_MIN_FRAMES; lag++) {
         int from = end - ESTIMATE_WINDOW > lag ? end - ESTIMATE_WINDOW : lag, w = end - from;
@@ -203,20 +221,31 @@ static void estimate_delay(aec *a)
         double c = (smf - sm * sf / w) / sqrt(vm * vf);
         if (c > best)
             best = c, best_lag = lag;
+        if (lag == a->delay_frames)
+            current = c;
     }
-    if (best < ESTIMATE_MIN_CORR)
+    if (best < ESTIMATE_MIN_CORR) {
+        a->candidate = -1;
         return;
-    if (a->delay_frames >= 0 && abs(best_lag - a->delay_frames) * 10 < 30)
-        return; /* within the engine's own reach: leave it settled */
+    }
+    /* A lag is taken when two estimates in a row agree on it: a reply's
+     * first half second can match by chance. */
+    int agreed = a->candidate >= 0 && abs(best_lag - a->candidate) <= 2;
+    a->candidate = best_lag;
+    if (!agreed || (a->delay_frames >= 0 && abs(best_lag - a->delay_frames) * 10 < 30))
+        return; /* unconfirmed, or within the engine's own reach of the last: leave it settled */
+    if (a->delay_frames >= 0 && best < current + ESTIMATE_MOVE_MARGIN)
+        return; /* the user talking over the echo blurs every lag alike: keep the one that held */
     a->delay_frames = best_lag;
     /* Within the engine's own reach it is left to align itself: moving the
      * reference would only make it adapt again. */
-    int64_t shift = best_lag * 10 <= ENGINE_OWN_REACH_MS - 30
-                        ? 0
-                        : (int64_t)(best_lag * 10 - ENGINE_MARGIN_MS) * a->p.sample_rate / 1000;
-    if (shift != a->shift)
-        a->settled = 0;
-    a->shift = shift;
+    int64_t lag = (int64_t)best_lag * 10 * a->p.sample_rate / 1000;
+    int64_t reach = (int64_t)(ENGINE_OWN_REACH_MS - 20) * a->p.sample_rate / 1000;
+    if (lag >= a->shift && lag <= a->shift + reach)
+        return;
+    int64_t shift = lag - (int64_t)ENGINE_MARGIN_MS * a->p.sample_rate / 1000;
+    a->shift = shift > 0 ? shift : 0;
+    a->settled = 0;
 }
 
 static void record_envelopes(aec *a, int64_t pos)
@@ -243,21 +272,27 @@ static void record_envelopes(aec *a, int64_t pos)
  * the engine's suppressor would only trim the user's voice. */
 static void cancel(aec *a, int64_t read_at)
 {
-    memcpy(a->cleaned, a->acc, (size_t)a->frame * sizeof *a->cleaned);
+    size_t bytes = (size_t)a->frame * sizeof *a->cleaned;
+    memcpy(a->cleaned, a->acc, bytes);
+    memcpy(a->words_frame, a->acc, bytes);
     if (a->delay_frames < 0 && a->frames_heard > a->p.max_delay_ms / 10 + SETTLE_FRAMES)
         return;
-    if (!a->state) {
-        char err[128];
+    char err[128];
+    if (!a->state)
         a->state = a->engine->create(a->p.sample_rate, a->p.suppression, err, sizeof err);
-        if (!a->state)
-            return; /* no canceller: the audio as it came */
-    }
+    if (!a->words_state)
+        a->words_state = a->words_engine->create(a->p.sample_rate, a->p.suppression, err, sizeof err);
+    if (!a->state || !a->words_state)
+        return; /* no canceller: the audio as it came */
     for (int i = 0; i < a->frame; i++)
         a->ref_frame[i] = ref_at(a, read_at + i);
-    if (a->engine->process(a->state, a->acc, a->ref_frame, a->cleaned, (size_t)a->frame) != 0)
-        memcpy(a->cleaned, a->acc, (size_t)a->frame * sizeof *a->cleaned);
-    else
+    if (a->engine->process(a->state, a->acc, a->ref_frame, a->cleaned, (size_t)a->frame) != 0 ||
+        a->words_engine->process(a->words_state, a->acc, a->ref_frame, a->words_frame, (size_t)a->frame) != 0) {
+        memcpy(a->cleaned, a->acc, bytes);
+        memcpy(a->words_frame, a->acc, bytes);
+    } else {
         a->frames_cancelled++;
+    }
 }
 
 /* While the delay is unknown or just moved, mutes what cannot be told from
@@ -279,7 +314,7 @@ static void mute_while_settling(aec *a)
     }
 }
 
-static int run_frame(aec *a, struct pcm_buf *out)
+static int run_frame(aec *a, struct pcm_buf *out, struct pcm_buf *words)
 {
     int64_t pos = a->acc_pos;
     int64_t reach = (int64_t)ENGINE_REACH_MS * a->p.sample_rate / 1000;
@@ -287,15 +322,15 @@ static int run_frame(aec *a, struct pcm_buf *out)
     a->active = a->played_any && a->far_end > read_at - reach && a->far_begin < read_at + a->frame;
     if (!a->active) {
         a->hist_n = 0; /* the envelopes restart with the next reply */
-        return pcm_append(out, a->acc, (size_t)a->frame);
+        return pcm_append(out, a->acc, (size_t)a->frame) || (words && pcm_append(words, a->acc, (size_t)a->frame));
     }
     record_envelopes(a, pos);
     cancel(a, read_at);
     mute_while_settling(a);
-    return pcm_append(out, a->cleaned, (size_t)a->frame);
+    return pcm_append(out, a->cleaned, (size_t)a->frame) || (words && pcm_append(words, a->words_frame, (size_t)a->frame));
 }
 
-int aec_process(aec *a, const int16_t *mic, size_t n, int64_t now_us, struct pcm_buf *out)
+int aec_process(aec *a, const int16_t *mic, size_t n, int64_t now_us, struct pcm_buf *out, struct pcm_buf *words)
 {
     int64_t arrived = position(a, now_us) - (int64_t)n; /* where this audio began, by the clock */
     if (a->mic_next < 0 || llabs(arrived - a->mic_next) > (int64_t)RESYNC_MS * a->p.sample_rate / 1000) {
@@ -309,7 +344,7 @@ int aec_process(aec *a, const int16_t *mic, size_t n, int64_t now_us, struct pcm
         a->mic_next++;
         if (a->acc_n == a->frame) {
             a->acc_n = 0;
-            if (run_frame(a, out) != 0)
+            if (run_frame(a, out, words) != 0)
                 return -1;
         }
     }

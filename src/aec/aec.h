@@ -37,7 +37,7 @@ void aec_stop_playback(aec *a, int64_t now_us);
  * out in whole 10 ms frames (less than a frame waits for the next call).
  * Away from any reference audio it passes unchanged. Returns 0, or -1 when
  * out cannot grow. */
-int aec_process(aec *a, const int16_t *mic, size_t n, int64_t now_us, struct pcm_buf *out);
+int aec_process(aec *a, const int16_t *mic, size_t n, int64_t now_us, struct pcm_buf *out, struct pcm_buf *words);
 
 struct aec_stats {
     int delay_ms;       /* the coarse estimate; -1 while unknown */

@@ -13,6 +13,7 @@ struct aec_engine {
     int (*process)(void *state, const int16_t *mic, const int16_t *ref, int16_t *out, size_t n);
     void (*destroy)(void *state);
 };
-extern const struct aec_engine aec_engine_webrtc;
+extern const struct aec_engine aec_engine_webrtc; /* adaptive filter + residual suppressor */
+extern const struct aec_engine aec_engine_speex;  /* adaptive filter only */
 
 #endif

@@ -584,6 +584,7 @@ void session_free(session *s)
     pcm_free(&s->scratch);
     aec_free(s->aec);
     pcm_free(&s->clean);
+    pcm_free(&s->words);
     history_free(s->hist);
     phrase_free(s->splitter);
     free_heard(&s->heard);

@@ -128,7 +128,8 @@ struct session {
     resampler *rs;
     struct pcm_buf scratch;
     aec *aec;             /* NULL: echo cancellation off */
-    struct pcm_buf clean; /* scratch after echo cancellation */
+    struct pcm_buf clean; /* scratch after echo cancellation, for the VAD's decisions */
+    struct pcm_buf words; /* the same span for the recogniser (aec_process) */
     vad *vad;
     asr_stream *asr;
     struct turn_gate *gate;

@@ -225,16 +225,20 @@ int session_on_audio(session *s, const void *data, size_t len)
         pcm = converted;
     }
     s->scratch.len = 0;
-    struct pcm_buf *heard = &s->scratch;
     int resampled = resampler_process(s->rs, pcm, n, &s->scratch) == 0;
     if (resampled && s->aec) {
-        /* The VAD, barge-in and the recogniser hear the microphone without
-         * the assistant's own voice in it. */
-        s->clean.len = 0;
-        if (aec_process(s->aec, s->scratch.samples, s->scratch.len, session_now(s), &s->clean) == 0)
-            heard = &s->clean;
+        /* The VAD and barge-in decide on the microphone with every trace
+         * of the assistant's own voice suppressed; the recogniser hears the
+         * same span with the echo subtracted but the user's words whole. */
+        s->clean.len = s->words.len = 0;
+        if (aec_process(s->aec, s->scratch.samples, s->scratch.len, session_now(s), &s->clean, &s->words) == 0) {
+            if (vad_process_pair(s->vad, s->clean.samples, s->words.samples, s->clean.len, utterance_on_vad_event, s))
+                session_send_error(s, ERR_INTERNAL, "voice activity detection failed", 1);
+            free(converted);
+            return 0;
+        }
     }
-    if (resampled && vad_process(s->vad, heard->samples, heard->len, utterance_on_vad_event, s))
+    if (resampled && vad_process(s->vad, s->scratch.samples, s->scratch.len, utterance_on_vad_event, s))
         session_send_error(s, ERR_INTERNAL, "voice activity detection failed", 1);
     free(converted);
     return 0;

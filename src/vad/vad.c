@@ -22,7 +22,8 @@ struct vad {
     struct vad_params p;
     void *engine_state;
     size_t frame_len;
-    int16_t *frame;
+    int16_t *frame;       /* what is classified */
+    int16_t *heard_frame; /* what the events carry (vad_process_pair) */
     size_t frame_fill;
     uint64_t frame_index;
 
@@ -61,12 +62,13 @@ vad *vad_new(const struct vad_params *params, char *err, size_t errlen)
     v->p = p;
     v->frame_len = (size_t)p.sample_rate * (size_t)p.frame_ms / 1000;
     v->frame = calloc(v->frame_len, sizeof *v->frame);
+    v->heard_frame = calloc(v->frame_len, sizeof *v->heard_frame);
     v->hist_cap = (size_t)p.sample_rate * (size_t)(p.preroll_ms + MAX_CANDIDATE_MS) / 1000 + v->frame_len;
     /* A candidate start survives a 60 ms gap (a plosive, a pause between
      * syllables) before its voiced count resets. */
     v->conf = (struct vad_confirmation){p.aggressiveness, p.min_speech_ms, -200, 60};
     v->engine_state = p.engine->create(&p, err, errlen);
-    if (!v->frame || !v->engine_state) {
+    if (!v->frame || !v->heard_frame || !v->engine_state) {
         vad_free(v);
         return NULL;
     }
@@ -80,6 +82,7 @@ void vad_free(vad *v)
     if (v->engine_state)
         v->p.engine->destroy(v->engine_state);
     free(v->frame);
+    free(v->heard_frame);
     pcm_free(&v->hist);
     free(v);
 }
@@ -138,8 +141,8 @@ static int step(vad *v, vad_event_fn fn, void *ud)
     } else if (voiced) {
         v->peak_db = db; /* a new candidate */
     }
-    remember(v, v->frame);
-    struct vad_event ev = {.audio = v->frame, .n = v->frame_len, .voiced = voiced, .frame_index = v->frame_index};
+    remember(v, v->heard_frame);
+    struct vad_event ev = {.audio = v->heard_frame, .n = v->frame_len, .voiced = voiced, .frame_index = v->frame_index};
 
     if (v->in_speech) {
         v->silence_ms = voiced ? 0 : v->silence_ms + fms;
@@ -181,13 +184,20 @@ static int step(vad *v, vad_event_fn fn, void *ud)
 
 int vad_process(vad *v, const int16_t *pcm, size_t n, vad_event_fn fn, void *ud)
 {
+    return vad_process_pair(v, pcm, pcm, n, fn, ud);
+}
+
+int vad_process_pair(vad *v, const int16_t *decide, const int16_t *hear, size_t n, vad_event_fn fn, void *ud)
+{
     while (n > 0) {
         size_t take = v->frame_len - v->frame_fill;
         if (take > n)
             take = n;
-        memcpy(v->frame + v->frame_fill, pcm, take * sizeof *pcm);
+        memcpy(v->frame + v->frame_fill, decide, take * sizeof *decide);
+        memcpy(v->heard_frame + v->frame_fill, hear, take * sizeof *hear);
         v->frame_fill += take;
-        pcm += take;
+        decide += take;
+        hear += take;
         n -= take;
         if (v->frame_fill == v->frame_len) {
             v->frame_fill = 0;

@@ -59,6 +59,10 @@ void vad_free(vad *v);
 /* Feeds any number of samples; events are delivered synchronously. Returns -1
  * if the engine failed. */
 int vad_process(vad *v, const int16_t *pcm, size_t n, vad_event_fn fn, void *ud);
+/* The same, deciding on one signal and handing over another, sample for
+ * sample: echo cancellation gives the decisions a strongly suppressed signal
+ * and the recogniser one that keeps the user's words whole. */
+int vad_process_pair(vad *v, const int16_t *decide, const int16_t *hear, size_t n, vad_event_fn fn, void *ud);
 /* How a speech start is confirmed. Barge-in uses a stricter one while the
  * assistant talks: a higher aggressiveness, a longer run, a level floor
  * (frames quieter than min_level_dbfs do not count: the assistant's own voice

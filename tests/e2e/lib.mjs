@@ -334,44 +334,81 @@ export class Client {
   }
 }
 
-// A client on a loudspeaker without its own echo canceller. It plays the
-// reply audio as it arrives (after what it has queued; an agent_interrupted
-// flushes the queue, as the browser page does) and streams its microphone in
-// 20 ms frames at real time: what it played delayMs ago at gainDb, plus the
-// user's speech from userAtMs. Runs for ms or until until() holds; returns
-// the wall-clock time (Date.now()) at which the user's speech began.
-export async function streamWithEcho(c, { delayMs = 150, gainDb = -20, ms = 10000, user = null, userAtMs = 0, until = () => false } = {}) {
-  const g = 10 ** (gainDb / 20);
-  const speaker = new Int16Array(16 * (ms + 2000));
-  let end = 0, seen = c.events.length, onset = null;
-  const delay = 16 * delayMs, t0 = performance.now();
-  for (let k = 0; k * 20 < ms && !until() && !c.closed; k++) {
-    const nowSample = k * 320;
-    for (; seen < c.events.length; seen++) {
-      const e = c.events[seen];
+// A client on a loudspeaker without its own echo canceller, as a device
+// would be: from start() until stop() it streams its microphone in 20 ms
+// frames at real time, holding what its speaker played delayMs ago at
+// gainDb, plus whatever the user says (say()). The speaker plays reply audio
+// as it arrives, after what it has queued; an agent_interrupted flushes the
+// queue, as the browser page does.
+export class EchoingMic {
+  constructor(c, { delayMs = 150, gainDb = -20 } = {}) {
+    Object.assign(this, { c, delay: 16 * delayMs, g: 10 ** (gainDb / 20) });
+    this.speaker = [];   // chunks {at, pcm} in samples since start
+    this.end = 0;        // where the speaker's queue ends
+    this.user = null;    // {at, pcm, resolve}
+    this.running = false;
+  }
+  start() {
+    this.running = true;
+    this.seen = this.c.events.length;
+    this.done = this._loop();
+    return this;
+  }
+  // Speaks pcm from the next frame on; resolves to the wall-clock time
+  // (Date.now() basis) at which its first frame was due.
+  say(pcm) {
+    return new Promise((resolve) => (this.user = { at: null, pcm, resolve }));
+  }
+  async stop() {
+    this.running = false;
+    await this.done;
+  }
+  _take(nowSample) {
+    for (; this.seen < this.c.events.length; this.seen++) {
+      const e = this.c.events[this.seen];
       if (e.binary) {
         const pcm = new Int16Array(Uint8Array.from(e.binary).buffer); // a copy: frames need not be aligned
-        const at = Math.max(end, nowSample);
-        speaker.set(pcm.subarray(0, Math.max(0, speaker.length - at)), at);
-        end = Math.min(speaker.length, at + pcm.length);
+        const at = Math.max(this.end, nowSample);
+        this.speaker.push({ at, pcm });
+        this.end = at + pcm.length;
       } else if (e.msg && e.msg.type === 'agent_interrupted') {
-        end = Math.min(end, nowSample);
+        this.speaker = this.speaker.filter((x) => x.at < nowSample).map((x) =>
+          x.at + x.pcm.length > nowSample ? { at: x.at, pcm: x.pcm.subarray(0, nowSample - x.at) } : x,
+        );
+        this.end = Math.min(this.end, nowSample);
       }
     }
-    const frame = new Int16Array(320);
-    for (let i = 0; i < 320; i++) {
-      const n = nowSample + i;
-      let v = n >= delay && n - delay < end ? g * speaker[n - delay] : 0;
-      const u = n - 16 * userAtMs;
-      if (user && u >= 0 && u < user.length) v += user[u];
-      frame[i] = Math.max(-32768, Math.min(32767, Math.round(v)));
-    }
-    if (user && k * 20 === userAtMs) onset = Date.now();
-    c.sendBinary(Buffer.from(frame.buffer));
-    const wait = t0 + (k + 1) * 20 - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    // What has played out more than the delay ago is no longer heard.
+    this.speaker = this.speaker.filter((x) => x.at + x.pcm.length + this.delay > nowSample - 320);
   }
-  return onset;
+  async _loop() {
+    const t0 = performance.now();
+    for (let k = 0; this.running && !this.c.closed; k++) {
+      const nowSample = k * 320;
+      this._take(nowSample);
+      const frame = new Float64Array(320);
+      for (const x of this.speaker) {
+        for (let i = 0; i < 320; i++) {
+          const j = nowSample + i - this.delay - x.at;
+          if (j >= 0 && j < x.pcm.length) frame[i] += this.g * x.pcm[j];
+        }
+      }
+      if (this.user) {
+        if (this.user.at === null) {
+          this.user.at = nowSample;
+          // When this frame is due in real time (the loop may be catching up).
+          this.user.resolve(Date.now() - (performance.now() - (t0 + k * 20)));
+        }
+        const u = this.user;
+        for (let i = 0; i < 320; i++) if (nowSample + i - u.at < u.pcm.length) frame[i] += u.pcm[nowSample + i - u.at];
+        if (nowSample + 320 - u.at >= u.pcm.length) this.user = null;
+      }
+      const out = Int16Array.from(frame, (v) => Math.max(-32768, Math.min(32767, Math.round(v))));
+      this.c.sendBinary(Buffer.from(out.buffer));
+      const wait = t0 + (k + 1) * 20 - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  }
 }
 
 // Total samples of reply audio for a turn: binary frames between its

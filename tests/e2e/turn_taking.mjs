@@ -1,7 +1,8 @@
 // Turn-taking over a real WebSocket: the LLM is asked on the speculative
 // final, inside the silence window, and its answer shown at the endpoint; a
 // speaker who pauses mid-sentence and goes on gets one answer, to the whole
-// sentence, and the early request is cancelled with nothing sent.
+// sentence, and the early request is cancelled with nothing sent; a client
+// on a loudspeaker without its own canceller is not interrupted by its echo.
 import {
   test,
   run,
@@ -13,7 +14,7 @@ import {
   silence,
   concat,
   trimQuiet,
-  streamWithEcho,
+  EchoingMic,
 } from './lib.mjs';
 
 const trimmed = (text) => trimQuiet(makeSpeech(text, { padBefore: 0, padAfter: 0 }));
@@ -114,16 +115,12 @@ test('a loudspeaker client without a canceller: its echo does not interrupt, a q
   const c = new Client(p.url);
   await c.open();
   await c.start();
-  // The whole reply plays back into the microphone at -20 dB, 150 ms late.
+  // Everything the speaker plays comes back into the microphone at -20 dB, 150 ms late.
+  const mic = new EchoingMic(c, { delayMs: 150, gainDb: -20 }).start();
   c.send({ type: 'text', text: 'Tell me about the ocean.' });
   const first = await c.waitFor('tts_start', () => true, 20000);
-  await streamWithEcho(c, {
-    delayMs: 150,
-    gainDb: -20,
-    ms: 30000,
-    until: () => c.messages('state').some((m, i, all) => i > 0 && m.state === 'listening' && c.messages('done').length > 0),
-  });
-  assert(c.messages('done').some((m) => m.turn === first.turn), `the reply finished: ${c.messages().map((m) => m.type + (m.state ? ':' + m.state : '')).join(' ')}`);
+  await c.waitFor('done', (m) => m.turn === first.turn, 30000);
+  await c.waitFor('state', (m) => m.state === 'listening', 30000, c.events.findIndex((e) => e.msg && e.msg.type === 'done'));
   assert(!c.messages('agent_interrupted').length, `no interruption: ${c.messages().map((m) => m.type).join(' ')}`);
   assert(!c.messages('speech_started').length, 'the echo was not taken for speech');
 
@@ -132,13 +129,16 @@ test('a loudspeaker client without a canceller: its echo does not interrupt, a q
   const from = c.events.length;
   c.send({ type: 'text', text: 'Tell me more about the ocean.' });
   const second = await c.waitFor('tts_start', (m) => m.turn > first.turn, 20000, from);
-  const question = trimmed('Wait, what time is it in Paris?');
-  const onset = await streamWithEcho(c, { delayMs: 150, gainDb: -20, ms: 6000, user: question, userAtMs: 2000 });
-  const intr = c.events.slice(from).find((e) => e.msg && e.msg.type === 'agent_interrupted' && e.msg.turn === second.turn);
-  assert(intr, 'the question interrupted the reply');
-  console.log(`a question over the echo interrupted the reply ${intr.t - onset} ms after its onset`);
+  const audio = () => c.events.slice(from).filter((e) => e.binary).length;
+  await c.waitUntil(() => audio() >= 30, 20000, '3 s of reply audio'); // 100 ms frames, 1 s ahead: 2 s in
+  const onset = await mic.say(trimmed('Wait, what time is it in Paris?'));
+  const intr = await c.waitFor('agent_interrupted', (m) => m.turn === second.turn, 5000, from);
+  const at = c.events.find((e) => e.msg === intr).t;
+  console.log(`a question over the echo interrupted the reply ${Math.round(at - onset)} ms after its onset`);
   const fin = await c.waitFor('transcript_final', (m) => m.turn > second.turn, 10000, from);
+  console.log(`heard: "${fin.text}"`);
   assert(/time/i.test(fin.text), `the question was heard: "${fin.text}"`);
+  await mic.stop();
   c.close();
   await p.stop();
   llm.stop();
