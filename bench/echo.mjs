@@ -65,13 +65,13 @@ async function cell(delayMs, gainDb) {
     c.send({ type: 'text', text: 'Tell me about the ocean.' });
     const tts = await c.waitFor('tts_start', () => true, 20000, from);
     await pause(1500); // the question comes 1.5 s into the reply
-    const before = after(c, from, (m) => m.type === 'agent_interrupted');
+    const before = after(c, from, (m) => m.type === 'agent_interrupted' && m.turn === tts.turn);
     const onset = await mic.say(q);
     let intr = null;
     try {
       intr = await c.waitUntil(() => c.events.slice(from).find((e) => e.msg && e.msg.type === 'agent_interrupted' && e.msg.turn === tts.turn), 3000, 'interrupted');
     } catch {}
-    lat.push(before ? 'before' : !intr ? 'none' : `${intr.t - onset}`);
+    lat.push(before ? 'before' : !intr ? 'none' : `${Math.round(intr.t - onset)}`);
     await quiesce(c);
   }
   await mic.stop();

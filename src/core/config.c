@@ -164,6 +164,8 @@ static const struct key_def keys[] = {
      "frames quieter than this (dBFS) do not count towards a barge-in: speaker echo is quieter than the user"},
     {"barge_in.half_duplex", NULL, T_BOOL, F(barge_in_half_duplex), 0, 1, NULL,
      "ignore the microphone while the assistant speaks"},
+    {"barge_in.silero_confirm", NULL, T_BOOL, F(barge_in_silero_confirm), 0, 1, NULL,
+     "when the Silero model is there, a barge-in must also be speech to Silero (coughs, clatter do not interrupt)"},
 
     {"aec.enabled", NULL, T_BOOL, F(aec_enabled), 0, 1, NULL,
      "cancel the assistant's own voice in the microphone stream (clients on loudspeakers without a canceller)"},
@@ -233,6 +235,7 @@ void config_defaults(struct parley_config *c)
     c->barge_in_min_level_dbfs = -45;
     c->barge_in_half_duplex = 0;
     c->aec_enabled = 1;
+    c->barge_in_silero_confirm = 1;
     strcpy(c->data_dir, "data");
     c->memory_enabled = 1;
     c->memory_top_k = 3;

@@ -116,6 +116,7 @@ struct parley_config {
     int barge_in_aggressiveness;
     double barge_in_min_level_dbfs;
     int barge_in_half_duplex;
+    int barge_in_silero_confirm;
     int aec_enabled;
     int aec_max_delay_ms;
     int aec_suppression;

@@ -432,6 +432,16 @@ static int choose_vad(server *srv, char *err, size_t errlen)
         return -1;
     srv->env.vad_model = srv->vad.model;
     srv->env.vad_engine = srv->vad.engine;
+    /* Barge-in asks Silero too when the VAD is another engine and Silero's
+     * model is there (checked by opening it once). */
+    char why[256];
+    const struct vad_engine *silero = vad_engine_find("silero", why, sizeof why);
+    if (srv->cfg->barge_in_silero_confirm && silero && srv->vad.engine != silero) {
+        vad_opinion *probe = vad_opinion_new(silero, srv->vad.model, 2, why, sizeof why);
+        if (probe)
+            srv->env.barge_confirm = silero;
+        vad_opinion_free(probe);
+    }
     return 0;
 }
 

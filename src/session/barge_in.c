@@ -6,9 +6,14 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "session/session_internal.h"
 
-enum { BARGE_NONE, BARGE_WAIT_WORDS, BARGE_NEVER };
+enum { BARGE_NONE, BARGE_WAIT_WORDS, BARGE_NEVER, BARGE_WAIT_SPEECH };
+
+/* Silero hears a little of the pre-roll too: its LSTM needs a few windows
+ * to rise, and more would hand it the quiet before the onset. */
+#define OPINION_LEAD_SAMPLES (100 * 16)
 
 int barge_in_mic_open(const session *s)
 {
@@ -17,14 +22,55 @@ int barge_in_mic_open(const session *s)
     return !(s->half_duplex && s->state == ST_SPEAKING && !s->utt.turn);
 }
 
-void barge_in_on_speech_start(session *s)
+/* The onset passed the VAD; past the second opinion (if any), the words
+ * (if asked for) or nothing, it interrupts. */
+static void onset_heard_as_speech(session *s)
 {
-    if (!s->cfg->barge_in_enabled)
-        s->utt.barge_pending = BARGE_NEVER;
-    else if (s->cfg->barge_in_min_words > 0)
+    if (s->cfg->barge_in_min_words > 0) {
         s->utt.barge_pending = BARGE_WAIT_WORDS;
-    else
+    } else {
+        s->utt.barge_pending = BARGE_NONE;
         barge_in_interrupt(s);
+    }
+}
+
+/* 1: the second opinion heard speech in audio; 0 not (yet); also 1 when
+ * there is no second opinion to ask, or it fails (the VAD's word stands). */
+static int second_opinion(session *s, const int16_t *audio, size_t n, int fresh)
+{
+    if (!s->env->barge_confirm || !s->env->vad_model)
+        return 1;
+    if (!s->opinion) {
+        char err[256];
+        s->opinion = vad_opinion_new(s->env->barge_confirm, s->env->vad_model, 2, err, sizeof err);
+        if (!s->opinion) {
+            log_warn("session %s: no second opinion on barge-in: %s", s->sid, err);
+            return 1;
+        }
+    }
+    if (fresh)
+        vad_opinion_reset(s->opinion);
+    int r = vad_opinion_feed(s->opinion, audio, n);
+    return r != 0;
+}
+
+void barge_in_on_speech_start(session *s, const int16_t *audio, size_t n, size_t candidate_n)
+{
+    if (!s->cfg->barge_in_enabled) {
+        s->utt.barge_pending = BARGE_NEVER;
+        return;
+    }
+    size_t from = n - (candidate_n + OPINION_LEAD_SAMPLES < n ? candidate_n + OPINION_LEAD_SAMPLES : n);
+    if (second_opinion(s, audio + from, n - from, 1))
+        onset_heard_as_speech(s);
+    else
+        s->utt.barge_pending = BARGE_WAIT_SPEECH; /* a cough or a clatter, so far */
+}
+
+void barge_in_on_audio(session *s, const int16_t *audio, size_t n)
+{
+    if (s->utt.barge_pending == BARGE_WAIT_SPEECH && s->reply.turn && second_opinion(s, audio, n, 0))
+        onset_heard_as_speech(s);
 }
 
 void barge_in_on_partial(session *s, const char *text)
@@ -39,6 +85,8 @@ int barge_in_is_false_start(session *s, const struct utterance *u, const char *f
 {
     if (u->barge_pending == BARGE_NONE || !s->reply.turn)
         return 0; /* the assistant has finished meanwhile: answer it */
+    if (u->barge_pending == BARGE_WAIT_SPEECH)
+        return 2; /* never sounded like speech to the second opinion */
     if (u->barge_pending == BARGE_NEVER)
         return 1;
     return asr_count_words(final_text) < s->cfg->barge_in_min_words;

@@ -583,6 +583,7 @@ void session_free(session *s)
     resampler_free(s->rs);
     pcm_free(&s->scratch);
     aec_free(s->aec);
+    vad_opinion_free(s->opinion);
     pcm_free(&s->clean);
     pcm_free(&s->words);
     history_free(s->hist);

@@ -38,6 +38,10 @@ struct session_env {
     asr_model *asr;
     const struct vad_engine *vad_engine; /* chosen once at start-up */
     const char *vad_model;              /* its model file, if it has one */
+    /* A second opinion a barge-in onset must also pass (Silero, when its
+     * model is there and the VAD is another engine); NULL: none. Its model
+     * is vad_model. */
+    const struct vad_engine *barge_confirm;
     tts *tts;
     workers *pool;   /* CPU work: ASR, TTS */
     workers *io;     /* waiting work: tools, memory recall, database reads */

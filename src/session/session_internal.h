@@ -95,7 +95,7 @@ struct utterance {
     int64_t final_deadline; /* once ended: no final by then → ASR_TIMEOUT */
     unsigned asr_progress;  /* the recogniser's progress when the deadline was set */
     int speculated;    /* the ASR final was started early (asr.speculative_final_ms) */
-    int barge_pending; /* started over the assistant; waits for min_words */
+    int barge_pending; /* started over the assistant; waits for speech (Silero) or min_words */
     char words[256];   /* the latest words heard (a partial, the speculative final): they set the window */
 };
 
@@ -131,6 +131,7 @@ struct session {
     struct pcm_buf clean; /* scratch after echo cancellation, for the VAD's decisions */
     struct pcm_buf words; /* the same span for the recogniser (aec_process) */
     vad *vad;
+    vad_opinion *opinion; /* env.barge_confirm's, made at the first barge-in onset */
     asr_stream *asr;
     struct turn_gate *gate;
     history *hist;
@@ -252,11 +253,16 @@ void persist_update_reply(session *s, uint64_t turn, const char *text);
 
 /* barge_in.c */
 /* A confirmed speech start while a reply is in flight. */
-void barge_in_on_speech_start(session *s);
+/* An utterance began over the assistant: audio is its onset (candidate_n
+ * samples of it past the pre-roll). */
+void barge_in_on_speech_start(session *s, const int16_t *audio, size_t n, size_t candidate_n);
+/* More of that utterance. */
+void barge_in_on_audio(session *s, const int16_t *audio, size_t n);
 /* A partial of the capturing utterance (min_words rule). */
 void barge_in_on_partial(session *s, const char *text);
-/* 1 when the utterance should be dropped rather than answered: it began over
- * the assistant and never met min_words. */
+/* Nonzero when the utterance should be dropped rather than answered: it
+ * began over the assistant and never met min_words (1), or never sounded
+ * like speech to the second opinion (2). */
 int barge_in_is_false_start(session *s, const struct utterance *u, const char *final_text);
 /* Stops the reply in flight now: the bookkeeping a barge-in or cancel needs. */
 void barge_in_interrupt(session *s);

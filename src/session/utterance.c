@@ -86,8 +86,10 @@ void utterance_on_vad_event(void *ud, const struct vad_event *ev)
         session_emit_kind(s, EV_SPEECH_STARTED, 0);
         if (asr_stream_begin(s->asr, u->turn) || asr_stream_push(s->asr, ev->audio, ev->n))
             session_send_error(s, ERR_ASR_FAIL, "the recogniser queue is full", 1);
-        if (s->reply.turn)
-            barge_in_on_speech_start(s);
+        if (s->reply.turn) {
+            size_t preroll = (size_t)s->cfg->vad_preroll_ms * 16;
+            barge_in_on_speech_start(s, ev->audio, ev->n, ev->n > preroll ? ev->n - preroll : 0);
+        }
         break;
     }
     case VAD_EVENT_AUDIO:
@@ -102,6 +104,7 @@ void utterance_on_vad_event(void *ud, const struct vad_event *ev)
         }
         if (asr_stream_push(s->asr, ev->audio, ev->n))
             session_send_error(s, ERR_ASR_FAIL, "the recogniser is not keeping up; audio was dropped", 1);
+        barge_in_on_audio(s, ev->audio, ev->n);
         /* Decode the final while the endpointer waits out its silence window;
          * undo that if the speaker goes on. */
         if (ev->voiced && u->speculated) {
@@ -149,7 +152,8 @@ void utterance_on_final(session *s, struct session_mail *m)
     int false_start = barge_in_is_false_start(s, u, text);
     memset(u, 0, sizeof *u);
     if (false_start) {
-        session_emit_info(s, "speech over the assistant was too short to interrupt it; ignored");
+        session_emit_info(s, false_start == 2 ? "sound over the assistant was not speech (a cough, a clatter); ignored"
+                                              : "speech over the assistant was too short to interrupt it; ignored");
         return;
     }
     struct proto_event ev = {.kind = EV_TRANSCRIPT, .turn = m->turn, .text = text, .final = 1};

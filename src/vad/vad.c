@@ -208,6 +208,60 @@ int vad_process_pair(vad *v, const int16_t *decide, const int16_t *hear, size_t 
     return 0;
 }
 
+struct vad_opinion {
+    const struct vad_engine *engine;
+    void *state;
+    int seen; /* speech heard in this stretch */
+};
+
+vad_opinion *vad_opinion_new(const struct vad_engine *engine, const char *model_path, int aggressiveness, char *err,
+                             size_t errlen)
+{
+    struct vad_params p = vad_default_params();
+    p.engine = engine;
+    p.model_path = model_path;
+    p.aggressiveness = aggressiveness;
+    vad_opinion *o = calloc(1, sizeof *o);
+    if (!o) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    o->engine = engine;
+    o->state = engine->create(&p, err, errlen);
+    if (!o->state) {
+        free(o);
+        return NULL;
+    }
+    return o;
+}
+
+void vad_opinion_free(vad_opinion *o)
+{
+    if (!o)
+        return;
+    o->engine->destroy(o->state);
+    free(o);
+}
+
+void vad_opinion_reset(vad_opinion *o)
+{
+    if (o->engine->reset)
+        o->engine->reset(o->state);
+    o->seen = 0;
+}
+
+int vad_opinion_feed(vad_opinion *o, const int16_t *pcm, size_t n)
+{
+    const size_t step = 320; /* 20 ms: each gets the engine's latest verdict */
+    for (size_t off = 0; off < n && !o->seen; off += step) {
+        int r = o->engine->classify(o->state, pcm + off, n - off < step ? n - off : step);
+        if (r < 0)
+            return -1;
+        o->seen = r;
+    }
+    return o->seen;
+}
+
 const struct vad_engine *vad_engine_find(const char *name, char *err, size_t errlen)
 {
     if (!strcmp(name, "webrtc"))

@@ -15,6 +15,8 @@ struct vad_engine {
     /* 1 voiced, 0 unvoiced, -1 error. */
     int (*classify)(void *state, const int16_t *frame, size_t n);
     int (*set_aggressiveness)(void *state, int aggressiveness);
+    /* Forgets what it heard (an LSTM's state); NULL: nothing to forget. */
+    void (*reset)(void *state);
     void (*destroy)(void *state);
 };
 extern const struct vad_engine vad_engine_webrtc;
@@ -81,5 +83,18 @@ void vad_set_confirmation(vad *v, const struct vad_confirmation *c);
 void vad_reset_utterance(vad *v);
 int vad_in_speech(const vad *v);
 int vad_frame_ms(const vad *v);
+
+/* A second opinion on one stretch of audio: is it speech at all? Barge-in
+ * asks Silero about an onset the WebRTC VAD confirmed, since a cough or a
+ * clatter is voiced enough for WebRTC but not speech to Silero. */
+typedef struct vad_opinion vad_opinion;
+vad_opinion *vad_opinion_new(const struct vad_engine *engine, const char *model_path, int aggressiveness, char *err,
+                             size_t errlen);
+void vad_opinion_free(vad_opinion *o);
+/* Starts a new stretch. */
+void vad_opinion_reset(vad_opinion *o);
+/* Feeds 16 kHz audio; 1 once any part of the stretch was speech, 0 not
+ * (yet), -1 if the engine failed. */
+int vad_opinion_feed(vad_opinion *o, const int16_t *pcm, size_t n);
 
 #endif

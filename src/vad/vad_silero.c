@@ -88,6 +88,14 @@ static int silero_set_aggressiveness(void *state, int aggressiveness)
     return 0;
 }
 
+static void silero_reset(void *state)
+{
+    struct silero_state *s = state;
+    whisper_vad_reset_state(s->ctx);
+    s->npending = 0;
+    s->last_prob = 0;
+}
+
 static void silero_destroy(void *state)
 {
     struct silero_state *s = state;
@@ -102,5 +110,6 @@ const struct vad_engine vad_engine_silero = {
     .create = silero_create,
     .classify = silero_classify,
     .set_aggressiveness = silero_set_aggressiveness,
+    .reset = silero_reset,
     .destroy = silero_destroy,
 };

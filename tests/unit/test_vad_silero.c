@@ -4,6 +4,7 @@
  * model file is a clear error. Data: ../shared/data and flite/sox. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -119,6 +120,46 @@ int main(void)
     CHECK(e.n >= 2 && e.ev[1].kind == VAD_EVENT_END && e.ev[1].t > 3.5 && e.ev[1].t < 5.5);
     fprintf(stderr, "noisy flite: start %.2f s, end %.2f s, %d events\n", e.ev[0].t, e.n > 1 ? e.ev[1].t : -1.0, e.n);
     vad_free(v);
+
+    /* The second opinion barge-in asks: the speech is speech within its
+     * first 300 ms; a cough (the barge-in bench's: 150 ms of pink noise),
+     * keyboard clicks and hum are not, however long it listens. */
+    {
+        const struct vad_engine *eng = vad_engine_find("silero", err, sizeof err);
+        vad_opinion *o = vad_opinion_new(eng, PARLEY_SHARED_DATA "/silero-v6.2.0-ggml.bin", 2, err, sizeof err);
+        CHECK(o != NULL);
+        struct pcm_buf flite_speech, cough, clicks;
+        snprintf(cmd, sizeof cmd,
+                 "sox -R %s/raw.wav -r 16000 -c 1 -b 16 %s/speech0.wav && "
+                 "sox -R -n -r 16000 -c 1 -b 16 %s/cough.wav synth 0.15 pinknoise fade q 0.01 0.15 0.09 vol 0.6 pad 0 0.5 && "
+                 "sox -R -n -r 16000 -c 1 -b 16 %s/clicks.wav synth 0.006 whitenoise fade q 0 0.006 0.005 vol 0.7 pad 0 0.12 repeat 5",
+                 dir, dir, dir, dir);
+        char path[400];
+        snprintf(path, sizeof path, "%s/clicks.wav", dir);
+        CHECK(make_wav(cmd, path, &clicks) == 0);
+        snprintf(path, sizeof path, "%s/speech0.wav", dir);
+        CHECK(wav_read(path, &flite_speech, err, sizeof err) == 0);
+        snprintf(path, sizeof path, "%s/cough.wav", dir);
+        CHECK(wav_read(path, &cough, err, sizeof err) == 0);
+        if (o) {
+            vad_opinion_reset(o);
+            size_t first = 0; /* skip flite's own lead-in quiet */
+            while (first < flite_speech.len && abs(flite_speech.samples[first]) < 300)
+                first++;
+            size_t n300 = first + 300 * 16 < flite_speech.len ? first + 300 * 16 : flite_speech.len;
+            CHECK(vad_opinion_feed(o, flite_speech.samples, n300) == 1);
+            vad_opinion_reset(o);
+            CHECK(vad_opinion_feed(o, cough.samples, cough.len) == 0);
+            vad_opinion_reset(o);
+            CHECK(vad_opinion_feed(o, clicks.samples, clicks.len) == 0);
+            vad_opinion_reset(o);
+            CHECK(vad_opinion_feed(o, mixed.samples, 16000) == 0); /* the first second: hum and clicks */
+        }
+        vad_opinion_free(o);
+        pcm_free(&flite_speech);
+        pcm_free(&cough);
+        pcm_free(&clicks);
+    }
 
     /* A wrong file is an error that says what is wrong, not a crash. */
     struct vad_params p = vad_default_params();
