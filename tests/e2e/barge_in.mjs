@@ -1,7 +1,14 @@
 // Barge-in end to end: user speech over the assistant stops everything in
 // flight, no audio of the old turn follows agent_interrupted, history keeps
-// only what was heard; cancel; min_words; half duplex; barge-in while thinking.
-import { test, run, assert, startFakeLlm, startParley, Client, makeSpeech, replyAudio } from './lib.mjs';
+// only what was heard; cancel; min_words; half duplex; barge-in while thinking;
+// with Silero's model there, a cough does not interrupt but a question does.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test, run, assert, startFakeLlm, startParley, Client, makeSpeech, replyAudio, readWavPcm16, silence, concat, tmpDir } from './lib.mjs';
+
+const sileroModel = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data/silero-v6.2.0-ggml.bin');
 
 const longReply =
   'The ocean covers most of the planet. It holds countless creatures, large and small. ' +
@@ -153,6 +160,29 @@ test('barge-in while thinking aborts the LLM request', async () => {
   // The LLM server saw turn 1's request closed (not merely not answered yet).
   assert((await stats()).disconnects === before + 1, 'turn 1\'s request was aborted');
   assert(!c.messages('assistant_text').some((m) => m.turn === 1 && m.status === 'chunk'), 'no text of turn 1');
+  c.close();
+  await p.stop();
+  llm.stop();
+});
+
+test('with Silero there, a cough over the reply does not interrupt it; a question does', async () => {
+  if (!fs.existsSync(sileroModel)) return console.log('skip: no Silero model at ' + sileroModel);
+  const { llm, p, c } = await replyPlaying([{ text: longReply, token_ms: 20 }, { text: 'Noon.' }], {
+    PARLEY_VAD_ENGINE: 'webrtc',
+    PARLEY_VAD_SILERO_MODEL: sileroModel,
+  });
+  // The barge-in bench's cough: 150 ms of pink noise, loud enough for WebRTC.
+  const f = path.join(tmpDir, 'cough.wav');
+  execFileSync('sox', ['-R', '-n', '-r', '16000', '-b', '16', '-c', '1', f, 'synth', '0.15', 'pinknoise', 'fade', 'q', '0.01', '0.15', '0.09', 'vol', '0.6']);
+  await c.streamAudio(concat(silence(200), readWavPcm16(f).pcm, silence(700)));
+  const info = await c.waitFor('info', (m) => /not speech/.test(m.message), 10000);
+  assert(c.messages('speech_started').length >= 1, 'WebRTC took the cough for a start');
+  assert(!c.messages('agent_interrupted').length, `the cough did not interrupt: ${info.message}`);
+  assert(!c.messages('transcript_final').length, 'and it is not answered');
+  await c.streamAudio(makeSpeech('Wait, what time is it in London?'));
+  await c.waitFor('agent_interrupted', (m) => m.turn === 1, 10000);
+  await c.waitFor('done', (m) => m.turn > 1, 20000);
+  assertNoOldAudioAfter(c, 1);
   c.close();
   await p.stop();
   llm.stop();
