@@ -7,6 +7,7 @@ JOBS ?= $(shell nproc)
 # The Node.js that scripts/setup.sh --tests installs for the tests and benches.
 NODE ?= $(firstword $(wildcard /opt/parley/node/bin/node) node)
 
+, := ,
 .PHONY: all setup setup-tests build run test test-fast asan fuzz bench clean
 
 all: build
@@ -42,6 +43,8 @@ bench: setup-tests build
 	$(NODE) bench/latency.mjs --parley ./$(BUILD)/parley --barge 0 --set llm.speculative_start=false
 	$(NODE) bench/endpointing.mjs --parley ./$(BUILD)/parley
 	$(NODE) bench/barge_in_tradeoff.mjs --parley ./$(BUILD)/parley
+	$(if $(wildcard ../shared/data/silero-v6.2.0-ggml.bin),$(NODE) bench/barge_in_tradeoff.mjs --parley ./$(BUILD)/parley --min-speech 40$(,)60$(,)100 --set vad.engine=webrtc --set vad.silero_model=$(abspath ../shared/data/silero-v6.2.0-ggml.bin),)
+	$(NODE) bench/echo.mjs --parley ./$(BUILD)/parley
 	$(NODE) bench/load.mjs --parley ./$(BUILD)/parley --sessions 50 --turns 3
 	./$(BUILD)/bench_wer $(if $(wildcard ../shared/data/jfk.wav),--jfk ../shared/data/jfk.wav,)
 

@@ -3,7 +3,8 @@
  * its own canceller. The reference is the reply audio the session handed to
  * the client, placed on the microphone's timeline as the client plays it; a
  * coarse delay estimate (energy-envelope cross-correlation) brings it within
- * reach of WebRTC's delay-agnostic canceller, which does the fine work. */
+ * reach of the cancellers (WebRTC's delay-agnostic one and speexdsp's linear
+ * filter), which do the fine work. */
 #ifndef PARLEY_AEC_H
 #define PARLEY_AEC_H
 #include <stddef.h>
@@ -33,10 +34,13 @@ void aec_play(aec *a, const int16_t *pcm, size_t n, int64_t now_us);
 /* The client stopped playing at now_us (an interruption purged its queue):
  * reference audio after that is dropped. */
 void aec_stop_playback(aec *a, int64_t now_us);
-/* Microphone audio that arrived at now_us. The cleaned audio is appended to
- * out in whole 10 ms frames (less than a frame waits for the next call).
- * Away from any reference audio it passes unchanged. Returns 0, or -1 when
- * out cannot grow. */
+/* Microphone audio that arrived at now_us, cleaned in whole 10 ms frames
+ * (less than a frame waits for the next call), appended sample for sample
+ * to two buffers: out with every trace of echo suppressed (for the VAD and
+ * barge-in decisions), words (may be NULL) with the echo only subtracted,
+ * so the user's voice over it stays whole (for the recogniser). Away from
+ * any reference audio both get the audio as it came. Returns 0, or -1 when
+ * a buffer cannot grow. */
 int aec_process(aec *a, const int16_t *mic, size_t n, int64_t now_us, struct pcm_buf *out, struct pcm_buf *words);
 
 struct aec_stats {
