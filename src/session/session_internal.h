@@ -252,9 +252,8 @@ void persist_commit_turn(session *s, const struct reply *r, const char *assistan
 void persist_update_reply(session *s, uint64_t turn, const char *text);
 
 /* barge_in.c */
-/* A confirmed speech start while a reply is in flight. */
-/* An utterance began over the assistant: audio is its onset (candidate_n
- * samples of it past the pre-roll). */
+/* An utterance began (a confirmed speech start) while a reply is in flight:
+ * audio is its onset, candidate_n samples of it past the pre-roll. */
 void barge_in_on_speech_start(session *s, const int16_t *audio, size_t n, size_t candidate_n);
 /* More of that utterance. */
 void barge_in_on_audio(session *s, const int16_t *audio, size_t n);

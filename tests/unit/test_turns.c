@@ -729,7 +729,7 @@ static void test_short_window(void)
 /* ---- echo: a client on a loudspeaker without its own canceller ---- */
 
 /* Microphone frames of what the speaker played delay_ms ago at gain_db,
- * plus the user's words from frame user_from (NULL: none), until ms have
+ * plus the user's words from user_from_ms on (NULL: none), until ms have
  * passed or until() holds. Returns the clock when the words began. */
 static int64_t echo_frames(int delay_ms, double gain_db, const struct pcm_buf *user, int user_from_ms, int ms,
                            int (*until)(void))
