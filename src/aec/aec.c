@@ -293,6 +293,12 @@ static void cancel(aec *a, int64_t read_at)
     } else {
         a->frames_cancelled++;
     }
+    /* Until an echo is found the recogniser hears the microphone as it came:
+     * a linear filter still learning a line with no echo adds a trace of
+     * the reply to the user's words (pocketsphinx then heard "okay" as
+     * three words). It learns all the same. */
+    if (a->delay_frames < 0)
+        memcpy(a->words_frame, a->acc, bytes);
 }
 
 /* While the delay is unknown or just moved, mutes what cannot be told from

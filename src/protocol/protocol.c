@@ -22,6 +22,21 @@ static int copy_opt_string(const cJSON *obj, const char *key, char *out, size_t 
     return 0;
 }
 
+/* An optional true/false: *out is -1 when absent or null. */
+static int copy_opt_bool(const cJSON *obj, const char *key, int *out, char *err, size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *out = -1;
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsBool(v)) {
+        snprintf(err, errlen, "'%s' must be true or false", key);
+        return -1;
+    }
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
 int proto_parse_chat(const char *body, size_t len, struct proto_chat *out, char *problem, size_t plen)
 {
     memset(out, 0, sizeof *out);
@@ -90,24 +105,9 @@ static int parse_start(const cJSON *j, struct proto_client_msg *m, char *err, si
             return -1;
         }
     }
-    const cJSON *hd = cJSON_GetObjectItemCaseSensitive(j, "half_duplex");
-    m->half_duplex = -1;
-    if (hd && !cJSON_IsNull(hd)) {
-        if (!cJSON_IsBool(hd)) {
-            snprintf(err, errlen, "'half_duplex' must be true or false");
-            return -1;
-        }
-        m->half_duplex = cJSON_IsTrue(hd);
-    }
-    const cJSON *ec = cJSON_GetObjectItemCaseSensitive(j, "echo_cancellation");
-    m->echo_cancellation = -1;
-    if (ec && !cJSON_IsNull(ec)) {
-        if (!cJSON_IsBool(ec)) {
-            snprintf(err, errlen, "'echo_cancellation' must be true or false");
-            return -1;
-        }
-        m->echo_cancellation = cJSON_IsTrue(ec);
-    }
+    if (copy_opt_bool(j, "half_duplex", &m->half_duplex, err, errlen) ||
+        copy_opt_bool(j, "echo_cancellation", &m->echo_cancellation, err, errlen))
+        return -1;
     if (copy_opt_string(j, "session_id", m->session_id, sizeof m->session_id, err, errlen) ||
         copy_opt_string(j, "tts", m->tts, sizeof m->tts, err, errlen) ||
         copy_opt_string(j, "llm_model", m->llm_model, sizeof m->llm_model, err, errlen) ||

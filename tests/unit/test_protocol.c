@@ -20,9 +20,11 @@ int main(void)
     CHECK(m.type == MSG_START && m.sample_rate == 48000 && m.format == FMT_F32LE);
     CHECK_STR(m.tts, "espeak");
     CHECK(parse("{\"type\":\"start\"}", &m, &fatal) == 0);
-    CHECK(m.half_duplex == -1);
+    CHECK(m.half_duplex == -1 && m.echo_cancellation == -1);
     CHECK(parse("{\"type\":\"start\",\"half_duplex\":true}", &m, &fatal) == 0 && m.half_duplex == 1);
     CHECK(parse("{\"type\":\"start\",\"half_duplex\":\"yes\"}", &m, &fatal) == -1 && !fatal);
+    CHECK(parse("{\"type\":\"start\",\"echo_cancellation\":false}", &m, &fatal) == 0 && m.echo_cancellation == 0);
+    CHECK(parse("{\"type\":\"start\",\"echo_cancellation\":1}", &m, &fatal) == -1 && !fatal);
     CHECK(m.sample_rate == 16000 && m.format == FMT_S16LE);
 
     /* Recoverable: a known type with bad fields. */
