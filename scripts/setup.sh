@@ -12,7 +12,7 @@ major() { echo "$1" | sed -n 's/^[^0-9]*\([0-9][0-9]*\).*/\1/p'; }
 
 PKGS="build-essential cmake pkg-config libwebsockets-dev libssl-dev libcurl4-openssl-dev libcjson-dev
 libyaml-dev libsqlite3-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
-flite flite1-dev espeak-ng libespeak-ng-dev libwebrtc-audio-processing-dev libspeexdsp-dev nodejs npm"
+flite flite1-dev espeak-ng libespeak-ng-dev libwebrtc-audio-processing-dev libspeexdsp-dev libopus-dev nodejs npm"
 TESTS=0
 [ "${1:-}" = "--tests" ] && TESTS=1
 [ $TESTS = 1 ] && PKGS="$PKGS sox chromium haproxy clang libclang-rt-14-dev"
@@ -74,7 +74,7 @@ if [ $TESTS = 1 ]; then
   [ "$(major "$v")" -ge 120 ] || die "the browser tests need Chromium 120 or newer, found: $v"
 
   if [ ! -d tests/node_modules/ws ] || [ ! -d tests/node_modules/playwright-core ] ||
-     [ ! -d tests/node_modules/@modelcontextprotocol/server-everything ]; then
+     [ ! -d tests/node_modules/@modelcontextprotocol/server-everything ] || [ ! -d tests/node_modules/opusscript ]; then
     (cd tests && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in tests/ failed"
   fi
 fi

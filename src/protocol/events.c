@@ -62,8 +62,10 @@ static void add_ready(cJSON *o, const struct proto_ready_info *r)
     cJSON_AddStringToObject(o, "conversation_id", str(r->conversation_id));
     cJSON_AddNumberToObject(o, "protocol", 1);
     cJSON *a = cJSON_AddObjectToObject(o, "audio_out");
-    cJSON_AddStringToObject(a, "format", "pcm_s16le");
+    cJSON_AddStringToObject(a, "format", r->out_opus_frame_ms ? "opus" : "pcm_s16le");
     cJSON_AddNumberToObject(a, "sample_rate", r->out_rate);
+    if (r->out_opus_frame_ms)
+        cJSON_AddNumberToObject(a, "frame_ms", r->out_opus_frame_ms);
     add_item(o, "tts_engines", cJSON_CreateStringArray(r->tts_engines, r->ntts_engines));
     cJSON *asr = cJSON_AddObjectToObject(o, "asr");
     cJSON_AddStringToObject(asr, "engine", str(r->asr_engine));

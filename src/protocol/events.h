@@ -31,6 +31,7 @@ enum proto_event_kind {
 struct proto_ready_info {
     const char *session_id, *conversation_id;
     int out_rate;
+    int out_opus_frame_ms; /* reply audio as Opus packets this long; 0: pcm_s16le */
     const char *const *tts_engines;
     int ntts_engines;
     const struct llm_check *llm;

@@ -100,8 +100,20 @@ static int parse_start(const cJSON *j, struct proto_client_msg *m, char *err, si
             m->format = FMT_S16LE;
         else if (cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "pcm_f32le"))
             m->format = FMT_F32LE;
+        else if (cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "opus"))
+            m->format = FMT_OPUS;
         else {
-            snprintf(err, errlen, "'format' must be \"pcm_s16le\" or \"pcm_f32le\"");
+            snprintf(err, errlen, "'format' must be \"pcm_s16le\", \"pcm_f32le\" or \"opus\"");
+            return -1;
+        }
+    }
+    const cJSON *ofmt = cJSON_GetObjectItemCaseSensitive(j, "output_format");
+    m->output_format = FMT_S16LE;
+    if (ofmt) {
+        if (cJSON_IsString(ofmt) && !strcmp(ofmt->valuestring, "opus"))
+            m->output_format = FMT_OPUS;
+        else if (!cJSON_IsString(ofmt) || strcmp(ofmt->valuestring, "pcm_s16le")) {
+            snprintf(err, errlen, "'output_format' must be \"pcm_s16le\" or \"opus\"");
             return -1;
         }
     }

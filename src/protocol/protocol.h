@@ -13,13 +13,15 @@
 #define PROTO_MAX_TEXT_CHARS 8000
 
 enum proto_client_type { MSG_START, MSG_TEXT, MSG_STOP, MSG_CANCEL, MSG_PLAYED };
-enum proto_format { FMT_S16LE, FMT_F32LE };
+/* FMT_OPUS: each binary frame is one Opus packet (docs/protocol.md). */
+enum proto_format { FMT_S16LE, FMT_F32LE, FMT_OPUS };
 
 struct proto_client_msg {
     enum proto_client_type type;
     /* start */
     int sample_rate;
     enum proto_format format;
+    enum proto_format output_format; /* FMT_S16LE or FMT_OPUS */
     char session_id[64];
     char tts[128];
     char llm_model[128];

@@ -319,6 +319,37 @@ void session_end_reply(session *s)
     session_set_state(s, ST_LISTENING);
 }
 
+struct packet_send {
+    session *s;
+    enum outq_result rc;
+};
+
+static int send_packet(void *ud, const unsigned char *pkt, size_t len, size_t in_samples)
+{
+    struct packet_send *p = ud;
+    struct reply *r = &p->s->reply;
+    p->rc = p->s->io.send(p->s->io_ud, 1, OUT_TURN_AUDIO, r->turn, r->playing, pkt, len, in_samples);
+    return p->rc != OUTQ_OK;
+}
+
+/* Hands n samples of the playing phrase to the transport: as they are, or
+ * as Opus packets (phrase_end: the phrase's last packet, padded). */
+static enum outq_result send_audio(session *s, const int16_t *pcm, size_t n, int phrase_end)
+{
+    struct reply *r = &s->reply;
+    if (!s->opus_out)
+        return n ? s->io.send(s->io_ud, 1, OUT_TURN_AUDIO, r->turn, r->playing, pcm, n * 2, n) : OUTQ_OK;
+    struct packet_send p = {.s = s, .rc = OUTQ_OK};
+    int rc = n ? opus_writer_push(s->opus_out, pcm, n, send_packet, &p) : 0;
+    if (rc == 0 && phrase_end)
+        rc = opus_writer_flush(s->opus_out, send_packet, &p);
+    if (rc < 0) {
+        log_warn("session %s: the Opus encoder failed", s->sid);
+        return OUTQ_FULL;
+    }
+    return p.rc;
+}
+
 /* Queues synthesized audio in phrase order, paced to stay at most
  * playout_lead_ms ahead of the client's real-time playback. */
 void reply_pump_audio(session *s)
@@ -343,8 +374,10 @@ void reply_pump_audio(session *s)
             if (s->state != ST_SPEAKING)
                 session_set_state(s, ST_SPEAKING);
             struct proto_event ev = {
-                .kind = EV_TTS_START, .turn = r->turn, .phrase = r->playing, .text = p->text, .rate = rate};
+                .kind = EV_TTS_START, .turn = r->turn, .phrase = r->playing, .text = p->text, .rate = s->out_rate};
             session_emit(s, &ev, OUT_TURN_AUDIO, r->turn);
+            if (s->opus_out)
+                opus_writer_drop(s->opus_out); /* the rest of an interrupted phrase */
         }
         /* p->pcm holds the phrase's audio not yet queued. */
         while (p->pcm.len > 0) {
@@ -356,7 +389,7 @@ void reply_pump_audio(session *s)
                 goto out;
             }
             size_t n = p->pcm.len < chunk ? p->pcm.len : chunk;
-            if (s->io.send(s->io_ud, 1, OUT_TURN_AUDIO, r->turn, r->playing, p->pcm.samples, n * 2, n) != OUTQ_OK)
+            if (send_audio(s, p->pcm.samples, n, 0) != OUTQ_OK)
                 return; /* the transport drops a client this far behind */
             if (!r->playout_start)
                 r->playout_start = now;
@@ -374,6 +407,8 @@ void reply_pump_audio(session *s)
         }
         if (!p->synthesized)
             break; /* more of this phrase is coming */
+        if (send_audio(s, NULL, 0, 1) != OUTQ_OK)
+            return;
         struct proto_event ev = {.kind = EV_TTS_PHRASE_DONE, .turn = r->turn, .phrase = r->playing};
         session_emit(s, &ev, OUT_TURN_AUDIO, r->turn);
         pcm_free(&p->pcm);

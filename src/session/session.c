@@ -172,6 +172,34 @@ void session_arm_timer(session *s)
 
 /* ---- client input ---- */
 
+/* The audio formats 'start' chose: the microphone's (resampled to the
+ * recognisers' 16 kHz, or decoded from Opus at it) and the reply's. */
+static int open_codecs(session *s, const struct proto_client_msg *msg, char *err, size_t errlen)
+{
+    s->in_format = msg->format;
+    s->in_rate = msg->sample_rate;
+    s->out_rate = s->cfg->tts_sample_rate;
+    if (msg->format == FMT_OPUS && !s->headless) {
+        struct opus_reader_params rp = opus_reader_default_params();
+        rp.out_rate = 16000;
+        if (!(s->opus_in = opus_reader_new(&rp, err, errlen)))
+            return -1;
+        s->in_rate = rp.out_rate; /* a packet says its own rate; the reader decodes at this one */
+    }
+    if (msg->output_format == FMT_OPUS && !s->headless) {
+        struct opus_writer_params wp = opus_writer_default_params();
+        wp.in_rate = s->cfg->tts_sample_rate;
+        if (!(s->opus_out = opus_writer_new(&wp, err, errlen)))
+            return -1;
+        s->out_rate = opus_writer_rate(s->opus_out);
+    }
+    if (!(s->rs = resampler_new(s->in_rate, 16000))) {
+        snprintf(err, errlen, "cannot create a resampler");
+        return -1;
+    }
+    return 0;
+}
+
 static int handle_start(session *s, struct proto_client_msg *msg)
 {
     if (s->started) {
@@ -216,14 +244,11 @@ static int handle_start(session *s, struct proto_client_msg *msg)
         snprintf(s->sid, sizeof s->sid, "%s", msg->session_id);
     if (msg->half_duplex >= 0)
         s->half_duplex = msg->half_duplex;
-    s->in_rate = msg->sample_rate;
-    s->in_format = msg->format;
-    s->rs = resampler_new(s->in_rate, 16000);
-    if (!s->rs) {
-        session_send_error(s, ERR_INTERNAL, "cannot create a resampler", 0);
+    char verr[256] = "";
+    if (open_codecs(s, msg, verr, sizeof verr)) {
+        session_send_error(s, ERR_INTERNAL, verr, 0);
         return -1;
     }
-    char verr[256] = "";
     if (!s->headless && open_vad(s, verr, sizeof verr)) { /* HTTP turns hear no audio stream */
         session_send_error(s, ERR_INTERNAL, verr[0] ? verr : "cannot open the speech detector", 0);
         return -1;
@@ -264,7 +289,8 @@ void session_send_ready(session *s)
     const struct asr_choice *asr = asr_model_choice(s->env->asr);
     struct proto_ready_info info = {.session_id = s->sid,
                                     .conversation_id = s->conversation_id,
-                                    .out_rate = s->cfg->tts_sample_rate,
+                                    .out_rate = s->out_rate,
+                                    .out_opus_frame_ms = s->opus_out ? opus_writer_default_params().frame_ms : 0,
                                     .tts_engines = engines,
                                     .ntts_engines = nengines,
                                     .llm = &llm,
@@ -582,6 +608,9 @@ void session_free(session *s)
     vad_free(s->vad);
     resampler_free(s->rs);
     pcm_free(&s->scratch);
+    opus_reader_free(s->opus_in);
+    pcm_free(&s->decoded);
+    opus_writer_free(s->opus_out);
     aec_free(s->aec);
     vad_opinion_free(s->opinion);
     pcm_free(&s->clean);

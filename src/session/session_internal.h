@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "aec/aec.h"
+#include "codec/opus_io.h"
 #include "core/audio.h"
 #include "core/clock.h"
 #include "llm/llm.h"
@@ -127,6 +128,10 @@ struct session {
     enum proto_format in_format;
     resampler *rs;
     struct pcm_buf scratch;
+    opus_reader *opus_in;   /* format "opus": the microphone's packets */
+    struct pcm_buf decoded; /* one packet's PCM */
+    opus_writer *opus_out;  /* output_format "opus"; NULL: pcm_s16le */
+    int out_rate;           /* the reply audio's rate, as the client gets it */
     aec *aec;             /* NULL: echo cancellation off */
     struct pcm_buf clean; /* scratch after echo cancellation, for the VAD's decisions */
     struct pcm_buf words; /* the same span for the recogniser (aec_process) */

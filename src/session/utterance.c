@@ -200,6 +200,20 @@ int session_on_audio(session *s, const void *data, size_t len)
     }
     if (!s->vad)
         return 0; /* an HTTP turn: it has no audio stream */
+    if (s->opus_in) {
+        /* Decoded even while the microphone is closed, so the decoder's
+         * state follows the stream. */
+        char err[160];
+        s->decoded.len = 0;
+        if (opus_reader_decode(s->opus_in, data, len, &s->decoded, err, sizeof err)) {
+            session_send_error(s, ERR_PROTOCOL, err, 1);
+            return 0;
+        }
+        data = s->decoded.samples;
+        len = s->decoded.len * sizeof *s->decoded.samples;
+        if (len == 0)
+            return 0;
+    }
     size_t width = s->in_format == FMT_F32LE ? 4 : 2;
     if (len % width) {
         session_send_error(s, ERR_PROTOCOL, "an audio frame must hold whole samples", 1);

@@ -25,7 +25,12 @@ int main(void)
     CHECK(parse("{\"type\":\"start\",\"half_duplex\":\"yes\"}", &m, &fatal) == -1 && !fatal);
     CHECK(parse("{\"type\":\"start\",\"echo_cancellation\":false}", &m, &fatal) == 0 && m.echo_cancellation == 0);
     CHECK(parse("{\"type\":\"start\",\"echo_cancellation\":1}", &m, &fatal) == -1 && !fatal);
-    CHECK(m.sample_rate == 16000 && m.format == FMT_S16LE);
+    CHECK(m.sample_rate == 16000 && m.format == FMT_S16LE && m.output_format == FMT_S16LE);
+    CHECK(parse("{\"type\":\"start\",\"format\":\"opus\",\"output_format\":\"opus\"}", &m, &fatal) == 0);
+    CHECK(m.format == FMT_OPUS && m.output_format == FMT_OPUS);
+    CHECK(parse("{\"type\":\"start\",\"output_format\":\"pcm_s16le\"}", &m, &fatal) == 0 && m.output_format == FMT_S16LE);
+    CHECK(parse("{\"type\":\"start\",\"output_format\":\"pcm_f32le\"}", &m, &fatal) == -1 && !fatal);
+    CHECK(parse("{\"type\":\"start\",\"output_format\":null}", &m, &fatal) == -1 && !fatal);
 
     /* Recoverable: a known type with bad fields. */
     CHECK(parse("{\"type\":\"start\",\"sample_rate\":\"16k\"}", &m, &fatal) == -1 && !fatal);
@@ -128,9 +133,20 @@ int main(void)
     CHECK(!strcmp(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "asr"), "partials")->valuestring, "pocketsphinx"));
     CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "audio_out"), "sample_rate")->valueint == 22050);
     CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "tts_engines")) == 2);
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "audio_out"), "format")->valuestring, "pcm_s16le");
+    CHECK(!cJSON_GetObjectItem(cJSON_GetObjectItem(j, "audio_out"), "frame_ms"));
     /* Before the first check: no verdict, so no banner. */
     CHECK(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "llm"), "checked")));
     CHECK(!cJSON_GetObjectItem(cJSON_GetObjectItem(j, "llm"), "ok"));
+    cJSON_Delete(j);
+    free(s);
+
+    info.out_rate = 48000;
+    info.out_opus_frame_ms = 20;
+    s = proto_event_json(&ev);
+    j = cJSON_Parse(s);
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "audio_out"), "format")->valuestring, "opus");
+    CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "audio_out"), "frame_ms")->valueint == 20);
     cJSON_Delete(j);
     free(s);
 
