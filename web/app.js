@@ -3,13 +3,14 @@
 import { startCapture } from './audio/capture.js';
 import { levelDb } from './audio/downsample.js';
 import { Player } from './audio/playback.js';
+import { opusSupported, OpusUplink, OpusDownlink } from './audio/opus.js';
 import { Connection } from './net.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
   state: $('state'), connection: $('connection'), asr: $('asr'), log: $('log'), partial: $('partial'), error: $('error'),
   mic: $('mic'), level: $('level'), talk: $('talk'), stop: $('stop'), ptt: $('ptt'), halfduplex: $('halfduplex'),
-  voice: $('voice'), compose: $('compose'), text: $('text'), out: $('out'), fresh: $('new'),
+  voice: $('voice'), codec: $('codec'), codecNote: $('codec-note'), compose: $('compose'), text: $('text'), out: $('out'), fresh: $('new'),
   notice: $('llm-notice'), noticeProblem: $('llm-problem'), noticeFix: $('llm-fix'),
   signin: $('signin'), signinForm: $('signin-form'), signinWhy: $('signin-why'), token: $('token'), signout: $('signout'),
 };
@@ -53,6 +54,19 @@ const stats = { played: {}, route: 'direct', capture: null, interrupted: [], tur
 window.parley = { stats };
 
 const player = new Player();
+
+// How audio travels: Opus both ways when this browser's WebCodecs has it
+// (about a tenth of PCM's bytes), PCM otherwise or when the "Audio" setting
+// asks for it. The setting is kept in this browser.
+const CODEC_KEY = 'parley.codec';
+try {
+  ui.codec.value = localStorage.getItem(CODEC_KEY) || 'auto';
+} catch {}
+const canOpus = await opusSupported();
+const wantOpus = () => canOpus && ui.codec.value !== 'pcm';
+let audioOut = 'pcm_s16le'; // what this session's ready said
+let uplink = null; // this session's Opus encoder
+const downlink = new OpusDownlink((turn, pcm, rate) => player.enqueue(turn, pcm, rate));
 let capture = null;
 let talking = false; // push-to-talk held
 let replyRate = 16000;
@@ -108,7 +122,8 @@ function assistantLine(turn) {
 const conn = new Connection(
   `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
   () => ({
-    type: 'start', sample_rate: 16000, format: 'pcm_s16le',
+    type: 'start', sample_rate: 16000,
+    ...(wantOpus() ? { format: 'opus', output_format: 'opus' } : { format: 'pcm_s16le' }),
     ...(ui.voice.value ? { tts: ui.voice.value } : {}),
     half_duplex: ui.halfduplex.checked,
     ...(savedConversation() ? { conversation_id: savedConversation() } : {}),
@@ -122,7 +137,8 @@ const conn = new Connection(
     },
     onMessage: handle,
     onAudio(buf) {
-      player.enqueue(currentTurn, new Int16Array(buf), replyRate);
+      if (audioOut === 'opus') downlink.push(currentTurn, buf);
+      else player.enqueue(currentTurn, new Int16Array(buf), replyRate);
     },
   },
 );
@@ -132,6 +148,17 @@ function showAsr(asr) {
   if (!asr || !asr.engine) return;
   const partials = asr.partials && asr.partials !== asr.engine ? ` (partials: ${asr.partials})` : '';
   ui.asr.textContent = `hearing: ${asr.engine}${partials}`;
+}
+
+// A new session's audio formats: one encoder per session (the server's
+// decoder starts fresh too), and the setting's note says what is in use.
+function useCodec(out) {
+  audioOut = (out && out.format) || 'pcm_s16le';
+  if (uplink) uplink.close();
+  uplink = audioOut === 'opus' ? new OpusUplink((packet) => conn.sendAudio(packet)) : null;
+  if (audioOut === 'opus') downlink.configure(out.sample_rate);
+  stats.codec = audioOut === 'opus' ? 'opus' : 'pcm';
+  ui.codecNote.textContent = audioOut === 'opus' ? 'audio: Opus' : canOpus ? 'audio: PCM' : 'audio: PCM (no Opus in this browser)';
 }
 
 function handle(m) {
@@ -151,6 +178,7 @@ function handle(m) {
       showError('');
       showLlm(m.llm);
       showAsr(m.asr);
+      useCodec(m.audio_out);
       break;
     case 'llm_status':
       showLlm(m.llm);
@@ -190,6 +218,7 @@ function handle(m) {
     case 'tts_start':
       currentTurn = m.turn;
       replyRate = m.sample_rate;
+      if (audioOut === 'opus') downlink.configure(replyRate);
       break;
     case 'agent_interrupted': {
       const ms = player.flush(m.turn);
@@ -273,7 +302,9 @@ async function micOn() {
     await player.resume();
     capture = await startCapture((frame) => {
       ui.level.value = Math.max(-70, levelDb(frame));
-      if (!ui.ptt.checked || talking) conn.sendAudio(frame);
+      if (ui.ptt.checked && !talking) return;
+      if (uplink) uplink.push(frame);
+      else conn.sendAudio(frame);
     });
     stats.capture = capture.mode;
     ui.mic.setAttribute('aria-pressed', 'true');
@@ -335,6 +366,12 @@ ui.fresh.addEventListener('click', () => {
   conn.restart();
 });
 ui.halfduplex.addEventListener('change', () => conn.restart());
+ui.codec.addEventListener('change', () => {
+  try {
+    localStorage.setItem(CODEC_KEY, ui.codec.value);
+  } catch {}
+  conn.restart();
+});
 
 // Route playback through WebRTC so the browser's echo canceller hears it.
 player

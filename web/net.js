@@ -52,8 +52,9 @@ export class Connection {
     if (this.ready) this.ws.send(JSON.stringify(obj));
   }
 
+  // frame: an Int16Array of PCM, or an ArrayBuffer holding one Opus packet.
   sendAudio(frame) {
-    if (this.ready) this.ws.send(frame.buffer);
+    if (this.ready) this.ws.send(frame instanceof ArrayBuffer ? frame : frame.buffer);
   }
 
   // Starts a fresh session (after a setting that `start` carries changed).

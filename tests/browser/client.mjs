@@ -47,9 +47,20 @@ async function openPage(replies, wav, launchOpts, { llmArgs = [], parleyArgs = [
   await llm.script(replies);
   const p = await startParley({ env: { PARLEY_LLM_URL: llm.base }, args: parleyArgs });
   const { browser, page, problems } = await launch(wav, launchOpts);
+  // What goes over the page's WebSocket: binary frames and their bytes, each way.
+  const wire = { up: { binary: 0, bytes: 0 }, down: { binary: 0, bytes: 0 } };
+  page.on('websocket', (ws) => {
+    const count = (side) => (f) => {
+      if (typeof f.payload === 'string') return;
+      wire[side].binary++;
+      wire[side].bytes += f.payload.length;
+    };
+    ws.on('framesent', count('up'));
+    ws.on('framereceived', count('down'));
+  });
   await page.goto(`http://127.0.0.1:${p.port}/`);
   await page.getByRole('status').filter({ hasText: /^connected$/ }).waitFor();
-  return { llm, p, browser, page, problems };
+  return { llm, p, browser, page, problems, wire };
 }
 
 // Ends a test: the console stayed clean (but for what the test expects),
@@ -64,6 +75,16 @@ async function finish({ llm, p, browser, problems }, expected = []) {
 
 const reply = 'It is sunny and warm today. You will not need an umbrella.';
 
+// Bytes per second each way. Every microphone frame is 20 ms; so is every
+// Opus reply packet, while PCM reply frames are as long as their bytes say.
+function wireRates(wire, codec) {
+  return {
+    up: Math.round(wire.up.bytes / (wire.up.binary * 0.02)),
+    down: codec === 'opus' ? Math.round(wire.down.bytes / (wire.down.binary * 0.02)) : 16000 * 2,
+  };
+}
+let opusRates = null; // from the first conversation, which runs in Opus
+
 test('speak, see the transcript, hear the streamed answer', async () => {
   const ctx = await openPage([{ text: reply }], micWav('What is the weather like today?', 0.5, 12));
   const { llm, p, page } = ctx;
@@ -73,8 +94,12 @@ test('speak, see the transcript, hear the streamed answer', async () => {
   await page.waitForFunction(() => window.parley.stats.capture === 'audioworklet', null, { timeout: 5000 });
   await page.locator('li.user', { hasText: 'weather' }).waitFor({ timeout: 20000 });
   await page.locator('li.assistant', { hasText: 'umbrella' }).waitFor({ timeout: 20000 });
-  // The page says which recogniser hears (no Whisper model here).
+  // The page says which recogniser hears (no Whisper model here), and that
+  // audio goes as Opus both ways (Chromium has WebCodecs' Opus).
   assert((await page.locator('#asr').textContent()) === 'hearing: pocketsphinx', await page.locator('#asr').textContent());
+  assert((await page.locator('#codec-note').textContent()) === 'audio: Opus', await page.locator('#codec-note').textContent());
+  assert(ctx.wire.up.binary > 50 && ctx.wire.down.binary > 50, `Opus packets both ways: ${JSON.stringify(ctx.wire)}`);
+  opusRates = wireRates(ctx.wire, 'opus');
   await page.screenshot({ path: path.join(artifacts, 'conversation.png') });
   await page.locator('li.assistant .latency').waitFor({ timeout: 20000 });
   // The player reports about the reply's length (flite: ~4 s for 11 words).
@@ -82,6 +107,29 @@ test('speak, see the transcript, hear the streamed answer', async () => {
   const ms = await played.jsonValue();
   assert(ms > 2500 && ms < 7000, `played ${ms} ms of the reply`);
   await page.screenshot({ path: path.join(artifacts, 'conversation-done.png') });
+  await finish(ctx);
+});
+
+test('the Audio setting: PCM when asked for, and what Opus saves', async () => {
+  const ctx = await openPage([{ text: reply }], micWav('What is the weather like today?', 0.5, 12));
+  const { page } = ctx;
+  await page.getByLabel('Audio').selectOption('pcm'); // the page reconnects with PCM
+  await page.waitForFunction(() => window.parley.stats.codec === 'pcm', null, { timeout: 10000 });
+  assert((await page.locator('#codec-note').textContent()) === 'audio: PCM', await page.locator('#codec-note').textContent());
+  for (const side of ['up', 'down']) Object.assign(ctx.wire[side], { binary: 0, bytes: 0 });
+  await page.getByRole('button', { name: 'Microphone' }).click();
+  await page.locator('li.user', { hasText: 'weather' }).waitFor({ timeout: 20000 });
+  await page.locator('li.assistant .latency').waitFor({ timeout: 20000 });
+  const pcm = wireRates(ctx.wire, 'pcm');
+  assert(pcm.up === 32000, `PCM is 16-bit at 16 kHz: ${JSON.stringify(pcm)}`);
+  assert(ctx.wire.down.bytes > 2 * 16000 * 2.5, `a PCM reply came: ${ctx.wire.down.bytes} bytes`);
+  if (opusRates) {
+    console.log(`  browser bytes/s up: PCM ${pcm.up}, Opus ${opusRates.up}; down: PCM ${pcm.down}, Opus ${opusRates.down}`);
+    assert(opusRates.up < pcm.up / 5 && opusRates.down < pcm.down / 5, 'Opus is under a fifth of PCM both ways');
+  }
+  // The setting is kept: a reload stays on PCM.
+  await page.reload();
+  await page.waitForFunction(() => window.parley.stats.codec === 'pcm', null, { timeout: 10000 });
   await finish(ctx);
 });
 
