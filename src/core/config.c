@@ -37,6 +37,12 @@ static const struct key_def keys[] = {
     {"auth.max_failures", NULL, T_INT, F(auth_max_failures), 1, 1000000, NULL,
      "wrong tokens a minute from one address before it is refused (429) until the minute ends"},
     {"metrics.public", NULL, T_BOOL, F(metrics_public), 0, 1, NULL, "serve /metrics without a token when auth is on"},
+    {"wyoming.listen", NULL, T_STR, F(wyoming_listen), 0, 0, NULL,
+     "host:port of a Wyoming server (Home Assistant's speech-to-text, text-to-speech and conversation "
+     "agent), e.g. 127.0.0.1:10300; empty: off"},
+    {"wyoming.allow_from", NULL, T_STR, F(wyoming_allow_from), 0, 0, NULL,
+     "comma-separated client addresses the Wyoming server answers (Wyoming has no tokens): required when "
+     "wyoming.listen is not a loopback address"},
     {"tls.cert", NULL, T_STR, F(tls_cert), 0, 0, NULL,
      "PEM certificate: serve https and wss (parley tls self-signed DIR makes one)"},
     {"tls.key", NULL, T_STR, F(tls_key), 0, 0, NULL, "PEM private key of tls.cert"},
@@ -574,19 +580,30 @@ out:
     return rc;
 }
 
-int config_finish(struct parley_config *c, char *err, size_t errlen)
+/* "host:port" into its parts; -1 with err naming key when it is not that. */
+static int split_host_port(const char *key, const char *s, char *host, size_t hostlen, int *port, char *err,
+                           size_t errlen)
 {
-    const char *colon = strrchr(c->listen, ':');
+    const char *colon = strrchr(s, ':');
     char *end = NULL;
-    long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || colon == c->listen || !end || *end || port < 1 || port > 65535 ||
-        (size_t)(colon - c->listen) >= sizeof c->listen_host) {
-        snprintf(err, errlen, "listen: '%s' is not host:port", c->listen);
+    long p = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == s || !end || *end || p < 1 || p > 65535 || (size_t)(colon - s) >= hostlen) {
+        snprintf(err, errlen, "%s: '%s' is not host:port", key, s);
         return -1;
     }
-    memcpy(c->listen_host, c->listen, (size_t)(colon - c->listen));
-    c->listen_host[colon - c->listen] = 0;
-    c->listen_port = (int)port;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = 0;
+    *port = (int)p;
+    return 0;
+}
+
+int config_finish(struct parley_config *c, char *err, size_t errlen)
+{
+    if (split_host_port("listen", c->listen, c->listen_host, sizeof c->listen_host, &c->listen_port, err, errlen))
+        return -1;
+    if (c->wyoming_listen[0] && split_host_port("wyoming.listen", c->wyoming_listen, c->wyoming_host,
+                                                sizeof c->wyoming_host, &c->wyoming_port, err, errlen))
+        return -1;
     if (!c->tls_cert[0] != !c->tls_key[0]) {
         snprintf(err, errlen, "%s: set with %s, or neither (https needs both)", c->tls_cert[0] ? "tls.key" : "tls.cert",
                  c->tls_cert[0] ? "tls.cert" : "tls.key");

@@ -33,6 +33,10 @@ struct parley_config {
     char auth_mode[8];    /* auto | on | off */
     int auth_max_failures; /* wrong tokens a minute from one address before 429 */
     int metrics_public;   /* /metrics without a token when auth is on */
+    char wyoming_listen[160];     /* host:port of the Wyoming server; empty: off */
+    char wyoming_host[128];
+    int wyoming_port;
+    char wyoming_allow_from[512]; /* off loopback: the client addresses served, comma-separated */
     char tls_cert[512];   /* PEM; with tls_key: https and wss */
     char tls_key[512];
     int workers;

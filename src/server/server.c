@@ -122,8 +122,8 @@ static void deliver_mail(server *srv)
             c = c->id_next;
         if (c)
             session_on_mail(c->sess, sm);
-        else
-            http_api_deliver(srv, sm); /* or nobody: stale mail of a closed session */
+        else if (http_api_deliver(srv, sm))
+            wyoming_deliver(srv, sm); /* or nobody: stale mail of a closed session */
         session_mail_free(m);
         m = next;
     }
@@ -595,6 +595,8 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot listen on %s (address in use, or not a local address?)", cfg->listen);
         goto fail;
     }
+    if (wyoming_start(srv, err, errlen))
+        goto fail;
     /* Whether the LLM answers is found out in the background: start-up does
      * not wait for it, and a user is told before they speak. */
     struct llm_watch_params watch = llm_watch_default_params();

@@ -18,6 +18,7 @@
 #include "vad/vad.h"
 
 struct http_req;
+struct wy_conn;
 
 /* server.c: the speech detector vad.engine asks for, opened once to prove it
  * works. */
@@ -82,6 +83,9 @@ struct server {
     struct lws_http_mount mount, api_mounts[3];
     struct lws_protocols protocols[3];
     struct http_req *http_reqs; /* HTTP requests in progress */
+    struct wy_conn *wy_conns;   /* Wyoming connections (wyoming.c) */
+    int nwy_conns;
+    struct lws_protocols wy_protocols[2];
     int nhttp_sessions;
     metrics *metrics;
     struct audio_cache *audio; /* replies of /v1/voice/upload, for GET */
@@ -144,6 +148,13 @@ int http_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 int http_api_deliver(server *srv, struct session_mail *m);
 struct audio_cache *audio_cache_new(void);
 void audio_cache_free(struct audio_cache *c);
+/* wyoming.c: the Wyoming server, when wyoming.listen is set (0: started or
+ * off; -1 with err). */
+#define WY_MAX_CONNS 64
+int wyoming_start(server *srv, char *err, size_t errlen);
+/* Mail for a Wyoming connection or its session. Returns 0 if one took it. */
+int wyoming_deliver(server *srv, struct session_mail *m);
+
 /* Per-request data lws allocates for the protocol. */
 struct http_pss {
     struct http_req *req;
