@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 NODE ?= $(firstword $(wildcard /opt/parley/node/bin/node) node)
 
 , := ,
-.PHONY: all setup setup-tests build run test test-fast asan fuzz bench clean
+.PHONY: all setup setup-tests build run test test-fast asan fuzz bench install clean
 
 all: build
 
@@ -47,6 +47,15 @@ bench: setup-tests build
 	$(NODE) bench/echo.mjs --parley ./$(BUILD)/parley
 	$(NODE) bench/load.mjs --parley ./$(BUILD)/parley --sessions 50 --turns 3
 	./$(BUILD)/bench_wer $(if $(wildcard ../shared/data/jfk.wav),--jfk ../shared/data/jfk.wav,)
+
+# Installs the binary, web client, parley(1), /etc/parley/parley.yaml (kept
+# if there), the systemd unit and its user (docs/install.md).
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+install: setup
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DPARLEY_SYSCONFDIR=$(SYSCONFDIR) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 # Every parser of outside input under libFuzzer, FUZZ_SECONDS each (60).
 FUZZ_SECONDS ?= 60

@@ -15,7 +15,7 @@ libyaml-dev libsqlite3-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en
 flite flite1-dev espeak-ng libespeak-ng-dev libwebrtc-audio-processing-dev libspeexdsp-dev libopus-dev nodejs npm"
 TESTS=0
 [ "${1:-}" = "--tests" ] && TESTS=1
-[ $TESTS = 1 ] && PKGS="$PKGS sox chromium haproxy clang libclang-rt-14-dev"
+[ $TESTS = 1 ] && PKGS="$PKGS sox chromium haproxy clang libclang-rt-14-dev systemd man-db"
 
 missing=""
 for p in $PKGS; do

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <yaml.h>
 
 enum key_type { T_STR, T_INT, T_DOUBLE, T_BOOL };
@@ -200,12 +201,31 @@ static const struct key_def keys[] = {
 
 #define NKEYS (sizeof keys / sizeof keys[0])
 
+/* The browser client: beside an installed binary (PREFIX/bin/parley serves
+ * PREFIX/share/parley/web), else the source tree's web/. */
+static void default_web_root(char *out, size_t len)
+{
+    char exe[400];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = n > 0 ? (exe[n] = 0, strrchr(exe, '/')) : NULL;
+    if (slash) {
+        *slash = 0;
+        char index[512];
+        snprintf(index, sizeof index, "%s/../share/parley/web/index.html", exe);
+        if (access(index, R_OK) == 0) {
+            snprintf(out, len, "%s/../share/parley/web", exe);
+            return;
+        }
+    }
+    snprintf(out, len, "%s", PARLEY_WEB_DIR);
+}
+
 void config_defaults(struct parley_config *c)
 {
     memset(c, 0, sizeof *c);
     strcpy(c->listen, "127.0.0.1:8080");
     strcpy(c->auth_mode, "auto");
-    snprintf(c->web_root, sizeof c->web_root, "%s", PARLEY_WEB_DIR);
+    default_web_root(c->web_root, sizeof c->web_root);
     c->max_sessions = 64;
     c->send_queue_kib = 2048;
     c->limits_max_queue_wait_ms = 300;
