@@ -387,14 +387,14 @@ int config_apply_env(struct parley_config *c, char *err, size_t errlen)
     return 0;
 }
 
-/* mcp.servers.<name>.command|args|env: the one part of the config that is a
+/* mcp.servers.<name>.command|args|env, or .url|headers.<Name>: the one part of the config that is a
  * list of records, kept beside the key table. Sequence items arrive joined
  * by '\x1f' so that arguments may hold commas. */
 static int set_mcp(struct parley_config *c, const char *rest, const char *v, char *err, size_t errlen)
 {
     const char *dot = strchr(rest, '.');
     if (!dot || dot == rest || (size_t)(dot - rest) >= sizeof c->mcp[0].name) {
-        snprintf(err, errlen, "mcp.servers: write each server as <name>: {command, args, env}");
+        snprintf(err, errlen, "mcp.servers: write each server as <name>: {command, args, env} or <name>: {url, headers}");
         return -1;
     }
     int i = 0;
@@ -420,12 +420,34 @@ static int set_mcp(struct parley_config *c, const char *rest, const char *v, cha
         }
         snprintf(m->command, sizeof m->command, "%s", v);
         return 0;
+    } else if (!strcmp(field, "url")) {
+        if (strlen(v) >= sizeof m->url || (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))) {
+            snprintf(err, errlen, "mcp.servers.%s.url: an http:// or https:// URL of at most %zu characters", m->name,
+                     sizeof m->url - 1);
+            return -1;
+        }
+        snprintf(m->url, sizeof m->url, "%s", v);
+        return 0;
+    } else if (!strncmp(field, "headers.", 8)) {
+        const char *name = field + 8;
+        if (!name[0] || strpbrk(name, ": \r\n") || strpbrk(v, "\r\n") || m->nheaders == CONFIG_MAX_MCP_ARGS ||
+            strlen(name) + 2 + strlen(v) >= sizeof m->headers[0]) {
+            snprintf(err, errlen, "mcp.servers.%s.headers: at most %d headers, each a name and a one-line value", m->name,
+                     CONFIG_MAX_MCP_ARGS);
+            return -1;
+        }
+        char *h = m->headers[m->nheaders++];
+        size_t nl = strlen(name);
+        memcpy(h, name, nl); /* lengths checked above */
+        memcpy(h + nl, ": ", 2);
+        memcpy(h + nl + 2, v, strlen(v) + 1);
+        return 0;
     } else if (!strcmp(field, "args")) {
         list = m->args, n = &m->nargs;
     } else if (!strcmp(field, "env")) {
         list = m->env, n = &m->nenv;
     } else {
-        snprintf(err, errlen, "mcp.servers.%s: unknown field '%s' (command, args, env)", m->name, field);
+        snprintf(err, errlen, "mcp.servers.%s: unknown field '%s' (command, args, env, url, headers)", m->name, field);
         return -1;
     }
     *n = 0;

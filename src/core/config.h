@@ -12,10 +12,14 @@
  * bounds what the YAML reader holds for one value. */
 #define CONFIG_MAX_VALUE (1 << 20)
 
-/* An MCP server parley starts and talks to over stdio. */
+/* An MCP server parley starts and talks to over stdio (command), or a remote
+ * one over Streamable HTTP (url). */
 struct mcp_server_config {
     char name[32]; /* its tools are offered as <name>__<tool> */
     char command[256];
+    char url[512];
+    char headers[CONFIG_MAX_MCP_ARGS][256]; /* "Name: value", sent with every request to url */
+    int nheaders;
     char args[CONFIG_MAX_MCP_ARGS][256];
     int nargs;
     char env[CONFIG_MAX_MCP_ARGS][256]; /* NAME=value, added to parley's environment */

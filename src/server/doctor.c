@@ -394,6 +394,11 @@ static void check_mcp(struct report *r, const struct parley_config *cfg)
     for (int i = 0; i < cfg->nmcp && cfg->tools_enabled; i++) {
         char what[64], detail[400];
         snprintf(what, sizeof what, "MCP %s", cfg->mcp[i].name);
+        if (cfg->mcp[i].url[0]) { /* reached at start-up, and again with back-off while it does not answer */
+            snprintf(detail, sizeof detail, "remote, at %s", cfg->mcp[i].url);
+            line(r, OK, what, detail, NULL);
+            continue;
+        }
         snprintf(detail, sizeof detail, "%s %s", cfg->mcp[i].command,
                  command_found(cfg->mcp[i].command) ? "is there" : "is not found: its tools will be missing");
         line(r, command_found(cfg->mcp[i].command) ? OK : ADVICE, what, detail, NULL);

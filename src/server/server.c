@@ -531,8 +531,9 @@ server *server_new(const struct parley_config *cfg, char *err, size_t errlen)
         }
         struct mcp_params mp = mcp_default_params();
         for (int i = 0; i < cfg->nmcp; i++) {
-            if (!cfg->mcp[i].command[0]) {
-                snprintf(err, errlen, "mcp.servers.%s: no command", cfg->mcp[i].name);
+            if (!cfg->mcp[i].command[0] == !cfg->mcp[i].url[0]) {
+                snprintf(err, errlen, "mcp.servers.%s: give a command (a local server) or a url (a remote one)",
+                         cfg->mcp[i].name);
                 goto fail;
             }
             srv->mcp[i] = mcp_start(&cfg->mcp[i], &mp, srv->env.tools);

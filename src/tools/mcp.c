@@ -1,7 +1,9 @@
 /* The MCP client. Per server: a supervisor thread (spawn, handshake, list the
  * tools, wait for the child to exit, back off, again) and, while a child
  * lives, a reader thread that routes its JSON-RPC responses to the callers
- * waiting on them. Calls come from tool jobs on the I/O pool. */
+ * waiting on them. Calls come from tool jobs on the I/O pool. A remote server
+ * (url:) has no child: writing a message is a POST (mcp_http), whose answer
+ * is routed the same way, and a failed POST stands for the child's exit. */
 #include "tools/mcp.h"
 
 #include <cjson/cJSON.h>
@@ -19,6 +21,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "tools/mcp_http.h"
 #include "tools/mcp_wire.h"
 
 extern char **environ;
@@ -52,6 +55,7 @@ struct mcp_client {
     struct pending *pending;
 
     pthread_mutex_t write_lock;
+    mcp_http *http; /* a remote server (url:); NULL: a child over stdio */
     pid_t pid;
     int to_child, from_child;
 };
@@ -93,10 +97,74 @@ static void wait_us(mcp_client *c, int64_t us)
 
 /* ---- the wire ---- */
 
+static void handle_parsed(mcp_client *c, const struct mcp_message *m);
+
+/* The connection is gone (the child exited, a POST failed): calls waiting
+ * fail now, and the supervisor starts over. */
+static void connection_lost(mcp_client *c, const char *why)
+{
+    pthread_mutex_lock(&c->lock);
+    c->connected = 0;
+    c->reader_done = 1;
+    for (struct pending *p = c->pending; p; p = p->next)
+        if (!p->done) {
+            snprintf(p->error, sizeof p->error, "the MCP server '%s' %s during the call", c->cfg.name, why);
+            p->done = 1;
+        }
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void http_other(void *ud, const struct mcp_message *m)
+{
+    handle_parsed(ud, m);
+}
+
+struct http_cancel {
+    mcp_client *c;
+    int (*cancelled)(void *);
+    void *ud;
+};
+
+static int http_cancelled(void *ud)
+{
+    struct http_cancel *hc = ud;
+    pthread_mutex_lock(&hc->c->lock);
+    int stopping = hc->c->stopping;
+    pthread_mutex_unlock(&hc->c->lock);
+    return stopping || (hc->cancelled && hc->cancelled(hc->ud));
+}
+
+/* A message to a remote server: a POST whose answer (the response, and any
+ * notifications) is routed as if read from a child. Cancelled or timed out,
+ * it counts as sent: the caller's wait then gives up as for a child. */
+static int post_message(mcp_client *c, const cJSON *msg, int timeout_ms, int (*cancelled)(void *), void *ud)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+    int is_request = cJSON_IsNumber(id) && cJSON_GetObjectItemCaseSensitive(msg, "method");
+    struct http_cancel hc = {c, cancelled, ud};
+    struct mcp_message answer;
+    char why[600];
+    enum mcp_http_result r = mcp_http_post(c->http, msg, is_request ? (int64_t)id->valuedouble : -1, timeout_ms,
+                                           http_cancelled, &hc, http_other, c, &answer, why, sizeof why);
+    if (r == MCP_HTTP_OK && is_request) {
+        handle_parsed(c, &answer);
+        mcp_message_free(&answer);
+    }
+    if (r == MCP_HTTP_FAILED || r == MCP_HTTP_GONE) {
+        log_warn("mcp %s: %s", c->cfg.name, why);
+        connection_lost(c, r == MCP_HTTP_GONE ? "forgot the session" : "could not be reached");
+        return -1;
+    }
+    return 0;
+}
+
 /* Writes one message and its newline, waiting at most timeout_ms for room
  * in the pipe: a server that stops reading cannot hang a worker. */
-static int write_message(mcp_client *c, const cJSON *msg, int timeout_ms)
+static int write_message(mcp_client *c, const cJSON *msg, int timeout_ms, int (*cancelled)(void *), void *ud)
 {
+    if (c->http)
+        return post_message(c, msg, timeout_ms, cancelled, ud);
     char *text = cJSON_PrintUnformatted(msg);
     if (!text)
         return -1;
@@ -136,7 +204,7 @@ static void notify(mcp_client *c, const char *method, cJSON *params)
     cJSON_AddStringToObject(msg, "method", method);
     if (params)
         cJSON_AddItemToObject(msg, "params", params);
-    write_message(c, msg, 1000);
+    write_message(c, msg, 1000, NULL, NULL);
     cJSON_Delete(msg);
 }
 
@@ -163,7 +231,7 @@ static int rpc(mcp_client *c, const char *method, cJSON *params, int timeout_ms,
     cJSON_AddNumberToObject(msg, "id", (double)p.id);
     cJSON_AddStringToObject(msg, "method", method);
     cJSON_AddItemToObject(msg, "params", params ? params : cJSON_CreateObject());
-    int sent = write_message(c, msg, timeout_ms) == 0;
+    int sent = write_message(c, msg, timeout_ms, cancelled, ud) == 0;
     cJSON_Delete(msg);
 
     int64_t deadline = clock_now_us() + (int64_t)timeout_ms * 1000;
@@ -221,19 +289,17 @@ static void answer_server_request(mcp_client *c, const cJSON *id, const char *me
         cJSON_AddNumberToObject(e, "code", -32601);
         cJSON_AddStringToObject(e, "message", "method not supported by this client");
     }
-    write_message(c, msg, 1000);
+    write_message(c, msg, 1000, NULL, NULL);
     cJSON_Delete(msg);
 }
 
-static void handle_message(void *ud, const char *line, size_t len)
+static void handle_parsed(mcp_client *c, const struct mcp_message *m)
 {
-    mcp_client *c = ud;
-    struct mcp_message m;
-    switch (mcp_message_parse(line, len, &m)) {
-    case MCP_MSG_INVALID: log_warn("mcp %s: ignoring a line that is not a JSON object", c->cfg.name); break;
-    case MCP_MSG_REQUEST: answer_server_request(c, m.id, m.method); break;
+    switch (m->kind) {
+    case MCP_MSG_INVALID: log_warn("mcp %s: ignoring a message that is not a JSON object", c->cfg.name); break;
+    case MCP_MSG_REQUEST: answer_server_request(c, m->id, m->method); break;
     case MCP_MSG_NOTIFICATION:
-        if (!strcmp(m.method, "notifications/tools/list_changed")) {
+        if (!strcmp(m->method, "notifications/tools/list_changed")) {
             pthread_mutex_lock(&c->lock);
             c->refresh = 1;
             pthread_cond_broadcast(&c->cond);
@@ -243,12 +309,12 @@ static void handle_message(void *ud, const char *line, size_t len)
     case MCP_MSG_RESPONSE:
         pthread_mutex_lock(&c->lock);
         for (struct pending *p = c->pending; p; p = p->next) {
-            if (p->id != m.response_id)
+            if (p->id != m->response_id)
                 continue;
-            if (m.error[0])
-                snprintf(p->error, sizeof p->error, "the MCP server '%s' answered an error: %s", c->cfg.name, m.error);
+            if (m->error[0])
+                snprintf(p->error, sizeof p->error, "the MCP server '%s' answered an error: %s", c->cfg.name, m->error);
             else
-                p->result = cJSON_Duplicate(m.result, 1);
+                p->result = cJSON_Duplicate(m->result, 1);
             p->done = 1;
             pthread_cond_broadcast(&c->cond);
             break;
@@ -257,6 +323,13 @@ static void handle_message(void *ud, const char *line, size_t len)
         break;
     case MCP_MSG_OTHER: break;
     }
+}
+
+static void handle_message(void *ud, const char *line, size_t len)
+{
+    struct mcp_message m;
+    mcp_message_parse(line, len, &m);
+    handle_parsed(ud, &m);
     mcp_message_free(&m);
 }
 
@@ -282,16 +355,7 @@ static void *reader_main(void *arg)
         mcp_lines_feed(&lines, chunk, (size_t)n, handle_message, message_too_long, c);
     }
     mcp_lines_free(&lines);
-    pthread_mutex_lock(&c->lock);
-    c->connected = 0;
-    c->reader_done = 1;
-    for (struct pending *p = c->pending; p; p = p->next)
-        if (!p->done) {
-            snprintf(p->error, sizeof p->error, "the MCP server '%s' exited during the call", c->cfg.name);
-            p->done = 1;
-        }
-    pthread_cond_broadcast(&c->cond);
-    pthread_mutex_unlock(&c->lock);
+    connection_lost(c, "exited");
     return NULL;
 }
 
@@ -519,7 +583,13 @@ static void *supervisor_main(void *arg)
         int64_t started = clock_now_us();
         pthread_t reader;
         int running = 0;
-        if (spawn_child(c, err, sizeof err) == 0) {
+        if (c->http) { /* nothing to start: the handshake finds out whether it answers */
+            pthread_mutex_lock(&c->lock);
+            c->connected = 1;
+            c->reader_done = 0;
+            pthread_mutex_unlock(&c->lock);
+            running = 1;
+        } else if (spawn_child(c, err, sizeof err) == 0) {
             pthread_mutex_lock(&c->lock);
             c->connected = 1;
             c->reader_done = 0;
@@ -562,7 +632,16 @@ static void *supervisor_main(void *arg)
         c->ntools = 0;
         int stopping = c->stopping;
         pthread_mutex_unlock(&c->lock);
-        int status = running ? end_child(c, reader) : 0;
+        int status = 0;
+        if (c->http) {
+            pthread_mutex_lock(&c->lock);
+            c->connected = 0;
+            pthread_mutex_unlock(&c->lock);
+            mcp_http_end_session(c->http); /* a new handshake gets a new session */
+            running = 0;                   /* no exit status to report */
+        } else if (running) {
+            status = end_child(c, reader);
+        }
         if (stopping)
             break;
         if (clock_now_us() - started > STABLE_US)
@@ -576,7 +655,9 @@ static void *supervisor_main(void *arg)
             snprintf(how, sizeof how, " (exit status %d)", WEXITSTATUS(status));
         else if (running && WIFSIGNALED(status))
             snprintf(how, sizeof how, " (signal %d)", WTERMSIG(status));
-        log_warn("mcp %s: %s%s; restarting in %d ms", c->cfg.name, err[0] ? err : "the server exited", how, backoff);
+        log_warn("mcp %s: %s%s; %s in %d ms", c->cfg.name,
+                 err[0] ? err : c->http ? "the connection was lost" : "the server exited", how,
+                 c->http ? "reconnecting" : "restarting", backoff);
         /* Back off, but wake at once for mcp_stop. */
         pthread_mutex_lock(&c->lock);
         int64_t until = clock_now_us() + (int64_t)backoff * 1000;
@@ -601,10 +682,15 @@ mcp_client *mcp_start(const struct mcp_server_config *cfg, const struct mcp_para
     c->registry = registry;
     c->to_child = c->from_child = -1;
     snprintf(c->prefix, sizeof c->prefix, "%s__", cfg->name);
+    if (cfg->url[0] && !(c->http = mcp_http_new(cfg->url, cfg->headers, cfg->nheaders, PROTOCOL_VERSION))) {
+        free(c);
+        return NULL;
+    }
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->write_lock, NULL);
     pthread_cond_init(&c->cond, NULL);
     if (pthread_create(&c->supervisor, NULL, supervisor_main, c)) {
+        mcp_http_free(c->http);
         pthread_mutex_destroy(&c->lock);
         pthread_mutex_destroy(&c->write_lock);
         pthread_cond_destroy(&c->cond);
@@ -630,6 +716,7 @@ void mcp_stop(mcp_client *c)
         return;
     mcp_begin_stop(c);
     pthread_join(c->supervisor, NULL);
+    mcp_http_free(c->http);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->write_lock);
     pthread_cond_destroy(&c->cond);

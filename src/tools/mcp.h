@@ -1,7 +1,9 @@
-/* An MCP client over stdio: starts the configured server as a child process,
- * speaks JSON-RPC 2.0 to it (initialize, tools/list, tools/call), and keeps
- * its tools in the registry as <name>__<tool>. A supervisor thread restarts a
- * server that exits, with back-off; its tools are withdrawn meanwhile. */
+/* An MCP client over stdio (starts the configured server as a child process)
+ * or Streamable HTTP (a remote server's url): speaks JSON-RPC 2.0 to it
+ * (initialize, tools/list, tools/call), and keeps its tools in the registry
+ * as <name>__<tool>. A supervisor thread restarts a server that exits, or
+ * reconnects to one that stops answering, with back-off; its tools are
+ * withdrawn meanwhile. */
 #ifndef PARLEY_MCP_H
 #define PARLEY_MCP_H
 #include "core/config.h"

@@ -29,7 +29,7 @@ void mcp_lines_feed(struct mcp_lines *l, const char *data, size_t n, void (*on_l
             size_t len = l->len;
             if (len > 0 && l->buf[len - 1] == '\r')
                 len--;
-            if (!l->skipping && len > 0)
+            if (!l->skipping && (len > 0 || l->keep_empty))
                 on_line(ud, l->buf, len);
             l->len = 0;
             l->skipping = 0;
@@ -41,6 +41,66 @@ void mcp_lines_feed(struct mcp_lines *l, const char *data, size_t n, void (*on_l
             l->buf[l->len++] = data[i];
         }
     }
+}
+
+int mcp_sse_init(struct mcp_sse *s, size_t max)
+{
+    memset(s, 0, sizeof *s);
+    s->max = max;
+    s->data = malloc(max);
+    if (!s->data || mcp_lines_init(&s->lines, max)) {
+        free(s->data);
+        return -1;
+    }
+    s->lines.keep_empty = 1;
+    return 0;
+}
+
+void mcp_sse_free(struct mcp_sse *s)
+{
+    free(s->data);
+    s->data = NULL;
+    mcp_lines_free(&s->lines);
+}
+
+static void sse_line(void *ud, const char *line, size_t len)
+{
+    struct mcp_sse *s = ud;
+    if (len == 0) { /* the event ends */
+        if (s->have && !s->dropping)
+            s->on_event(s->ud, s->data, s->len);
+        s->have = s->dropping = 0;
+        s->len = 0;
+        return;
+    }
+    if (len < 5 || memcmp(line, "data", 4) || (len > 4 && line[4] != ':'))
+        return; /* a comment (":..."), event:, id:, retry: */
+    const char *v = line + 5;
+    size_t vlen = len - 5;
+    if (vlen && *v == ' ')
+        v++, vlen--;
+    if (s->len + vlen + 1 > s->max) {
+        s->dropping = 1;
+        return;
+    }
+    if (s->have)
+        s->data[s->len++] = '\n';
+    memcpy(s->data + s->len, v, vlen);
+    s->len += vlen;
+    s->have = 1;
+}
+
+static void sse_overlong(void *ud)
+{
+    ((struct mcp_sse *)ud)->dropping = 1;
+}
+
+void mcp_sse_feed(struct mcp_sse *s, const char *bytes, size_t n, void (*on_event)(void *ud, const char *data, size_t len),
+                  void *ud)
+{
+    s->on_event = on_event;
+    s->ud = ud;
+    mcp_lines_feed(&s->lines, bytes, n, sse_line, sse_overlong, s);
 }
 
 enum mcp_kind mcp_message_parse(const char *line, size_t len, struct mcp_message *m)

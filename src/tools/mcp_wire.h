@@ -15,6 +15,7 @@ struct mcp_lines {
     char *buf;
     size_t len, max;
     int skipping;
+    int keep_empty; /* hand on empty lines too (server-sent events end with one) */
 };
 int mcp_lines_init(struct mcp_lines *l, size_t max);
 void mcp_lines_free(struct mcp_lines *l);
@@ -34,6 +35,23 @@ struct mcp_message {
 /* Parses one line. Returns its kind (MCP_MSG_INVALID: not JSON). */
 enum mcp_kind mcp_message_parse(const char *line, size_t len, struct mcp_message *m);
 void mcp_message_free(struct mcp_message *m);
+
+/* Server-sent events (a Streamable HTTP server's answer): each event's data
+ * lines joined by '\n', handed on at the blank line that ends it. Other
+ * fields and comments are skipped; an event whose data exceeds max is
+ * dropped whole. */
+struct mcp_sse {
+    struct mcp_lines lines;
+    char *data;
+    size_t len, max;
+    int have, dropping;
+    void (*on_event)(void *ud, const char *data, size_t len);
+    void *ud;
+};
+int mcp_sse_init(struct mcp_sse *s, size_t max);
+void mcp_sse_free(struct mcp_sse *s);
+void mcp_sse_feed(struct mcp_sse *s, const char *bytes, size_t n, void (*on_event)(void *ud, const char *data, size_t len),
+                  void *ud);
 
 /* A tools/call result as text: the text parts joined by newlines, or the
  * structured content when there is no text; *is_error from isError.
