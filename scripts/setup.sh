@@ -74,7 +74,8 @@ if [ $TESTS = 1 ]; then
   [ "$(major "$v")" -ge 120 ] || die "the browser tests need Chromium 120 or newer, found: $v"
 
   if [ ! -d tests/node_modules/ws ] || [ ! -d tests/node_modules/playwright-core ] ||
-     [ ! -d tests/node_modules/@modelcontextprotocol/server-everything ] || [ ! -d tests/node_modules/opusscript ]; then
+     [ ! -d tests/node_modules/@modelcontextprotocol/server-everything ] || [ ! -d tests/node_modules/opusscript ] ||
+     [ ! -d tests/node_modules/openai ]; then
     (cd tests && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in tests/ failed"
   fi
 fi

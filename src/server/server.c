@@ -86,6 +86,35 @@ static void conn_close(void *ud)
 static const struct session_io conn_io = {
     .send = conn_send, .purge_turn = conn_purge, .set_timer = conn_set_timer, .close = conn_close};
 
+/* /v1/realtime: the session speaks through the Realtime adapter, whose
+ * frames are text; reply audio keeps its sample count for the accounting. */
+static enum outq_result realtime_send(void *ud, enum out_class cls, uint64_t turn, int phrase, const char *text,
+                                      size_t len, size_t samples)
+{
+    return conn_send(ud, 0, cls, turn, phrase, text, len, samples);
+}
+
+static enum outq_result realtime_audio(void *ud, int binary, enum out_class cls, uint64_t turn, int phrase,
+                                       const void *data, size_t len, size_t samples)
+{
+    struct conn *c = ud;
+    if (!binary) /* the session speaks through event; nothing else is text */
+        return conn_send(ud, 0, cls, turn, phrase, data, len, samples);
+    return realtime_on_audio(c->rt, turn, phrase, data, len / 2);
+}
+
+static enum outq_result realtime_event(void *ud, const struct proto_event *ev, enum out_class cls, uint64_t turn)
+{
+    struct conn *c = ud;
+    return realtime_on_event(c->rt, ev, cls, turn);
+}
+
+static const struct session_io realtime_io = {.send = realtime_audio,
+                                              .purge_turn = conn_purge,
+                                              .set_timer = conn_set_timer,
+                                              .close = conn_close,
+                                              .event = realtime_event};
+
 /* ---- mailbox ---- */
 
 static void wake_loop(void *ud)
@@ -151,7 +180,7 @@ static int on_receive(struct conn *c, const void *in, size_t len)
         c->rx_oversized = 0;
     }
     if (!c->rx_oversized) {
-        if (c->rx_len + len > PROTO_MAX_FRAME) {
+        if (c->rx_len + len > c->rx_max) {
             c->rx_oversized = 1;
         } else {
             memcpy(c->rx + c->rx_len, in, len);
@@ -166,6 +195,8 @@ static int on_receive(struct conn *c, const void *in, size_t len)
     int rc = 0;
     if (c->rx_oversized)
         session_on_oversized(c->sess, binary, c->rx_len);
+    else if (c->rt) /* every Realtime event is JSON; a binary frame is refused as not JSON */
+        rc = realtime_on_client(c->rt, (const char *)c->rx, c->rx_len);
     else if (binary)
         rc = session_on_audio(c->sess, c->rx, c->rx_len);
     else
@@ -187,10 +218,10 @@ static int on_writable(struct conn *c)
         }
         return 0;
     }
-    int n = lws_write(c->wsi, m->data, m->len, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-    if (n < (int)m->len)
+    /* A message of no bytes only accounts for audio (a text-only Realtime session). */
+    if (m->len && lws_write(c->wsi, m->data, m->len, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < (int)m->len)
         return -1;
-    if (m->binary && c->sess)
+    if (m->samples && c->sess)
         session_on_written(c->sess, m->turn, m->phrase, m->samples);
     outq_pop(c->q);
     if (outq_peek(c->q) || c->close_requested != OPEN)
@@ -276,11 +307,25 @@ int server_host_allowed(struct lws *wsi, const struct parley_config *cfg)
     return 0;
 }
 
-static int is_ws_path(struct lws *wsi)
+/* 1: protocol v1 (/ws); 2: the OpenAI Realtime API (/v1/realtime); 0: neither. */
+static int ws_path(struct lws *wsi)
 {
     char uri[64];
     int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
-    return n > 0 && (!strcmp(uri, "/ws") || !strcmp(uri, "/ws/"));
+    if (n <= 0)
+        return 0;
+    return !strcmp(uri, "/ws") || !strcmp(uri, "/ws/") ? 1 : !strcmp(uri, "/v1/realtime") ? 2 : 0;
+}
+
+/* The Realtime adapter over the conn's session (TTS rate, the model it names). */
+static int open_realtime(struct conn *c)
+{
+    struct realtime_params p = realtime_default_params();
+    p.tts_rate = c->srv->cfg->tts_sample_rate;
+    p.model = c->srv->cfg->llm_model; /* ?model= is accepted and answered with the configured model */
+    p.voice = tts_engine_count(c->srv->env.tts) ? tts_engine_name(c->srv->env.tts, 0) : "";
+    c->rt = realtime_new(&p, c->sess, realtime_send, c);
+    return c->rt ? realtime_start(c->rt) : -1;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -289,7 +334,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     server *srv = lws_context_user(lws_get_context(wsi));
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        if (!is_ws_path(wsi) || !server_host_allowed(wsi, srv->cfg) || !server_origin_allowed(wsi, srv->cfg))
+        if (!ws_path(wsi) || !server_host_allowed(wsi, srv->cfg) || !server_origin_allowed(wsi, srv->cfg))
             return 1;
         /* Sessions past capacity are told BUSY at 'start'; connections far
          * past it are refused outright, which bounds their memory. */
@@ -298,14 +343,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return 1;
         }
         return 0;
-    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_ESTABLISHED: {
         memset(c, 0, sizeof *c);
         c->wsi = wsi;
         c->srv = srv;
         server_auth_capture(c);
+        int realtime = ws_path(wsi) == 2;
+        c->rx_max = realtime ? REALTIME_MAX_EVENT : PROTO_MAX_FRAME;
         c->q = outq_new((size_t)srv->cfg->send_queue_kib * 1024, LWS_PRE);
-        c->rx = malloc(PROTO_MAX_FRAME);
-        c->sess = session_new(&srv->env, &conn_io, c, ++srv->next_session_id);
+        c->rx = malloc(c->rx_max);
+        c->sess = session_new(&srv->env, realtime ? &realtime_io : &conn_io, c, ++srv->next_session_id);
         if (!c->q || !c->rx || !c->sess)
             return -1;
         c->next = srv->conns;
@@ -314,7 +361,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         struct conn **bucket = &srv->by_id[srv->next_session_id % CONN_BUCKETS];
         c->id_next = *bucket;
         *bucket = c;
+        if (realtime && open_realtime(c)) /* the session opens at once: session.created follows */
+            conn_close(c);
         return 0;
+    }
     case LWS_CALLBACK_RECEIVE:
         return c->sess ? on_receive(c, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -334,6 +384,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 }
         lws_sul_cancel(&c->timer);
         session_free(c->sess);
+        realtime_free(c->rt); /* after the session: its last words may go through it */
+        c->rt = NULL;
         outq_free(c->q);
         free(c->rx);
         c->sess = NULL;

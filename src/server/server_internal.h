@@ -11,6 +11,7 @@
 #include "core/metrics.h"
 #include "memory/memory.h"
 #include "protocol/outq.h"
+#include "realtime/realtime.h"
 #include "server/server.h"
 #include "session/session.h"
 #include "tools/mcp.h"
@@ -34,9 +35,10 @@ struct conn {
     struct lws *wsi;
     server *srv;
     session *sess;
+    realtime *rt; /* /v1/realtime: the adapter the session speaks through */
     outq *q;
     unsigned char *rx;
-    size_t rx_len;
+    size_t rx_len, rx_max;
     int rx_oversized;
     enum close_state close_requested;
     lws_sorted_usec_list_t timer;

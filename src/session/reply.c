@@ -507,7 +507,7 @@ void reply_discard(session *s)
 /* The system prompt, with the recalled memories after it. */
 static char *system_prompt(const session *s)
 {
-    const char *base = s->cfg->llm_system_prompt;
+    const char *base = s->instructions ? s->instructions : s->cfg->llm_system_prompt;
     const char *mem = s->reply.memory_block;
     size_t n = strlen(base) + (mem ? strlen(mem) + 2 : 0) + 1;
     char *out = malloc(n);
@@ -526,9 +526,7 @@ void session_request_llm(session *s)
      * assistant's calls and one result per call. */
     enum { MAX_MSGS = HISTORY_MAX_MESSAGES + 1 + 32 * (1 + LLM_MAX_TOOL_CALLS) };
     struct llm_message *msgs = calloc(MAX_MSGS, sizeof *msgs);
-    char *tools = s->env->tools && s->cfg->tools_enabled && r->tool_rounds < s->cfg->tools_max_rounds
-                      ? tools_definitions(s->env->tools)
-                      : NULL;
+    char *tools = r->tool_rounds < s->cfg->tools_max_rounds ? tool_calls_definitions(s) : NULL;
     char err[256] = "";
     if (prompt && msgs) {
         int n = history_context(s->hist, prompt, (size_t)s->cfg->llm_context_tokens * 4, msgs, HISTORY_MAX_MESSAGES + 1);

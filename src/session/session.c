@@ -272,6 +272,13 @@ static int handle_start(session *s, struct proto_client_msg *msg)
     return 0;
 }
 
+int session_set_instructions(session *s, const char *text)
+{
+    free(s->instructions);
+    s->instructions = text && text[0] ? strdup(text) : NULL;
+    return text && text[0] && !s->instructions ? -1 : 0;
+}
+
 void session_set_user(session *s, const struct session_user *user)
 {
     s->user = *user;
@@ -617,6 +624,8 @@ void session_free(session *s)
     pcm_free(&s->words);
     history_free(s->hist);
     phrase_free(s->splitter);
+    free(s->instructions);
+    free(s->client_tools);
     free_heard(&s->heard);
     free(s);
 }

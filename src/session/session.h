@@ -103,6 +103,17 @@ int session_active(const session *s);
 void session_set_headless(session *s, int text_only);
 /* For HTTP clients, authenticated by the request, before 'start'. */
 void session_set_user(session *s, const struct session_user *user);
+/* The system prompt for this session instead of llm.system_prompt (NULL or
+ * "": the configured one). -1 when out of memory. */
+int session_set_instructions(session *s, const char *text);
+/* Tools the client runs itself (OpenAI Realtime's session.tools), as the
+ * LLM's tool definitions ([{"type":"function","function":{…}}]); offered
+ * beside parley's own. A call of one is announced (tool_call) and waits for
+ * session_client_tool_result; NULL: none. -1 when out of memory. */
+int session_set_client_tools(session *s, const char *definitions_json);
+/* The client's output for a call of one of its tools. -1: no such call is
+ * waiting (unknown id, answered already, or past its deadline). */
+int session_client_tool_result(session *s, const char *call_id, const char *output);
 /* A user turn given as text; spoken: it was transcribed elsewhere (an
  * uploaded clip). Returns -1 before 'start'. */
 int session_submit_text(session *s, const char *text, int spoken);

@@ -143,6 +143,8 @@ struct session {
     phrase_splitter *splitter;
     int tts_order[TTS_MAX_ENGINES], tts_n;
     char llm_model[128];
+    char *instructions; /* session_set_instructions; NULL: llm.system_prompt */
+    char *client_tools; /* session_set_client_tools: the LLM's definitions */
     int half_duplex;
 
     uint64_t last_turn;
@@ -238,6 +240,8 @@ void utterance_on_speculative(session *s, struct session_mail *m);
 /* An LLM round ended with tool calls: run them. Returns 0 if it did (the
  * reply goes on when the results are in), -1 if the turn must end now. */
 int tool_calls_start(session *s);
+/* The tools offered to the LLM: parley's (when enabled) and the client's. */
+char *tool_calls_definitions(const session *s);
 void tool_calls_on_result(session *s, struct session_mail *m);
 /* The tool deadline passed: answer the missing calls with an error. */
 void tool_calls_on_timer(session *s);

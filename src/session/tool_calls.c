@@ -116,10 +116,64 @@ static void answer(session *s, cJSON *call, const char *result, int is_error, in
     }
 }
 
+/* 1 when name is one of the client's own tools (session_set_client_tools). */
+static int client_tool(const session *s, const char *name)
+{
+    if (!s->client_tools)
+        return 0;
+    cJSON *defs = cJSON_Parse(s->client_tools), *d;
+    int found = 0;
+    cJSON_ArrayForEach(d, defs)
+    {
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(d, "function");
+        found |= !strcmp(str(fn, "name"), name);
+    }
+    cJSON_Delete(defs);
+    return found;
+}
+
+char *tool_calls_definitions(const session *s)
+{
+    char *own = s->env->tools && s->cfg->tools_enabled ? tools_definitions(s->env->tools) : NULL;
+    if (!s->client_tools)
+        return own;
+    cJSON *all = own ? cJSON_Parse(own) : cJSON_CreateArray();
+    cJSON *theirs = cJSON_Parse(s->client_tools);
+    free(own);
+    while (theirs && theirs->child && all)
+        cJSON_AddItemToArray(all, cJSON_DetachItemViaPointer(theirs, theirs->child));
+    cJSON_Delete(theirs);
+    char *out = all && cJSON_GetArraySize(all) ? cJSON_PrintUnformatted(all) : NULL;
+    cJSON_Delete(all);
+    return out;
+}
+
+int session_set_client_tools(session *s, const char *definitions_json)
+{
+    free(s->client_tools);
+    s->client_tools = definitions_json ? strdup(definitions_json) : NULL;
+    return definitions_json && !s->client_tools ? -1 : 0;
+}
+
+int session_client_tool_result(session *s, const char *call_id, const char *output)
+{
+    struct reply *r = &s->reply;
+    cJSON *call;
+    cJSON_ArrayForEach(call, r->round_calls)
+    {
+        if (!strcmp(str(call, "id"), call_id) && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(call, "done")) &&
+            client_tool(s, str(call, "name"))) {
+            answer(s, call, output, 0, 0);
+            return 0;
+        }
+    }
+    return -1;
+}
+
 int tool_calls_start(session *s)
 {
     struct reply *r = &s->reply;
-    if (!s->env->tools || !s->cfg->tools_enabled)
+    if ((!s->env->tools || !s->cfg->tools_enabled) && !s->client_tools)
         return -1;
     if (r->tool_rounds >= s->cfg->tools_max_rounds) {
         char msg[120];
@@ -168,6 +222,14 @@ int tool_calls_start(session *s)
     /* Submitted after every announcement: a quick result must not overtake them. */
     cJSON_ArrayForEach(call, r->round_calls)
     {
+        if (client_tool(s, str(call, "name")))
+            continue; /* the client runs it: session_client_tool_result answers */
+        if (!s->env->tools) {
+            answer(s, call, "{\"error\":\"no such tool\"}", 1, 0);
+            if (!r->round_calls)
+                return 0;
+            continue;
+        }
         struct tool_job *j = calloc(1, sizeof *j);
         if (j) {
             *j = (struct tool_job){s->env->tools, s->gate, s->env->mail, s->id, r->turn, r->ticket,
