@@ -194,7 +194,7 @@ static int on_receive(struct conn *c, const void *in, size_t len)
     int binary = lws_frame_is_binary(wsi);
     int rc = 0;
     if (c->rx_oversized)
-        session_on_oversized(c->sess, binary, c->rx_len);
+        session_on_oversized(c->sess, binary, c->rx_len, c->rx_max);
     else if (c->rt) /* every Realtime event is JSON; a binary frame is refused as not JSON */
         rc = realtime_on_client(c->rt, (const char *)c->rx, c->rx_len);
     else if (binary)

@@ -368,11 +368,11 @@ int session_on_message(session *s, struct proto_client_msg *msg)
     return 0;
 }
 
-void session_on_oversized(session *s, int binary, size_t len)
+void session_on_oversized(session *s, int binary, size_t len, size_t limit)
 {
     char msg[160];
-    snprintf(msg, sizeof msg, "%s frame of %zu bytes dropped: frames are limited to %d bytes",
-             binary ? "an audio" : "a text", len, PROTO_MAX_FRAME);
+    snprintf(msg, sizeof msg, "%s frame of %zu bytes dropped: frames are limited to %zu bytes",
+             binary ? "an audio" : "a text", len, limit);
     session_send_error(s, ERR_PROTOCOL, msg, 1);
 }
 

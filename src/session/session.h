@@ -125,7 +125,7 @@ int session_on_text(session *s, const char *data, size_t len);
 int session_on_message(session *s, struct proto_client_msg *msg);
 int session_on_audio(session *s, const void *data, size_t len);
 /* Transport reports: an oversized frame was dropped; an audio frame written. */
-void session_on_oversized(session *s, int binary, size_t len);
+void session_on_oversized(session *s, int binary, size_t len, size_t limit);
 void session_on_written(session *s, uint64_t turn, int phrase, size_t samples);
 void session_on_timer(session *s);
 /* The LLM check changed: tell a client that has its 'ready'. */

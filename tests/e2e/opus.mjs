@@ -187,6 +187,10 @@ test('bad Opus input: garbage, an empty frame, a packet over 120 ms; bad format 
   c.sendBinary(Buffer.from([(3 << 3) | 3, 3, 0, 0, 0]));
   await c.waitUntil(() => c.messages('error').length === 3, 5000, 'third error');
   assert(/120 ms|Opus/.test(c.messages('error')[2].message), c.messages('error')[2].message);
+  // A frame over 64 KiB is dropped with an error, as any frame is.
+  c.sendBinary(Buffer.alloc(70 * 1024, 0xfc));
+  await c.waitUntil(() => c.messages('error').length === 4, 5000, 'oversized error');
+  assert(/limited to/.test(c.messages('error')[3].message), c.messages('error')[3].message);
   // The session goes on: a real question is still heard and answered.
   await streamPackets(c, encode(makeSpeech(question.say), 16000, 20), 20);
   const final = await c.waitFor('transcript_final', () => true, 15000);

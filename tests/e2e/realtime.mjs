@@ -252,10 +252,25 @@ test('bad client events: each gets an error with its event_id, and the session g
   c.rt.socket.send('not json');
   const e = await c.waitFor('error', () => true, 5000, from);
   assert(e.error.code === 'invalid_json', JSON.stringify(e.error));
+  // An event over 1 MiB is dropped with an error; the connection stays.
+  const before = c.events.length;
+  c.send({ type: 'input_audio_buffer.append', audio: 'A'.repeat(1100 * 1024) });
+  const big = await c.waitFor('error', () => true, 5000, before);
+  assert(/limited to/.test(big.error.message), JSON.stringify(big.error));
   c.send({ type: 'session.update', session: { instructions: 'Still here.' } });
   assert((await c.waitFor('session.updated', (x) => x.session.instructions === 'Still here.')).session, 'the session goes on');
   assert(!c.closed, 'still open');
   c.close();
+});
+
+test('a client that vanishes mid-append leaves the server serving', async () => {
+  const c = await connect();
+  const speech = to24k(makeSpeech('What is the weather like today?'));
+  for (let i = 0; i < 12; i++) c.send({ type: 'input_audio_buffer.append', audio: Buffer.from(speech.buffer, i * 4800, 4800).toString('base64') });
+  c.rt.socket.terminate();
+  const d = await connect();
+  assert(d.of('session.created').length === 1, 'a new session opens');
+  d.close();
 });
 
 test('a wrong token is refused', async () => {
