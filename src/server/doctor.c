@@ -392,7 +392,7 @@ static int command_found(const char *cmd)
 static void check_mcp(struct report *r, const struct parley_config *cfg)
 {
     for (int i = 0; i < cfg->nmcp && cfg->tools_enabled; i++) {
-        char what[64], detail[400];
+        char what[64], detail[sizeof cfg->mcp[i].url + 400];
         snprintf(what, sizeof what, "MCP %s", cfg->mcp[i].name);
         if (cfg->mcp[i].url[0]) { /* reached at start-up, and again with back-off while it does not answer */
             snprintf(detail, sizeof detail, "remote, at %s", cfg->mcp[i].url);
