@@ -47,6 +47,7 @@ bench: setup-tests build
 	$(NODE) bench/echo.mjs --parley ./$(BUILD)/parley
 	$(NODE) bench/load.mjs --parley ./$(BUILD)/parley --sessions 50 --turns 3
 	./$(BUILD)/bench_wer $(if $(wildcard ../shared/data/jfk.wav),--jfk ../shared/data/jfk.wav,)
+	$(if $(wildcard ../shared/data/jfk.wav),./$(BUILD)/bench_opus_cost ../shared/data/jfk.wav,)
 
 # Installs the binary, web client, parley(1), /etc/parley/parley.yaml (kept
 # if there), the systemd unit and its user (docs/install.md).

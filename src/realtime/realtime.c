@@ -55,18 +55,21 @@ void rt_new_id(realtime *r, const char *prefix, char *out)
     snprintf(out, RT_ID, "%s_%06llu", prefix, (unsigned long long)++r->next_id);
 }
 
-enum outq_result rt_emit(realtime *r, cJSON *ev, enum out_class cls, uint64_t turn)
+enum outq_result rt_emit_audio(realtime *r, cJSON *ev, enum out_class cls, uint64_t turn, int phrase, size_t samples)
 {
     char id[RT_ID];
     rt_new_id(r, "event", id);
     cJSON_AddStringToObject(ev, "event_id", id);
     char *text = cJSON_PrintUnformatted(ev);
     cJSON_Delete(ev);
-    if (!text)
-        return OUTQ_FULL;
-    enum outq_result res = r->send(r->ud, cls, turn, 0, text, strlen(text), 0);
+    enum outq_result res = text ? r->send(r->ud, cls, turn, phrase, text, strlen(text), samples) : OUTQ_FULL;
     free(text);
     return res;
+}
+
+enum outq_result rt_emit(realtime *r, cJSON *ev, enum out_class cls, uint64_t turn)
+{
+    return rt_emit_audio(r, ev, cls, turn, 0, 0);
 }
 
 enum outq_result rt_error(realtime *r, const char *type, const char *code, const char *message, const char *param,

@@ -63,6 +63,8 @@ struct realtime {
 void rt_new_id(realtime *r, const char *prefix, char *out);
 /* Sends a server event (it takes ev); event_id is added. */
 enum outq_result rt_emit(realtime *r, cJSON *ev, enum out_class cls, uint64_t turn);
+/* The same for an event carrying samples of turn/phrase's reply audio. */
+enum outq_result rt_emit_audio(realtime *r, cJSON *ev, enum out_class cls, uint64_t turn, int phrase, size_t samples);
 enum outq_result rt_error(realtime *r, const char *type, const char *code, const char *message, const char *param,
                           const char *event_id);
 cJSON *rt_session_object(const realtime *r);

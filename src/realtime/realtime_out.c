@@ -411,15 +411,6 @@ enum outq_result realtime_on_audio(realtime *r, uint64_t turn, int phrase, const
     cJSON *d = content_event(r, "response.output_audio.delta");
     cJSON_AddStringToObject(d, "delta", b64 ? b64 : "");
     free(b64);
-    char id[RT_ID];
-    rt_new_id(r, "event", id);
-    cJSON_AddStringToObject(d, "event_id", id);
-    char *text = cJSON_PrintUnformatted(d);
-    cJSON_Delete(d);
-    if (!text)
-        return OUTQ_FULL;
     /* Purged with the turn on a barge-in, and counted as played once written. */
-    enum outq_result res = r->send(r->ud, OUT_TURN_AUDIO, turn, phrase, text, strlen(text), n);
-    free(text);
-    return res;
+    return rt_emit_audio(r, d, OUT_TURN_AUDIO, turn, phrase, n);
 }

@@ -238,15 +238,50 @@ export function concat(...parts) {
   return out;
 }
 
-// ---- a protocol client ----
+// ---- clients ----
 
-export class Client {
+// What a test client shares: conditions waited on, checked again whenever
+// the subclass calls _check() (after each event it receives), never polled.
+export class Waitable {
+  constructor() {
+    this.waiters = [];
+  }
+  _check() {
+    for (const w of [...this.waiters]) {
+      const hit = w.pred();
+      if (hit) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        clearTimeout(w.timer);
+        w.resolve(hit);
+      }
+    }
+  }
+  // What was received, for a timeout's message.
+  describe() {
+    return '';
+  }
+  // Waits until pred() returns something truthy.
+  waitUntil(pred, timeoutMs = 15000, what = 'condition') {
+    const hit = pred();
+    if (hit) return Promise.resolve(hit);
+    return new Promise((resolve, reject) => {
+      const w = { pred, resolve };
+      w.timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        reject(new Error(`timed out waiting for ${what}; saw: ${this.describe()}`));
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+}
+
+export class Client extends Waitable {
   // wsOptions go to the ws library: headers, a TLS authority (ca), ...
   constructor(url, wsOptions = {}) {
+    super();
     this.url = url;
     this.wsOptions = wsOptions;
     this.events = []; // {t, msg} or {t, binary: Buffer}
-    this.waiters = [];
     this.closed = null;
   }
   open() {
@@ -266,29 +301,8 @@ export class Client {
       });
     });
   }
-  _check() {
-    for (const w of [...this.waiters]) {
-      const hit = w.pred();
-      if (hit) {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        clearTimeout(w.timer);
-        w.resolve(hit);
-      }
-    }
-  }
-  // Waits until pred() returns something truthy (checked on every event).
-  waitUntil(pred, timeoutMs = 15000, what = 'condition') {
-    const hit = pred();
-    if (hit) return Promise.resolve(hit);
-    return new Promise((resolve, reject) => {
-      const w = { pred, resolve };
-      w.timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        const seen = this.messages().map((m) => m.type + (m.code ? `:${m.code}` : '')).join(' ');
-        reject(new Error(`timed out waiting for ${what}; saw: ${seen}`));
-      }, timeoutMs);
-      this.waiters.push(w);
-    });
+  describe() {
+    return this.messages().map((m) => m.type + (m.code ? `:${m.code}` : '')).join(' ');
   }
   // Waits for the first message (after index `from`) of a type matching pred.
   waitFor(type, pred = () => true, timeoutMs = 15000, from = 0) {

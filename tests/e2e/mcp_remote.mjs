@@ -54,10 +54,12 @@ function config(url) {
   return file;
 }
 
-test('a remote MCP server: tools over Streamable HTTP, a call in a turn, reconnect after it goes away', async () => {
+// The test LLM, server-everything behind the recording proxy, and parley
+// configured with the proxy's url; resolves once parley lists its tools.
+async function setup() {
   const llm = await startFakeLlm();
   const port = await freePort(), proxyPort = await freePort();
-  let everythingChild = await startEverything(port);
+  const child = await startEverything(port);
   const seen = [];
   const proxy = await startProxy(proxyPort, port, seen);
   const p = await startParley({
@@ -65,6 +67,12 @@ test('a remote MCP server: tools over Streamable HTTP, a call in a turn, reconne
     args: ['--config', config(`http://127.0.0.1:${proxyPort}/mcp`)],
   });
   await p.waitLog(/mcp remote: ready, \d+ tools/, 20000);
+  return { llm, port, seen, proxy, p, child };
+}
+
+test('a remote MCP server: tools over Streamable HTTP, a call in a turn, reconnect after it goes away', async () => {
+  const { llm, port, seen, proxy, p, child } = await setup();
+  let everythingChild = child;
   // initialize without a session; later requests carry the one it gave, the version, and our header.
   assert(seen[0].method === 'POST' && !seen[0].headers['mcp-session-id'], 'initialize opens a session');
   const later = seen.slice(1).filter((r) => r.method === 'POST');
@@ -119,16 +127,7 @@ test('a remote MCP server: tools over Streamable HTTP, a call in a turn, reconne
 });
 
 test('a barge-in during a slow remote tool cancels the call on the server', async () => {
-  const llm = await startFakeLlm();
-  const port = await freePort(), proxyPort = await freePort();
-  const everythingChild = await startEverything(port);
-  const seen = [];
-  const proxy = await startProxy(proxyPort, port, seen);
-  const p = await startParley({
-    env: { PARLEY_LLM_URL: `${llm.base}/v1`, PARLEY_LLM_PROVIDER: 'openai' },
-    args: ['--config', config(`http://127.0.0.1:${proxyPort}/mcp`)],
-  });
-  await p.waitLog(/mcp remote: ready, \d+ tools/, 20000);
+  const { llm, seen, proxy, p, child: everythingChild } = await setup();
   await llm.script([
     { text: 'This will take a while.', tool_calls: [{ name: 'remote__trigger-long-running-operation', arguments: { duration: 20, steps: 20 } }] },
     { text: 'Stopped.' },

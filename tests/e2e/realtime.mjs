@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
-import { test, run, assert, startFakeLlm, startParley, makeSpeech, silence, concat, parleyBin, tmpDir } from './lib.mjs';
+import { test, run, assert, startFakeLlm, startParley, makeSpeech, silence, concat, parleyBin, tmpDir, Waitable } from './lib.mjs';
 
 let llm, parley, ca, token;
 
@@ -28,56 +28,51 @@ function to24k(pcm) {
 }
 
 // An SDK connection with every event recorded and waitable.
-async function connect({ apiKey = token } = {}) {
-  const client = new OpenAI({ apiKey, baseURL: `https://127.0.0.1:${parley.port}/v1` });
-  const rt = new OpenAIRealtimeWS({ model: 'gpt-realtime', options: { ca } }, client);
-  const c = { rt, events: [], waiters: [], errors: [], closed: false };
-  const check = () => {
-    for (const w of [...c.waiters]) {
-      const hit = w.pred();
-      if (hit) {
-        c.waiters.splice(c.waiters.indexOf(w), 1);
-        clearTimeout(w.timer);
-        w.resolve(hit);
-      }
-    }
-  };
-  rt.on('event', (ev) => {
-    c.events.push(ev);
-    check();
-  });
-  rt.on('error', (e) => c.errors.push(e)); // API errors arrive as events too
-  rt.socket.on('close', () => {
-    c.closed = true;
-    check();
-  });
-  c.waitUntil = (pred, ms = 15000, what = 'event') => {
-    const hit = pred();
-    if (hit) return Promise.resolve(hit);
-    return new Promise((resolve, reject) => {
-      const w = { pred, resolve };
-      w.timer = setTimeout(() => {
-        c.waiters.splice(c.waiters.indexOf(w), 1);
-        reject(new Error(`timed out waiting for ${what}; saw: ${c.events.map((e) => e.type).join(' ')}`));
-      }, ms);
-      c.waiters.push(w);
+class Realtime extends Waitable {
+  constructor(rt) {
+    super();
+    Object.assign(this, { rt, events: [], errors: [], closed: false });
+    rt.on('event', (ev) => {
+      this.events.push(ev);
+      this._check();
     });
-  };
-  c.waitFor = (type, pred = () => true, ms = 15000, from = 0) =>
-    c.waitUntil(() => c.events.slice(from).find((e) => e.type === type && pred(e)), ms, type);
-  c.of = (type, from = 0) => c.events.slice(from).filter((e) => e.type === type);
-  c.send = (ev) => rt.send(ev);
+    rt.on('error', (e) => this.errors.push(e)); // API errors arrive as events too
+    rt.socket.on('close', () => {
+      this.closed = true;
+      this._check();
+    });
+  }
+  describe() {
+    return this.events.map((e) => e.type).join(' ');
+  }
+  waitFor(type, pred = () => true, ms = 15000, from = 0) {
+    return this.waitUntil(() => this.events.slice(from).find((e) => e.type === type && pred(e)), ms, type);
+  }
+  of(type, from = 0) {
+    return this.events.slice(from).filter((e) => e.type === type);
+  }
+  send(ev) {
+    this.rt.send(ev);
+  }
   // Streams 24 kHz PCM in 100 ms appends at real-time pace.
-  c.speak = async (pcm24, encode = (chunk) => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)) => {
+  async speak(pcm24) {
     const step = 2400, t0 = performance.now();
     for (let i = 0, k = 0; i < pcm24.length; i += step, k++) {
-      if (c.closed) return;
-      c.send({ type: 'input_audio_buffer.append', audio: encode(pcm24.subarray(i, i + step)).toString('base64') });
+      if (this.closed) return;
+      const chunk = pcm24.subarray(i, i + step);
+      this.send({ type: 'input_audio_buffer.append', audio: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('base64') });
       const wait = t0 + (k + 1) * 100 - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
-  };
-  c.close = () => rt.close();
+  }
+  close() {
+    this.rt.close();
+  }
+}
+
+async function connect({ apiKey = token } = {}) {
+  const client = new OpenAI({ apiKey, baseURL: `https://127.0.0.1:${parley.port}/v1` });
+  const c = new Realtime(new OpenAIRealtimeWS({ model: 'gpt-realtime', options: { ca } }, client));
   await c.waitFor('session.created');
   return c;
 }

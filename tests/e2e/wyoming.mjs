@@ -12,15 +12,16 @@ import {
   startParley,
   freePort,
   makeSpeech,
+  Waitable,
 } from './lib.mjs';
 
 // ---- a Wyoming client ----
 
-class Wyoming {
+class Wyoming extends Waitable {
   constructor(port) {
+    super();
     this.port = port;
     this.events = [];
-    this.waiters = [];
     this.buf = Buffer.alloc(0);
     this.closed = false;
   }
@@ -54,27 +55,8 @@ class Wyoming {
       this._check();
     }
   }
-  _check() {
-    for (const w of [...this.waiters]) {
-      const hit = w.pred();
-      if (hit) {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        clearTimeout(w.timer);
-        w.resolve(hit);
-      }
-    }
-  }
-  waitUntil(pred, timeoutMs = 15000, what = 'event') {
-    const hit = pred();
-    if (hit) return Promise.resolve(hit);
-    return new Promise((resolve, reject) => {
-      const w = { pred, resolve };
-      w.timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        reject(new Error(`timed out waiting for ${what}; saw: ${this.events.map((e) => e.type).join(' ')}`));
-      }, timeoutMs);
-      this.waiters.push(w);
-    });
+  describe() {
+    return this.events.map((e) => e.type).join(' ');
   }
   waitFor(type, from = 0, timeoutMs = 15000) {
     return this.waitUntil(() => this.events.slice(from).find((e) => e.type === type), timeoutMs, type);
