@@ -313,7 +313,7 @@ static void append_audio(realtime *r, const cJSON *audio, const char *event_id)
 
 /* ---- items and responses ---- */
 
-static void emit_item(realtime *r, const char *type, cJSON *item)
+void rt_emit_item(realtime *r, const char *type, cJSON *item)
 {
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddStringToObject(ev, "type", type);
@@ -328,9 +328,9 @@ static void emit_item(realtime *r, const char *type, cJSON *item)
 /* The item's three announcements: created (beta and GA), added and done (GA). */
 static void announce_item(realtime *r, cJSON *item)
 {
-    emit_item(r, "conversation.item.created", cJSON_Duplicate(item, 1));
-    emit_item(r, "conversation.item.added", cJSON_Duplicate(item, 1));
-    emit_item(r, "conversation.item.done", item);
+    rt_emit_item(r, "conversation.item.created", cJSON_Duplicate(item, 1));
+    rt_emit_item(r, "conversation.item.added", cJSON_Duplicate(item, 1));
+    rt_emit_item(r, "conversation.item.done", item);
 }
 
 static void create_item(realtime *r, const cJSON *item, const char *event_id)

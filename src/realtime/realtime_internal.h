@@ -68,5 +68,7 @@ enum outq_result rt_emit_audio(realtime *r, cJSON *ev, enum out_class cls, uint6
 enum outq_result rt_error(realtime *r, const char *type, const char *code, const char *message, const char *param,
                           const char *event_id);
 cJSON *rt_session_object(const realtime *r);
+/* An event of type about item (taken), with previous_item_id: the last item. */
+void rt_emit_item(realtime *r, const char *type, cJSON *item);
 
 #endif

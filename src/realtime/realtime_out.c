@@ -155,15 +155,8 @@ static void open_response(realtime *r, uint64_t turn)
     cJSON_AddNumberToObject(added, "output_index", 0);
     cJSON_AddItemToObject(added, "item", assistant_item(r, "in_progress"));
     rt_emit(r, added, OUT_CONTROL, 0);
-    for (int i = 0; i < 2; i++) {
-        cJSON *ev = event(i ? "conversation.item.added" : "conversation.item.created");
-        if (r->last_item[0])
-            cJSON_AddStringToObject(ev, "previous_item_id", r->last_item);
-        else
-            cJSON_AddNullToObject(ev, "previous_item_id");
-        cJSON_AddItemToObject(ev, "item", assistant_item(r, "in_progress"));
-        rt_emit(r, ev, OUT_CONTROL, 0);
-    }
+    for (int i = 0; i < 2; i++)
+        rt_emit_item(r, i ? "conversation.item.added" : "conversation.item.created", assistant_item(r, "in_progress"));
     snprintf(r->last_item, sizeof r->last_item, "%s", p->item);
     cJSON *pa = content_event(r, "response.content_part.added");
     cJSON_AddItemToObject(pa, "part", part(r));
@@ -287,13 +280,7 @@ static void user_speech(realtime *r, const struct proto_event *ev)
         cJSON_AddStringToObject(a, "type", "input_audio");
         cJSON_AddNullToObject(a, "transcript");
         cJSON_AddItemToArray(content, a);
-        cJSON *ev2 = event(i ? "conversation.item.added" : "conversation.item.created");
-        if (r->last_item[0])
-            cJSON_AddStringToObject(ev2, "previous_item_id", r->last_item);
-        else
-            cJSON_AddNullToObject(ev2, "previous_item_id");
-        cJSON_AddItemToObject(ev2, "item", it);
-        rt_emit(r, ev2, OUT_CONTROL, 0);
+        rt_emit_item(r, i ? "conversation.item.added" : "conversation.item.created", it);
     }
     snprintf(r->last_item, sizeof r->last_item, "%s", r->user_item);
 }
