@@ -180,6 +180,15 @@ static int on_receive(struct conn *c, const void *in, size_t len)
         c->rx_oversized = 0;
     }
     if (!c->rx_oversized) {
+        if (c->rx_len + len > c->rx_cap && c->rx_len + len <= c->rx_max) {
+            /* Grown only as a client's events need it (Realtime's allow 1 MiB). */
+            size_t cap = c->rx_cap * 2 > c->rx_len + len ? c->rx_cap * 2 : c->rx_len + len;
+            unsigned char *rx = realloc(c->rx, cap < c->rx_max ? cap : c->rx_max);
+            if (!rx)
+                return -1;
+            c->rx = rx;
+            c->rx_cap = cap < c->rx_max ? cap : c->rx_max;
+        }
         if (c->rx_len + len > c->rx_max) {
             c->rx_oversized = 1;
         } else {
@@ -350,8 +359,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         server_auth_capture(c);
         int realtime = ws_path(wsi) == 2;
         c->rx_max = realtime ? REALTIME_MAX_EVENT : PROTO_MAX_FRAME;
+        c->rx_cap = PROTO_MAX_FRAME;
         c->q = outq_new((size_t)srv->cfg->send_queue_kib * 1024, LWS_PRE);
-        c->rx = malloc(c->rx_max);
+        c->rx = malloc(c->rx_cap);
         c->sess = session_new(&srv->env, realtime ? &realtime_io : &conn_io, c, ++srv->next_session_id);
         if (!c->q || !c->rx || !c->sess)
             return -1;

@@ -38,7 +38,7 @@ struct conn {
     realtime *rt; /* /v1/realtime: the adapter the session speaks through */
     outq *q;
     unsigned char *rx;
-    size_t rx_len, rx_max;
+    size_t rx_len, rx_cap, rx_max; /* rx holds rx_cap bytes, grown up to rx_max */
     int rx_oversized;
     enum close_state close_requested;
     lws_sorted_usec_list_t timer;

@@ -247,7 +247,13 @@ test('bad client events: each gets an error with its event_id, and the session g
   c.rt.socket.send('not json');
   const e = await c.waitFor('error', () => true, 5000, from);
   assert(e.error.code === 'invalid_json', JSON.stringify(e.error));
-  // An event over 1 MiB is dropped with an error; the connection stays.
+  // A large event is taken (the receive buffer grows to 1 MiB)...
+  const mark = c.events.length;
+  c.send({ type: 'input_audio_buffer.append', audio: Buffer.alloc(600 * 1024).toString('base64') });
+  c.send({ type: 'session.update', session: { instructions: 'Big one.' } });
+  await c.waitFor('session.updated', () => true, 5000, mark);
+  assert(!c.of('error', mark).length, `800 KiB of base64 taken: ${JSON.stringify(c.of('error', mark))}`);
+  // ...one over 1 MiB is dropped with an error; the connection stays.
   const before = c.events.length;
   c.send({ type: 'input_audio_buffer.append', audio: 'A'.repeat(1100 * 1024) });
   const big = await c.waitFor('error', () => true, 5000, before);
