@@ -34,7 +34,10 @@ function startProxy(proxyPort, targetPort, seen) {
     const entry = { method: req.method, headers: req.headers, body: '' };
     seen.push(entry);
     req.on('data', (d) => (entry.body += d));
-    req.on('end', () => seen.onRequest && seen.onRequest(entry));
+    req.on('end', () => {
+      entry.ended = true;
+      if (seen.onRequest) seen.onRequest(entry);
+    });
     const up = http.request({ host: '127.0.0.1', port: targetPort, path: req.url, method: req.method, headers: req.headers }, (r) => {
       res.writeHead(r.statusCode, r.headers);
       r.pipe(res);
@@ -46,6 +49,23 @@ function startProxy(proxyPort, targetPort, seen) {
     req.pipe(up);
   });
   return new Promise((resolve) => server.listen(proxyPort, '127.0.0.1', () => resolve(server)));
+}
+
+// Resolves when the proxy has seen a whole request matching pred.
+function seenRequest(seen, pred, what) {
+  return new Promise((resolve, reject) => {
+    if (seen.some((r) => r.ended && pred(r))) return resolve();
+    const timer = setTimeout(() => reject(new Error(`${what} never reached the server`)), 10000);
+    const before = seen.onRequest;
+    seen.onRequest = (r) => {
+      if (before) before(r);
+      if (pred(r)) {
+        clearTimeout(timer);
+        seen.onRequest = before;
+        resolve();
+      }
+    };
+  });
 }
 
 function config(url) {
@@ -137,15 +157,13 @@ test('a barge-in during a slow remote tool cancels the call on the server', asyn
   await c.start();
   c.send({ type: 'text', text: 'Run the long operation.' });
   await c.waitFor('tool_call', () => true, 10000);
+  // Once the call is on the server (a call cancelled before it went out is never sent)...
+  await seenRequest(seen, (r) => r.body.includes('"tools/call"'), 'the tools/call POST');
   c.send({ type: 'cancel' });
   await c.waitFor('agent_interrupted', () => true, 5000);
-  // parley tells the server the call is off (MCP's notifications/cancelled), long before its 20 s.
-  const isCancel = (r) => r.body.includes('notifications/cancelled') && r.body.includes('the user interrupted');
-  await new Promise((resolve, reject) => {
-    if (seen.some(isCancel)) return resolve();
-    const timer = setTimeout(() => reject(new Error('no notifications/cancelled reached the server')), 10000);
-    seen.onRequest = (r) => isCancel(r) && (clearTimeout(timer), resolve());
-  });
+  // ...parley tells the server the call is off (MCP's notifications/cancelled), long before its 20 s.
+  await seenRequest(seen, (r) => r.body.includes('notifications/cancelled') && r.body.includes('the user interrupted'),
+    'notifications/cancelled');
   assert(!c.messages('tool_result').length, 'no result of the interrupted call reaches the client');
   c.close();
   await p.stop();
