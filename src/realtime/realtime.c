@@ -264,10 +264,14 @@ static void session_update(realtime *r, const cJSON *sess, const char *event_id)
         cJSON_Delete(r->tools);
         r->tools = cJSON_Duplicate(tools, 1);
     }
-    if (tools || choice) /* "none": the model is not offered them */
+    if (tools || choice) { /* "none": the model is not offered them */
+        const char *ignored;
+        if (!defs && r->tools)
+            defs = tool_definitions(r->tools, &ignored); /* only the choice changed */
         session_set_client_tools(r->s, r->tools && cJSON_GetArraySize(r->tools) && strcmp(r->tool_choice, "none")
                                            ? defs
                                            : NULL);
+    }
     free(defs);
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddStringToObject(ev, "type", "session.updated");

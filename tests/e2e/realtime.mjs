@@ -185,6 +185,18 @@ test('a client function tool: the call as a function_call item, its output conti
   assert(second.response.output[0].content[0].transcript === 'It is snowing in Oslo.', JSON.stringify(second.response));
   const tool = (await chats())[1].body.messages.find((m) => m.role === 'tool');
   assert(tool && tool.content === '{"sky":"snow"}', `the output went to the model: ${JSON.stringify(tool)}`);
+  // tool_choice alone: "none" hides the client's tools, "auto" brings them back.
+  for (const [choice, offered] of [['none', false], ['auto', true]]) {
+    await llm.script([{ text: 'Fine.' }]);
+    const from = c.events.length;
+    c.send({ type: 'session.update', session: { tool_choice: choice } });
+    await c.waitFor('session.updated', () => true, 5000, from);
+    c.send({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'And now?' }] } });
+    c.send({ type: 'response.create' });
+    await c.waitFor('response.done', () => true, 15000, from);
+    const names = ((await chats()).at(-1).body.tools || []).map((t) => t.function.name);
+    assert(names.includes('get_weather') === offered, `tool_choice ${choice}: ${names}`);
+  }
   assert(c.errors.length === 0, `no errors: ${c.errors.map((e) => e.message)}`);
   c.close();
 });
