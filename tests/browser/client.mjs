@@ -98,14 +98,15 @@ test('speak, see the transcript, hear the streamed answer', async () => {
   // audio goes as Opus both ways (Chromium has WebCodecs' Opus).
   assert((await page.locator('#asr').textContent()) === 'hearing: pocketsphinx', await page.locator('#asr').textContent());
   assert((await page.locator('#codec-note').textContent()) === 'audio: Opus', await page.locator('#codec-note').textContent());
-  assert(ctx.wire.up.binary > 50 && ctx.wire.down.binary > 50, `Opus packets both ways: ${JSON.stringify(ctx.wire)}`);
-  opusRates = wireRates(ctx.wire, 'opus');
   await page.screenshot({ path: path.join(artifacts, 'conversation.png') });
   await page.locator('li.assistant .latency').waitFor({ timeout: 20000 });
   // The player reports about the reply's length (flite: ~4 s for 11 words).
   const played = await page.waitForFunction(() => window.parley.stats.played[1], null, { timeout: 20000 });
   const ms = await played.jsonValue();
   assert(ms > 2500 && ms < 7000, `played ${ms} ms of the reply`);
+  // The whole reply has come (and played): Opus packets went both ways.
+  assert(ctx.wire.up.binary > 50 && ctx.wire.down.binary > 50, `Opus packets both ways: ${JSON.stringify(ctx.wire)}`);
+  opusRates = wireRates(ctx.wire, 'opus');
   await page.screenshot({ path: path.join(artifacts, 'conversation-done.png') });
   await finish(ctx);
 });
