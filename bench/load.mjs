@@ -15,7 +15,8 @@
 // write no words to answer).
 //
 // Usage: node bench/load.mjs [--sessions 50] [--turns 3] [--spread 10]
-//          [--until reply|final] [--parley build/parley] [--set key=value ...] [--json]
+//          [--until reply|final] [--voices person|mixed] [--parley build/parley]
+//          [--set key=value ...] [--json]
 import fs from 'node:fs';
 import os from 'node:os';
 import { argv, arg, sets, pct, QUESTIONS } from './common.mjs';
@@ -32,9 +33,14 @@ const REPLY = 'Sure. It is sunny and mild today, with a light breeze.';
 let seed = 12345;
 const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
 
+// One voice per person (slt for even ids, kal for odd), as people keep
+// their voices; --voices mixed is the order of the rows before 2026-11-30,
+// where a person's voice changed with every sentence.
+const MIXED_VOICES = arg('--voices', 'person') === 'mixed';
+const VOICES = ['slt', 'kal'];
 const sentences = QUESTIONS;
-const clips = sentences.map((text, i) => {
-  const pcm = makeSpeech(text, { voice: i % 2 ? 'kal' : 'slt', padBefore: 0.2, padAfter: 0 });
+const clipOf = (voice, text) => {
+  const pcm = makeSpeech(text, { voice, padBefore: 0.2, padAfter: 0 });
   // The last voiced frame: speech end as a listener would mark it.
   let last = 0;
   for (let f = 0; f * FRAME < pcm.length; f++) {
@@ -43,7 +49,12 @@ const clips = sentences.map((text, i) => {
     if (Math.sqrt(e / FRAME) / 32768 > 0.01) last = f;
   }
   return { pcm, lastFrame: last };
-});
+};
+const clips = VOICES.map((voice) => sentences.map((text) => clipOf(voice, text)));
+const clipFor = (id, t) => {
+  const k = (id + t) % sentences.length;
+  return clips[MIXED_VOICES ? k % 2 : id % 2][k];
+};
 const silentFrame = Buffer.alloc(FRAME * 2);
 
 // One simulated person. The microphone never stops: between clips it sends
@@ -60,7 +71,12 @@ async function person(url, id, startDelayMs, turns, out) {
   c.send({ type: 'start', sample_rate: 16000, format: 'pcm_s16le' });
   const first = await c.waitUntil(() => c.messages().find((m) => m.type === 'ready' || m.type === 'error'), 30000, 'ready').catch(() => null);
   if (!first || first.type === 'error') {
-    if (first && first.code === 'BUSY') out.busy++;
+    if (first && first.code === 'BUSY') {
+      out.busy++;
+      // Which admission rule refused it: the setting its message names.
+      const rule = (/\(((?:limits\.)?[a-z_.]+)/.exec(first.message || '') || [, 'other'])[1];
+      out.busyBy[rule] = (out.busyBy[rule] || 0) + 1;
+    }
     else out.errors[first ? first.code : 'NO_READY'] = (out.errors[first ? first.code : 'NO_READY'] || 0) + 1;
     c.close();
     return;
@@ -76,7 +92,7 @@ async function person(url, id, startDelayMs, turns, out) {
   };
   const seenErrors = new Set();
   for (let t = 0; t < turns && !c.closed; t++) {
-    const clip = clips[(id + t) % clips.length];
+    const clip = clipFor(id, t);
     const from = c.events.length;
     let speechEnd = 0;
     for (let f = 0; f * FRAME < clip.pcm.length; f++) {
@@ -111,6 +127,10 @@ async function person(url, id, startDelayMs, turns, out) {
         out.errors[e.msg.code] = (out.errors[e.msg.code] || 0) + 1;
       }
     }
+    if (outcome && outcome.metrics && outcome.metrics.asr_audio_ms) {
+      out.asrAudioS = (out.asrAudioS || 0) + outcome.metrics.asr_audio_ms / 1000;
+      (out.rtf = out.rtf || []).push(outcome.metrics.asr_rtf);
+    }
     if (outcome && outcome.type === 'done' && audioAt) {
       out.answered++;
       out.latency.push(audioAt - speechEnd);
@@ -136,10 +156,10 @@ await llm.script([], { text: REPLY, ttft_ms: 100, token_ms: 30 });
 const parley = await startParley({ env: { PARLEY_LLM_URL: llm.base }, args: sets });
 
 // The yardstick: one session alone, same turns.
-const lone = { answered: 0, busy: 0, errors: {}, latency: [] };
+const lone = { answered: 0, busy: 0, busyBy: {}, errors: {}, latency: [] };
 await person(parley.url, 0, 0, Math.max(3, TURNS), lone);
 
-const load = { answered: 0, busy: 0, errors: {}, latency: [] };
+const load = { answered: 0, busy: 0, busyBy: {}, errors: {}, latency: [] };
 const before = procStat(parley.child.pid);
 const tStart = performance.now();
 const people = [];
@@ -159,6 +179,7 @@ const result = {
   errors,
   error_codes: load.errors,
   busy: load.busy,
+  busy_by_rule: load.busyBy,
   p50_ms: Math.round(pct(load.latency, 50)),
   p95_ms: Math.round(pct(load.latency, 95)),
   lone_p50_ms: Math.round(pct(lone.latency, 50)),
@@ -167,6 +188,12 @@ const result = {
   // Everything parley spent (VAD, recognition, synthesis...) per second of
   // speech the sessions sent.
   cpu_s_per_speech_s: Number(((after.cpuS - before.cpuS) / (load.speechS || 1)).toFixed(3)),
+  // The recogniser's own CPU per second of audio it decoded (each answered
+  // turn's utterance), and that audio against the clips sent.
+  asr_rtf_p50: load.rtf ? Number(pct(load.rtf, 50).toFixed(3)) : null,
+  asr_rtf_p95: load.rtf ? Number(pct(load.rtf, 95).toFixed(3)) : null,
+  lone_asr_rtf_p50: lone.rtf ? Number(pct(lone.rtf, 50).toFixed(3)) : null,
+  asr_audio_s: load.asrAudioS ? Number(load.asrAudioS.toFixed(1)) : null,
 };
 if (argv.includes('--json')) {
   console.log(JSON.stringify(result));
@@ -180,6 +207,12 @@ if (argv.includes('--json')) {
       `| ${result.sessions} | ${result.turns} | ${result.answered} | ${result.errors} | ${result.busy} | ${result.p50_ms} | ${result.p95_ms} | ${result.lone_p50_ms} | ${result.cpu_pct} | ${result.peak_rss_mib} |`,
   );
   console.log(`parley's CPU per second of speech sent: ${result.cpu_s_per_speech_s} s`);
+  if (result.asr_rtf_p50 !== null)
+    console.log(
+      `recogniser CPU per second of utterance audio: p50 ${result.asr_rtf_p50}, p95 ${result.asr_rtf_p95} (alone: ${result.lone_asr_rtf_p50}); ` +
+        `${result.asr_audio_s} s of utterance audio in answered turns`,
+    );
   if (errors) console.log(`errors by code: ${JSON.stringify(load.errors)}`);
+  if (load.busy) console.log(`BUSY by the rule that refused: ${JSON.stringify(load.busyBy)}`);
 }
 process.exit(0);

@@ -207,6 +207,7 @@ struct asr_stream {
     struct pcm_buf kept; /* the utterance so far, for re-decoding */
     int kept_overflow;
     int speculated;
+    int has_partials; /* this utterance still gives partials */
     char *spec_text;
     char last_partial[1024];
     int64_t last_partial_us, cpu_us, samples;
@@ -268,6 +269,25 @@ static void report_error(asr_stream *s, uint64_t utt, const char *msg)
 static int partial_affordable(asr_stream *s, int64_t now)
 {
     return workers_get_load(s->pool).queued == 0 || now - s->last_partial_us >= 4 * s->interval_us;
+}
+
+/* Work waits for a worker, and has waited 50 ms on average of late. */
+static int pool_backed_up(asr_stream *s)
+{
+    struct workers_load l = workers_get_load(s->pool);
+    return l.queued > 0 && l.wait_us >= 50000;
+}
+
+/* Whether the utterance just begun gives partials. An engine whose partials
+ * cost work of their own (the hybrid's pocketsphinx pass beside Whisper)
+ * gives them up for the utterance while the pool is backed up: their whole
+ * cost goes, not only the hypotheses. */
+static void settle_partials(asr_stream *s)
+{
+    const struct asr_engine *e = s->m->engine;
+    s->has_partials = !s->m->partials_off;
+    if (s->has_partials && e->partials)
+        s->has_partials = e->partials(s->m->state, s->utt, !pool_backed_up(s));
 }
 
 /* ---- lending decoders ---- */
@@ -381,9 +401,11 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
         if (!s->utt) {
             release_decoder(s);
             report_error(s, c->utterance, err);
-        } else if (e->adapt_in) {
-            e->adapt_in(s->utt, &s->adapt);
+            break;
         }
+        if (e->adapt_in)
+            e->adapt_in(s->utt, &s->adapt);
+        settle_partials(s);
         break;
     case CMD_AUDIO: {
         if (!s->utt || c->utterance != s->utt_id)
@@ -395,10 +417,12 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
         s->samples += (int64_t)c->pcm.len;
         if (s->speculated)
             break; /* trailing quiet: kept in case speech resumes */
+        if (s->has_partials && e->partials && pool_backed_up(s))
+            s->has_partials = e->partials(s->m->state, s->utt, 0);
         int64_t t0 = thread_cpu_us();
         int rc = e->feed(s->utt, c->pcm.samples, c->pcm.len);
         int64_t now = clock_now_us();
-        if (rc == 0 && !s->m->partials_off && now - s->last_partial_us >= s->interval_us &&
+        if (rc == 0 && s->has_partials && now - s->last_partial_us >= s->interval_us &&
             partial_affordable(s, now)) {
             const char *hyp = e->hypothesis(s->utt);
             atomic_fetch_add(&s->partial_decodes, 1);
@@ -453,6 +477,7 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
             }
             if (e->adapt_in)
                 e->adapt_in(s->utt, &s->adapt);
+            settle_partials(s);
             for (size_t off = 0; off < s->kept.len; off += 4096)
                 e->feed(s->utt, s->kept.samples + off, s->kept.len - off < 4096 ? s->kept.len - off : 4096);
             s->cpu_us += thread_cpu_us() - t0;

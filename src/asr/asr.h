@@ -76,6 +76,11 @@ struct asr_engine {
      * a finished one. */
     void (*adapt_in)(void *utt, const struct asr_adaptation *a);
     void (*adapt_out)(void *utt, struct asr_adaptation *a);
+    /* Optional, for engines whose partials are work apart from the final
+     * (the hybrid): keep 0 gives them up for the rest of the utterance and
+     * frees what they hold. Returns 1 while the utterance has partials
+     * (an engine may begin one without them, its partial decoders busy). */
+    int (*partials)(void *model, void *utt, int keep);
 };
 extern const struct asr_engine asr_engine_pocketsphinx;
 extern const struct asr_engine asr_engine_openai;

@@ -78,13 +78,26 @@ static void *hybrid_begin(void *model, const atomic_int *cancel, char *err, size
     }
     u->m = m;
     u->final = F->begin(m->finals, cancel, err, errlen);
-    if (u->final)
-        u->partial = P->begin(m->partials, cancel, err, errlen);
-    if (!u->partial) {
+    if (!u->final) {
         hybrid_release(m, u);
         return NULL;
     }
+    /* Partials are extra: with every pocketsphinx decoder lent out, this
+     * utterance goes without them rather than wait for one. */
+    char busy[256];
+    u->partial = P->begin(m->partials, cancel, busy, sizeof busy);
     return u;
+}
+
+static int hybrid_partials(void *model, void *utt, int keep)
+{
+    struct hybrid_model *m = model;
+    struct hybrid_utt *u = utt;
+    if (!keep && u->partial) {
+        P->release(m->partials, u->partial); /* its decoder goes to the next utterance */
+        u->partial = NULL;
+    }
+    return u->partial != NULL;
 }
 
 static int hybrid_feed(void *utt, const int16_t *pcm, size_t n)
@@ -92,13 +105,13 @@ static int hybrid_feed(void *utt, const int16_t *pcm, size_t n)
     struct hybrid_utt *u = utt;
     if (F->feed(u->final, pcm, n))
         return -1;
-    return P->feed(u->partial, pcm, n);
+    return u->partial ? P->feed(u->partial, pcm, n) : 0;
 }
 
 static const char *hybrid_hypothesis(void *utt)
 {
     struct hybrid_utt *u = utt;
-    return P->hypothesis(u->partial);
+    return u->partial ? P->hypothesis(u->partial) : "";
 }
 
 static const char *hybrid_finish(void *utt)
@@ -118,18 +131,22 @@ static const char *hybrid_error(void *utt)
 static void hybrid_adapt_in(void *utt, const struct asr_adaptation *a)
 {
     struct hybrid_utt *u = utt;
-    P->adapt_in(u->partial, a);
+    if (u->partial)
+        P->adapt_in(u->partial, a);
 }
 
 static void hybrid_adapt_out(void *utt, struct asr_adaptation *a)
 {
     struct hybrid_utt *u = utt;
-    P->adapt_out(u->partial, a);
+    if (u->partial) /* an utterance without partials leaves the speaker's means as they were */
+        P->adapt_out(u->partial, a);
 }
 
 const struct asr_engine asr_engine_hybrid = {
     .name = "hybrid",
-    .holds_decoder = 1, /* pocketsphinx's decoders */
+    /* Whisper bounds its own decodes; pocketsphinx's decoders serve
+     * partials only, and an utterance does not wait for one. */
+    .holds_decoder = 0,
     .load = hybrid_load,
     .unload = hybrid_unload,
     .begin = hybrid_begin,
@@ -140,4 +157,5 @@ const struct asr_engine asr_engine_hybrid = {
     .release = hybrid_release,
     .adapt_in = hybrid_adapt_in,
     .adapt_out = hybrid_adapt_out,
+    .partials = hybrid_partials,
 };

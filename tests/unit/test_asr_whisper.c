@@ -1,7 +1,8 @@
 /* The Whisper engine with whisper.cpp's structure-valid test model (its text
  * is meaningless, so accuracy is not tested here): a missing or corrupt model
  * is a clear error; sessions share one model across the worker pool; a
- * dropped utterance cancels its running decode. Data: ../shared/data. */
+ * dropped utterance cancels its running decode; the hybrid's utterances
+ * never wait for a partials decoder. Data: ../shared/data. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,47 @@ static struct asr_params params(const char *model)
     p.whisper_threads = 1;
     p.max_decoders = 2;
     return p;
+}
+
+/* The hybrid (Whisper's finals, pocketsphinx's partials) with one
+ * pocketsphinx decoder, held by an utterance that goes on: a second
+ * utterance does not wait for it. It goes without partials and still gets
+ * its final from Whisper. One worker thread runs the jobs in the order
+ * given, so the first utterance holds the decoder when the second begins. */
+static void test_hybrid_without_partial_decoder(const struct pcm_buf *jfk)
+{
+    char err[512] = "";
+    struct asr_params p = params(MODEL);
+    p.partials = "pocketsphinx";
+    p.max_decoders = 1;
+    asr_model *m = asr_model_new(&p, err, sizeof err);
+    CHECK(m != NULL);
+    if (!m) {
+        fprintf(stderr, "%s\n", err);
+        return;
+    }
+    CHECK_STR(asr_model_choice(m)->partials, "pocketsphinx");
+    struct workers_params wp = workers_default_params();
+    wp.threads = 1;
+    workers *pool = workers_new(&wp);
+    struct seen s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+    struct asr_callbacks cb = {.partial = on_partial, .final = on_final, .error = on_error};
+    asr_stream *holder = asr_stream_new(m, pool, &cb, &s, 1);
+    asr_stream *second = asr_stream_new(m, pool, &cb, &s, 1);
+    asr_stream_begin(holder, 1);
+    asr_stream_push(holder, jfk->samples, 32000);
+    asr_stream_begin(second, 1);
+    asr_stream_push(second, jfk->samples, 48000);
+    asr_stream_end(second);
+    CHECK(wait_finals(&s, 1) == 1 && s.errors == 0); /* while the holder still holds the decoder */
+    CHECK(asr_stream_partial_decodes(second) == 0);
+    CHECK(asr_stream_partial_decodes(holder) > 0);
+    asr_stream_end(holder);
+    CHECK(wait_finals(&s, 2) == 2 && s.errors == 0);
+    asr_stream_free(holder);
+    asr_stream_free(second);
+    workers_free(pool);
+    asr_model_free(m);
 }
 
 int main(void)
@@ -178,8 +220,9 @@ int main(void)
     CHECK(cancel_ms < full_ms / 2);
     fprintf(stderr, "whisper (test model, 1 thread): 3 x 11 s on 2 workers %lld ms; 22 s final %lld ms; cancelled in %lld ms\n",
             (long long)three_ms, (long long)full_ms, (long long)cancel_ms);
-    pcm_free(&jfk);
     pcm_free(&twice);
     asr_model_free(m);
+    test_hybrid_without_partial_decoder(&jfk);
+    pcm_free(&jfk);
     return check_summary();
 }
