@@ -56,6 +56,7 @@ const clipFor = (id, t) => {
   return clips[MIXED_VOICES ? k % 2 : id % 2][k];
 };
 const silentFrame = Buffer.alloc(FRAME * 2);
+const MARKS = ['endpoint_ms', 'final_transcript_ms', 'llm_request_ms', 'first_token_ms', 'first_phrase_ms', 'first_audio_ms'];
 
 // One simulated person. The microphone never stops: between clips it sends
 // silence, frame by frame, on the same real-time clock.
@@ -126,6 +127,11 @@ async function person(url, id, startDelayMs, turns, out) {
         seenErrors.add(e);
         out.errors[e.msg.code] = (out.errors[e.msg.code] || 0) + 1;
       }
+    }
+    if (outcome && outcome.metrics && outcome.metrics.first_audio_ms != null) {
+      // Where the time went, as the server marked it (ms after its speech end).
+      out.marks = out.marks || {};
+      for (const k of MARKS) if (outcome.metrics[k] != null) (out.marks[k] = out.marks[k] || []).push(outcome.metrics[k]);
     }
     if (outcome && outcome.metrics && outcome.metrics.asr_audio_ms) {
       out.asrAudioS = (out.asrAudioS || 0) + outcome.metrics.asr_audio_ms / 1000;
@@ -214,5 +220,12 @@ if (argv.includes('--json')) {
     );
   if (errors) console.log(`errors by code: ${JSON.stringify(load.errors)}`);
   if (load.busy) console.log(`BUSY by the rule that refused: ${JSON.stringify(load.busyBy)}`);
+  if (load.marks)
+    console.log(
+      `server marks, ms after its speech end, p50/p95 under load (alone): ` +
+        MARKS.filter((k) => load.marks[k])
+          .map((k) => `${k.replace('_ms', '')} ${Math.round(pct(load.marks[k], 50))}/${Math.round(pct(load.marks[k], 95))} (${lone.marks && lone.marks[k] ? Math.round(pct(lone.marks[k], 50)) : '-'})`)
+          .join(', '),
+    );
 }
 process.exit(0);

@@ -294,6 +294,23 @@ static void settle_partials(asr_stream *s)
 
 static void stream_job(void *arg);
 
+/* Under the stream lock: whether its queue ends an utterance (a final or a
+ * speculative one), which a listener waits for. */
+static int awaited(asr_stream *s)
+{
+    for (struct asr_cmd *c = s->head; c; c = c->next)
+        if (c->kind == CMD_END || c->kind == CMD_SPECULATE)
+            return 1;
+    return 0;
+}
+
+/* The stream's job onto the pool; one that ends an utterance goes ahead of
+ * streams still in mid-utterance, whose speakers wait for nothing yet. */
+static int schedule(asr_stream *s, int urgent)
+{
+    return urgent ? workers_submit_first(s->pool, stream_job, s) : workers_submit(s->pool, stream_job, s);
+}
+
 /* Gives a released decoder to the stream that parked first, or back to the
  * model. Called with no lock held. */
 static void release_decoder(asr_stream *s)
@@ -314,7 +331,7 @@ static void release_decoder(asr_stream *s)
         w->parked = 0;
         w->has_decoder = 1;
         w->job_running = 1;
-        int ok = workers_submit(w->pool, stream_job, w) == 0;
+        int ok = schedule(w, awaited(w)) == 0;
         if (!ok)
             w->job_running = w->has_decoder = 0; /* the pool refuses work: its next command retries */
         pthread_mutex_unlock(&w->lock);
@@ -592,7 +609,7 @@ static int enqueue(asr_stream *s, enum cmd_kind kind, const int16_t *pcm, size_t
     if (kind == CMD_AUDIO && rc == 0)
         s->queued_samples += n;
     if (!s->job_running && !s->parked) {
-        if (workers_submit(s->pool, stream_job, s) == 0)
+        if (schedule(s, kind == CMD_END || kind == CMD_SPECULATE) == 0)
             s->job_running = 1;
         else
             rc = -1;

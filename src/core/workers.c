@@ -1,5 +1,6 @@
-/* Worker pool: one mutex-protected FIFO, N threads. Jobs are expected to poll
- * their own cancellation, so the pool itself never kills work. */
+/* Worker pool: one mutex-protected FIFO, whose front holds the jobs queued
+ * first (in their own order), and N threads. Jobs are expected to poll their
+ * own cancellation, so the pool itself never kills work. */
 #include "core/workers.h"
 
 #include <pthread.h>
@@ -18,6 +19,7 @@ struct workers {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     struct job *head, *tail;
+    struct job *first_last; /* the last of the jobs queued first (a prefix), or NULL */
     int queued, max_queued;
     int64_t wait_us; /* moving average of the wait of jobs started */
     int stopping;
@@ -43,6 +45,8 @@ static void *worker_main(void *p)
         w->head = j->next;
         if (!w->head)
             w->tail = NULL;
+        if (j == w->first_last)
+            w->first_last = NULL;
         w->queued--;
         /* An average over roughly the last 16 jobs. */
         w->wait_us += (clock_now_us() - j->queued_at - w->wait_us) / 16;
@@ -93,6 +97,8 @@ int workers_run_pending(workers *w)
             w->head = j->next;
             if (!w->head)
                 w->tail = NULL;
+            if (j == w->first_last)
+                w->first_last = NULL;
             w->queued--;
         }
         pthread_mutex_unlock(&w->lock);
@@ -104,7 +110,7 @@ int workers_run_pending(workers *w)
     }
 }
 
-int workers_submit(workers *w, job_fn fn, void *arg)
+static int submit(workers *w, job_fn fn, void *arg, int first)
 {
     struct job *j = malloc(sizeof *j);
     if (!j)
@@ -119,11 +125,13 @@ int workers_submit(workers *w, job_fn fn, void *arg)
         free(j);
         return -1;
     }
-    if (w->tail)
-        w->tail->next = j;
-    else
-        w->head = j;
-    w->tail = j;
+    struct job **at = first ? (w->first_last ? &w->first_last->next : &w->head) : (w->tail ? &w->tail->next : &w->head);
+    j->next = *at;
+    *at = j;
+    if (!j->next)
+        w->tail = j;
+    if (first)
+        w->first_last = j;
     w->queued++;
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
@@ -157,3 +165,7 @@ void workers_free(workers *w)
     free(w->threads);
     free(w);
 }
+
+int workers_submit(workers *w, job_fn fn, void *arg) { return submit(w, fn, arg, 0); }
+
+int workers_submit_first(workers *w, job_fn fn, void *arg) { return submit(w, fn, arg, 1); }

@@ -19,6 +19,10 @@ workers *workers_new(const struct workers_params *params);
 /* Queues fn(arg). Returns -1 when the queue is full or the pool is stopping;
  * the caller still owns arg then. */
 int workers_submit(workers *w, job_fn fn, void *arg);
+/* The same, ahead of every job queued by workers_submit (after those queued
+ * first before it): short work someone waits for, such as the synthesis of
+ * a reply's phrase, does not queue behind recognition catching up. */
+int workers_submit_first(workers *w, job_fn fn, void *arg);
 /* How loaded the pool is: jobs waiting for a thread now, and how long the
  * jobs started lately waited (a moving average, in microseconds). */
 struct workers_load {

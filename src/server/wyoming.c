@@ -336,7 +336,7 @@ static void next_tts(struct wy_conn *c)
         j->text = t->text;
     }
     free(t);
-    if (!j || workers_submit(c->srv->env.pool, tts_job_run, j)) {
+    if (!j || workers_submit_first(c->srv->env.pool, tts_job_run, j)) {
         if (j)
             free(j->text);
         free(j);

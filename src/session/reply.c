@@ -179,7 +179,7 @@ static void on_phrase(void *ud, const char *text, size_t len)
     j->mail = s->env->mail;
     j->batch_min = (size_t)s->cfg->tts_sample_rate * AUDIO_CHUNK_MS / 1000;
     r->nphrases++;
-    if (!j->text || workers_submit(s->env->pool, tts_job_run, j)) {
+    if (!j->text || workers_submit_first(s->env->pool, tts_job_run, j)) { /* a listener waits for it */
         gate_release(j->gate);
         free(j->text);
         free(j);

@@ -1,10 +1,48 @@
-/* The outgoing queue: order, the partial-skipping soft bound, the hard
- * bound, and purging one turn's audio without touching anything else. */
+/* The bounded queues. The outgoing queue: order, the partial-skipping soft
+ * bound, the hard bound, and purging one turn's audio without touching
+ * anything else. The worker pool: jobs queued first run first. */
 #include "check.h"
+#include "core/workers.h"
 #include "protocol/outq.h"
+
+static char ran[16];
+static size_t nran;
+static void record(void *arg) { ran[nran++] = *(const char *)arg; }
+
+/* Synthesis queued behind recognition runs before it, in its own order;
+ * ordinary jobs keep theirs; the bound counts both. */
+static void test_workers_first(void)
+{
+    struct workers_params p = workers_default_params();
+    p.threads = 0; /* jobs run when the test says */
+    p.max_queued = 6;
+    workers *w = workers_new(&p);
+    static const char a = 'a', b = 'b', c = 'c', x = 'X', y = 'Y', z = 'Z';
+    CHECK(workers_submit(w, record, (void *)&a) == 0);
+    CHECK(workers_submit(w, record, (void *)&b) == 0);
+    CHECK(workers_submit_first(w, record, (void *)&x) == 0);
+    CHECK(workers_submit_first(w, record, (void *)&y) == 0);
+    CHECK(workers_submit(w, record, (void *)&c) == 0);
+    CHECK(workers_submit_first(w, record, (void *)&z) == 0);
+    CHECK(workers_submit_first(w, record, (void *)&z) == -1); /* full */
+    CHECK(workers_get_load(w).queued == 6);
+    CHECK(workers_run_pending(w) == 6);
+    ran[nran] = 0;
+    CHECK_STR(ran, "XYZabc");
+    /* Once the first ones have run, a new one goes to the front again. */
+    nran = 0;
+    CHECK(workers_submit(w, record, (void *)&a) == 0);
+    CHECK(workers_submit_first(w, record, (void *)&x) == 0);
+    CHECK(workers_submit(w, record, (void *)&b) == 0);
+    CHECK(workers_run_pending(w) == 3);
+    ran[nran] = 0;
+    CHECK_STR(ran, "Xab");
+    workers_free(w);
+}
 
 int main(void)
 {
+    test_workers_first();
     outq *q = outq_new(1000, 16);
     char blob[300] = {0};
     CHECK(outq_push(q, 0, OUT_CONTROL, 0, -1, "a", 1, 0) == OUTQ_OK);
