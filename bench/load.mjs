@@ -140,6 +140,7 @@ async function person(url, id, startDelayMs, turns, out) {
     if (outcome && outcome.type === 'done' && audioAt) {
       out.answered++;
       out.latency.push(audioAt - speechEnd);
+      ((out.byTurn = out.byTurn || [])[t] = out.byTurn[t] || []).push(audioAt - speechEnd);
     } else if (!outcome) {
       out.errors.NO_REPLY = (out.errors.NO_REPLY || 0) + 1;
     }
@@ -220,6 +221,10 @@ if (argv.includes('--json')) {
     );
   if (errors) console.log(`errors by code: ${JSON.stringify(load.errors)}`);
   if (load.busy) console.log(`BUSY by the rule that refused: ${JSON.stringify(load.busyBy)}`);
+  if (load.byTurn)
+    console.log(
+      `by turn: ` + load.byTurn.map((xs, t) => `${t + 1}: p50 ${Math.round(pct(xs, 50))} / p95 ${Math.round(pct(xs, 95))} (n=${xs.length})`).join(', '),
+    );
   if (load.marks)
     console.log(
       `server marks, ms after its speech end, p50/p95 under load (alone): ` +

@@ -57,9 +57,9 @@ static const struct key_def keys[] = {
     {"limits.admission", NULL, T_STR, F(limits_admission), 0, 0, "measured|fixed",
      "measured: with 4 or more sessions open, new ones are also refused by the measured load (limits.max_*); "
      "fixed: by max_sessions and limits.max_new_sessions_per_s alone"},
-    {"limits.max_new_sessions_per_s", NULL, T_INT, F(limits_max_new_sessions_per_s), 1, 8, NULL,
-     "WebSocket sessions admitted per second at most, so the load of new ones shows before more come (BUSY past "
-     "it; HTTP turns are not limited so)"},
+    {"limits.max_new_sessions_per_s", NULL, T_INT, F(limits_max_new_sessions_per_s), 0, 64, NULL,
+     "once 4 sessions are open, WebSocket sessions admitted per second at most, so the load of new ones shows "
+     "before more come (BUSY past it; HTTP turns are not limited so); 0: one per core"},
     {"limits.max_cpu_percent", NULL, T_INT, F(limits_max_cpu_percent), 10, 100, NULL,
      "a new session is refused (BUSY) while parley uses more than this share of all cores"},
     {"limits.busy_retry_ms", NULL, T_INT, F(limits_busy_retry_ms), 100, 600000, NULL,
@@ -231,7 +231,7 @@ void config_defaults(struct parley_config *c)
     c->limits_max_queue_wait_ms = 300;
     c->limits_max_cpu_percent = 90;
     c->limits_max_asr_lag_ms = 300;
-    c->limits_max_new_sessions_per_s = 4;
+    c->limits_max_new_sessions_per_s = 0; /* one per core: docs/config.md */
     strcpy(c->limits_admission, "measured");
     c->limits_busy_retry_ms = 2000;
     c->limits_start_timeout_ms = 10000;

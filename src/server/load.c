@@ -60,9 +60,18 @@ static int admissions_last_second(server *srv)
 {
     int n = 0;
     int64_t since = clock_now_us() - 1000000;
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < ADMISSION_RATE_MAX; i++)
         n += srv->load.admitted_at[i] > since;
     return n;
+}
+
+/* limits.max_new_sessions_per_s, 0 meaning one a second per core: what
+ * the recognition of a burst of first utterances can absorb. */
+static int admission_rate(const struct parley_config *cfg)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int rate = cfg->limits_max_new_sessions_per_s > 0 ? cfg->limits_max_new_sessions_per_s : (int)(cores > 0 ? cores : 1);
+    return rate < ADMISSION_RATE_MAX ? rate : ADMISSION_RATE_MAX;
 }
 
 void server_load_get(server *srv, struct server_load *out)
@@ -118,18 +127,20 @@ static int admit(server *srv, int conversation, char *why, size_t whylen, int *r
 {
     struct server_load l;
     server_load_get(srv, &l);
-    /* Conversations also come at a bounded rate: what a new one costs shows
-     * only once it talks, so a burst is let in a few at a time. */
-    if (conversation && l.accepting && admissions_last_second(srv) >= srv->cfg->limits_max_new_sessions_per_s) {
+    /* Conversations also come at a bounded rate once a few are open: what a
+     * new one costs shows only once it talks, and people tend to talk as
+     * soon as they connect, so a burst is let in a few at a time. */
+    int rate = admission_rate(srv->cfg);
+    if (conversation && l.accepting && l.sessions >= MEASURED_FROM_SESSIONS && admissions_last_second(srv) >= rate) {
         snprintf(l.why, sizeof l.why,
                  "%d conversations started in the last second (limits.max_new_sessions_per_s): their load is "
                  "not known yet",
-                 srv->cfg->limits_max_new_sessions_per_s);
+                 rate);
         l.accepting = 0;
     }
     if (l.accepting) {
         if (conversation)
-            srv->load.admitted_at[srv->load.admitted_next++ % 8] = clock_now_us();
+            srv->load.admitted_at[srv->load.admitted_next++ % ADMISSION_RATE_MAX] = clock_now_us();
         return 0;
     }
     snprintf(why, whylen, "%s; try again in %d ms", l.why, srv->cfg->limits_busy_retry_ms);

@@ -52,11 +52,12 @@ struct conn {
 #define CONN_BUCKETS 1024
 
 /* load.c: what the loop samples. */
+#define ADMISSION_RATE_MAX 64 /* limits.max_new_sessions_per_s's ceiling */
 struct load_state {
     int64_t at, cpu_us; /* the last sample */
     double cpu;         /* smoothed share of all cores, 0..1 */
     double per_session; /* smoothed CPU share per started session */
-    int64_t admitted_at[8]; /* the last admissions, a ring: their rate */
+    int64_t admitted_at[ADMISSION_RATE_MAX]; /* the last admissions, a ring: their rate */
     int admitted_next;
 };
 

@@ -1,8 +1,9 @@
 // Many people at once: 20 sessions in conversation with no error; past a
 // capacity (forced small by config, so the test does not depend on the
 // machine) new sessions get BUSY before 'ready' while the admitted ones all
-// finish; and bad input under load (a burst of connections, a 'start' flood,
-// clients that never send) leaves the server alive with bounded memory.
+// finish; arrivals past a few are paced; and bad input under load (a burst
+// of connections, a 'start' flood, clients that never send) leaves the
+// server alive with bounded memory.
 import fs from 'node:fs';
 import { test, run, assert, startFakeLlm, startParley, Client, makeSpeech, silence, concat } from './lib.mjs';
 
@@ -117,6 +118,28 @@ test('past capacity: BUSY with retry_after_ms before ready, the admitted session
   for (const c of [late, ...admitted.slice(1)]) c.close();
   await p.stop();
   llm.stop();
+});
+
+test('a burst of arrivals: the first 4 all in, then limits.max_new_sessions_per_s a second', async () => {
+  const p = await startParley({ args: ['--set', 'limits.admission=fixed', '--set', 'limits.max_new_sessions_per_s=1'] });
+  // A household's few sessions are never paced: four back to back all start.
+  const first = [];
+  for (let i = 0; i < 4; i++) {
+    const c = new Client(p.url);
+    await c.open();
+    await c.start();
+    first.push(c);
+  }
+  // With four open, at most one a second: the next, right behind, waits.
+  const c = new Client(p.url);
+  await c.open();
+  c.send({ type: 'start', sample_rate: 16000, format: 'pcm_s16le' });
+  const err = await c.waitFor('error', () => true, 5000);
+  assert(err.code === 'BUSY' && err.recoverable === true && err.retry_after_ms > 0, JSON.stringify(err));
+  assert(/max_new_sessions_per_s/.test(err.message), err.message);
+  await c.waitClosed();
+  for (const k of first) k.close();
+  await p.stop();
 });
 
 test('bad input under load: a burst of connections, a start flood, silent clients; alive and bounded', async () => {
