@@ -27,6 +27,9 @@
 /* An utterance's audio is kept for re-decoding after a speculative final
  * up to this length; past it, speculation is off for that utterance. */
 #define MAX_KEPT_SAMPLES (16000 * 120)
+/* A stream with this much audio waiting gives up partials that cost work of
+ * their own (asr_engine.partials). */
+#define BEHIND_SAMPLES 16000
 
 struct asr_model {
     const struct asr_engine *engine;
@@ -271,23 +274,26 @@ static int partial_affordable(asr_stream *s, int64_t now)
     return workers_get_load(s->pool).queued == 0 || now - s->last_partial_us >= 4 * s->interval_us;
 }
 
-/* Work waits for a worker, and has waited 50 ms on average of late. */
-static int pool_backed_up(asr_stream *s)
+/* The stream has a second or more of audio waiting: it is catching up, and
+ * its partials would come that late. */
+static int behind(asr_stream *s)
 {
-    struct workers_load l = workers_get_load(s->pool);
-    return l.queued > 0 && l.wait_us >= 50000;
+    pthread_mutex_lock(&s->lock);
+    int late = s->queued_samples >= BEHIND_SAMPLES;
+    pthread_mutex_unlock(&s->lock);
+    return late;
 }
 
 /* Whether the utterance just begun gives partials. An engine whose partials
  * cost work of their own (the hybrid's pocketsphinx pass beside Whisper)
- * gives them up for the utterance while the pool is backed up: their whole
+ * gives them up for the utterance once its stream falls behind: their whole
  * cost goes, not only the hypotheses. */
 static void settle_partials(asr_stream *s)
 {
     const struct asr_engine *e = s->m->engine;
     s->has_partials = !s->m->partials_off;
     if (s->has_partials && e->partials)
-        s->has_partials = e->partials(s->m->state, s->utt, !pool_backed_up(s));
+        s->has_partials = e->partials(s->m->state, s->utt, !behind(s));
 }
 
 /* ---- lending decoders ---- */
@@ -434,7 +440,7 @@ static void run_cmd(asr_stream *s, struct asr_cmd *c)
         s->samples += (int64_t)c->pcm.len;
         if (s->speculated)
             break; /* trailing quiet: kept in case speech resumes */
-        if (s->has_partials && e->partials && pool_backed_up(s))
+        if (s->has_partials && e->partials && behind(s))
             s->has_partials = e->partials(s->m->state, s->utt, 0);
         int64_t t0 = thread_cpu_us();
         int rc = e->feed(s->utt, c->pcm.samples, c->pcm.len);

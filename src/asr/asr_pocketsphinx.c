@@ -6,7 +6,6 @@
  * never from whoever used the decoder last. */
 #include <pocketsphinx.h>
 #include <sphinxbase/cmn.h>
-#include <sphinxbase/fe.h>
 #include <sphinxbase/feat.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -35,9 +34,8 @@ static void reset_cmn(struct ps_model *m, ps_decoder_t *ps)
 }
 
 /* A new speaker's first utterance: the model's starting means fit its
- * voice and microphone badly (live CMN only updates after ~8 s), so its
- * first second is measured first (features only, no search), then decoded
- * with them. */
+ * voice and microphone badly (live CMN only updates after ~8 s), so the
+ * first second is decoded once to measure them, then again with them. */
 #define PRIME_SAMPLES 16000
 
 struct ps_utt {
@@ -45,9 +43,10 @@ struct ps_utt {
     int slot;
     int ended;
     int priming;           /* a speaker with no means yet: this utterance measures them */
-    int16_t *prime;        /* the audio so far, decoded once measured */
+    int16_t *prime;        /* the audio so far, to decode again once measured */
     size_t prime_len;
-    struct ps_model *m;
+    mfcc_t sum0[64];       /* CMN's accumulators at the start: what the utterance adds is its own */
+    int32 nframe0;
 };
 
 #define MAX_OPTIONS 32 /* words of asr.pocketsphinx_options */
@@ -155,7 +154,6 @@ static void *ps_begin(void *model, const atomic_int *cancel, char *err, size_t e
     if (u) {
         u->ps = m->decoders[slot];
         u->slot = slot;
-        u->m = m;
         u->ended = 0;
         reset_cmn(m, u->ps);
     }
@@ -179,6 +177,8 @@ static void ps_adapt_in(void *utt, const struct asr_adaptation *a)
         cmn_live_set(c, (const mfcc_t *)(const void *)a->data);
     } else if (c && c->veclen <= 64) { /* a new speaker: measure their means first */
         u->priming = 1;
+        memcpy(u->sum0, c->sum, sizeof(mfcc_t) * (size_t)c->veclen);
+        u->nframe0 = c->nframe;
     }
 }
 
@@ -195,56 +195,25 @@ static void ps_adapt_out(void *utt, struct asr_adaptation *a)
     }
 }
 
-/* The mean cepstrum of the speech in pcm, from a front end of its own,
- * fresh (its noise and silence estimates start from this audio alone, not
- * from whoever spoke before), with the decoder's settings. Returns the
- * frames measured: the speech frames, as live CMN would count them. */
-static int measure_means(struct ps_model *m, const int16_t *pcm, size_t n, mfcc_t *mean, int veclen)
-{
-    pthread_mutex_lock(&m->lock); /* the front end retains the shared config: its count is not atomic */
-    fe_t *fe = fe_init_auto_r(m->config);
-    pthread_mutex_unlock(&m->lock);
-    if (!fe)
-        return 0;
-    int frames = 0;
-    if (fe_get_output_size(fe) == veclen && fe_start_utt(fe) == 0) {
-        /* rows laid out as ckd_calloc_2d would, without its exit on failure */
-        mfcc_t store[64 * 64], *cep[64];
-        for (int r = 0; r < 64; r++)
-            cep[r] = store + r * veclen;
-        double sum[64] = {0};
-        const int16 *at = pcm;
-        size_t left = n;
-        for (;;) {
-            int32 got = 64;
-            size_t before = left;
-            /* silence is consumed without frames: stop only when nothing moves */
-            if (fe_process_frames(fe, &at, &left, cep, &got, NULL) < 0 || (got == 0 && left == before))
-                break;
-            for (int f = 0; f < got; f++)
-                for (int i = 0; i < veclen; i++)
-                    sum[i] += cep[f][i];
-            frames += got;
-        }
-        for (int i = 0; frames && i < veclen; i++)
-            mean[i] = (mfcc_t)(sum[i] / frames);
-    }
-    pthread_mutex_lock(&m->lock);
-    fe_free(fe);
-    pthread_mutex_unlock(&m->lock);
-    return frames;
-}
-
-/* The speaker's means from the audio held back; then it is decoded, once. */
-static void prime_and_decode(struct ps_utt *u)
+/* The utterance's own cepstral means from the frames decoded so far; then
+ * the utterance starts over with them and its audio is decoded again. */
+static void prime_and_restart(struct ps_utt *u)
 {
     u->priming = 0;
     feat_t *f = ps_get_feat(u->ps);
     cmn_t *c = f ? f->cmn_struct : NULL;
+    int32 frames = c ? c->nframe - u->nframe0 : 0;
+    if (!c || frames < 10 || c->veclen > 64) {
+        free(u->prime);
+        u->prime = NULL;
+        return; /* too little to measure: keep the starting means */
+    }
     mfcc_t mean[64];
-    /* too little speech to measure: keep the starting means */
-    if (c && c->veclen <= 64 && measure_means(u->m, u->prime, u->prime_len, mean, c->veclen) >= 10)
-        cmn_live_set(c, mean);
+    for (int i = 0; i < c->veclen; i++)
+        mean[i] = (c->sum[i] - u->sum0[i]) / frames;
+    ps_end_utt(u->ps);
+    cmn_live_set(c, mean);
+    ps_start_utt(u->ps);
     ps_process_raw(u->ps, u->prime, u->prime_len, FALSE, FALSE);
     free(u->prime);
     u->prime = NULL;
@@ -259,13 +228,15 @@ static int ps_feed(void *utt, const int16_t *pcm, size_t n)
             memcpy(grown + u->prime_len, pcm, n * sizeof *pcm);
             u->prime = grown;
             u->prime_len += n;
-            if (u->prime_len >= PRIME_SAMPLES)
-                prime_and_decode(u);
-            return 0;
+        } else {
+            u->priming = 0; /* out of memory: decode with the starting means */
         }
-        prime_and_decode(u); /* out of memory: measure what there is */
     }
-    return ps_process_raw(u->ps, pcm, n, FALSE, FALSE) < 0 ? -1 : 0;
+    if (ps_process_raw(u->ps, pcm, n, FALSE, FALSE) < 0)
+        return -1;
+    if (u->priming && u->prime_len >= PRIME_SAMPLES)
+        prime_and_restart(u);
+    return 0;
 }
 
 static const char *ps_hypothesis(void *utt)
@@ -280,7 +251,7 @@ static const char *ps_finish(void *utt)
 {
     struct ps_utt *u = utt;
     if (u->priming && !u->ended)
-        prime_and_decode(u); /* shorter than a second: measured on what there is */
+        prime_and_restart(u); /* shorter than a second: measured on what there is */
     if (!u->ended)
         ps_end_utt(u->ps);
     u->ended = 1;

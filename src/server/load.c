@@ -130,8 +130,8 @@ static int admit(server *srv, int conversation, char *why, size_t whylen, int *r
     /* Conversations also come at a bounded rate once a few are open: what a
      * new one costs shows only once it talks, and people tend to talk as
      * soon as they connect, so a burst is let in a few at a time. */
-    int rate = admission_rate(srv->cfg);
-    if (conversation && l.accepting && l.sessions >= MEASURED_FROM_SESSIONS && admissions_last_second(srv) >= rate) {
+    int rate = admission_rate(srv->cfg), conversations = l.sessions - srv->nhttp_sessions;
+    if (conversation && l.accepting && conversations >= MEASURED_FROM_SESSIONS && admissions_last_second(srv) >= rate) {
         snprintf(l.why, sizeof l.why,
                  "%d conversations started in the last second (limits.max_new_sessions_per_s): their load is "
                  "not known yet",
