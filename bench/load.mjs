@@ -5,9 +5,11 @@
 // Before the load, one session alone runs the same turns: its p50 is the
 // yardstick (the goal: p95 under load at most twice it).
 //
-// Prints turns answered, errors by code, BUSY refusals, p50/p95 of speech
-// end → first reply audio, the lone p50, parley's CPU (share of all cores)
-// and peak resident memory.
+// Prints turns answered, errors by code, BUSY refusals (and the rule that
+// refused them), p50/p95 of speech end → first reply audio (overall and by
+// turn), the lone p50, parley's CPU (share of all cores), peak resident
+// memory, the recogniser's CPU per audio second, and the server's own marks
+// (endpoint, final, LLM request ... first audio) for answered turns.
 //
 // --until final: a turn ends at its final transcript, and latency is speech
 // end → final: recognition's own capacity, whatever the LLM (used to compare
