@@ -17,6 +17,12 @@
 #define ESTIMATE_EVERY 5
 #define ESTIMATE_MIN_FRAMES 50
 #define ESTIMATE_MIN_CORR 0.7
+/* ...and the microphone under the reference's loud frames (within
+ * LOUD_RANGE_DB of its loudest, ESTIMATE_MIN_LOUD of them at least) must
+ * keep to one gain within ESTIMATE_MAX_SPREAD_DB. */
+#define LOUD_RANGE_DB 15.0f
+#define ESTIMATE_MIN_LOUD 20
+#define ESTIMATE_MAX_SPREAD_DB 6.0
 #define ESTIMATE_MOVE_MARGIN 0.1 /* a new lag must match this much better than the one in use */
 /* The engine aligns within about 0..150 ms of the reference itself. Before
  * any estimate the reference is read INITIAL_SHIFT_MS behind, so it reaches
@@ -59,6 +65,7 @@ struct aec {
     struct pcm_buf ref_tmp;
 
     int16_t *ring; /* reference audio by position: ring[pos % cap] */
+    uint8_t *played; /* bit pos % cap: reply audio there, not the quiet between replies */
     int64_t cap, far_begin, far_end; /* [far_begin, far_end) is written */
     int played_any;
 
@@ -68,7 +75,8 @@ struct aec {
     int64_t acc_pos;
 
     /* Envelopes for the delay estimate, in frames (dB), ESTIMATE_WINDOW +
-     * max lag long, newest at hist_n - 1 (a sliding array). */
+     * max lag long, newest at hist_n - 1 (a sliding array); far_db is -1
+     * where no reply audio played over the whole frame. */
     float *mic_db, *far_db;
     int hist_cap, hist_n, since_estimate;
     int delay_frames; /* -1: unknown */
@@ -138,6 +146,7 @@ void aec_free(aec *a)
     resampler_free(a->ref_rs);
     pcm_free(&a->ref_tmp);
     free(a->ring);
+    free(a->played);
     free(a->acc);
     free(a->cleaned);
     free(a->ref_frame);
@@ -153,12 +162,43 @@ static int16_t ref_at(const aec *a, int64_t pos)
     return pos >= a->far_begin && pos < a->far_end ? a->ring[pos % a->cap] : 0;
 }
 
+static void mark_played(aec *a, int64_t pos, int on)
+{
+    int64_t i = pos % a->cap;
+    if (on)
+        a->played[i / 8] |= (uint8_t)(1u << (i % 8));
+    else
+        a->played[i / 8] &= (uint8_t)~(1u << (i % 8));
+}
+
+/* 1 when reply audio plays over the whole frame from pos: only such frames
+ * tell anything about the echo. Before a reply, after it and between two,
+ * a quiet microphone proves nothing, and a user starting to talk as the
+ * reply starts would look like its echo. */
+static int played_over(const aec *a, int64_t pos)
+{
+    if (pos < a->far_begin || pos + a->frame > a->far_end)
+        return 0;
+    for (int64_t p = pos; p < pos + a->frame; p++) {
+        int64_t i = p % a->cap;
+        if (!(a->played[i / 8] & (1u << (i % 8))))
+            return 0;
+    }
+    return 1;
+}
+
 void aec_play(aec *a, const int16_t *pcm, size_t n, int64_t now_us)
 {
     if (!a->ring) { /* the first reply: the canceller's memory is made now */
         a->ring = calloc((size_t)a->cap, sizeof *a->ring);
-        if (!a->ring)
+        a->played = calloc((size_t)a->cap / 8 + 1, 1);
+        if (!a->ring || !a->played) {
+            free(a->ring);
+            free(a->played);
+            a->ring = NULL;
+            a->played = NULL;
             return;
+        }
     }
     if (a->ref_rs) {
         a->ref_tmp.len = 0;
@@ -173,11 +213,15 @@ void aec_play(aec *a, const int16_t *pcm, size_t n, int64_t now_us)
     if (!a->played_any || start - a->far_end >= a->cap) {
         a->far_begin = a->far_end = start;
     } else {
-        for (int64_t p = a->far_end; p < start; p++) /* silence between replies */
+        for (int64_t p = a->far_end; p < start; p++) { /* silence between replies */
             a->ring[p % a->cap] = 0;
+            mark_played(a, p, 0);
+        }
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         a->ring[(start + (int64_t)i) % a->cap] = pcm[i];
+        mark_played(a, start + (int64_t)i, 1);
+    }
     a->far_end = start + (int64_t)n;
     if (a->far_end - a->far_begin > a->cap)
         a->far_begin = a->far_end - a->cap;
@@ -191,12 +235,39 @@ void aec_stop_playback(aec *a, int64_t now_us)
         a->far_end = now > a->far_begin ? now : a->far_begin;
 }
 
-static float level_db(const int16_t *x, int n)
+static double energy(const int16_t *x, int n)
 {
     double e = 0;
     for (int i = 0; i < n; i++)
         e += (double)x[i] * x[i];
-    return (float)(10 * log10(e / n + 1.0));
+    return e;
+}
+
+static float level_db(const int16_t *x, int n) { return (float)(10 * log10(energy(x, n) / n + 1.0)); }
+
+/* How far the microphone strays from a fixed gain under the reference's
+ * loud frames at lag (standard deviation of their level difference, dB):
+ * an echo follows the reference there within a few dB, while a user who
+ * happens to talk in step with it is silent under some loud frames and far
+ * louder under others. */
+static double echo_spread_db(const aec *a, int lag, int from, int end)
+{
+    float loudest = 0;
+    for (int k = from; k < end; k++)
+        loudest = a->far_db[k - lag] > loudest ? a->far_db[k - lag] : loudest;
+    double s = 0, ss = 0;
+    int n = 0;
+    for (int k = from; k < end; k++) {
+        float f = a->far_db[k - lag];
+        if (f < 0 || f < loudest - LOUD_RANGE_DB)
+            continue;
+        double d = a->mic_db[k] - f;
+        s += d, ss += d * d, n++;
+    }
+    if (n < ESTIMATE_MIN_LOUD)
+        return 1e9;
+    double var = ss / n - (s / n) * (s / n);
+    return var > 0 ? sqrt(var) : 0;
 }
 
 /* Finds the lag (in frames) at which the microphone's envelope best follows
@@ -209,12 +280,17 @@ static void estimate_delay(aec *a)
     double best = -2, current = -2; /* current: at the lag in use */
     int best_lag = -1;
     for (int lag = 0; lag <= max_lag && end - lag >= ESTIMATE_MIN_FRAMES; lag++) {
-        int from = end - ESTIMATE_WINDOW > lag ? end - ESTIMATE_WINDOW : lag, w = end - from;
+        int from = end - ESTIMATE_WINDOW > lag ? end - ESTIMATE_WINDOW : lag, w = 0;
         double sm = 0, sf = 0, smm = 0, sff = 0, smf = 0;
         for (int k = from; k < end; k++) {
             double m = a->mic_db[k], f = a->far_db[k - lag];
+            if (f < 0)
+                continue; /* no reply audio there: no evidence either way */
             sm += m, sf += f, smm += m * m, sff += f * f, smf += m * f;
+            w++;
         }
+        if (w < ESTIMATE_MIN_FRAMES)
+            continue;
         double vm = smm - sm * sm / w, vf = sff - sf * sf / w;
         if (vf < w * 9.0 || vm <= 0) /* the reference must vary (speech, by 3 dB or more) */
             continue;
@@ -227,6 +303,11 @@ static void estimate_delay(aec *a)
     if (best < ESTIMATE_MIN_CORR) {
         a->candidate = -1;
         return;
+    }
+    int from = end - ESTIMATE_WINDOW > best_lag ? end - ESTIMATE_WINDOW : best_lag;
+    if (echo_spread_db(a, best_lag, from, end) > ESTIMATE_MAX_SPREAD_DB) {
+        a->candidate = -1;
+        return; /* in step by chance: speech over the reply, not its echo */
     }
     /* A lag is taken when two estimates in a row agree on it: a reply's
      * first half second can match by chance. */
@@ -258,7 +339,7 @@ static void record_envelopes(aec *a, int64_t pos)
     for (int i = 0; i < a->frame; i++)
         a->ref_frame[i] = ref_at(a, pos + i);
     a->mic_db[a->hist_n] = level_db(a->acc, a->frame);
-    a->far_db[a->hist_n] = level_db(a->ref_frame, a->frame);
+    a->far_db[a->hist_n] = played_over(a, pos) ? level_db(a->ref_frame, a->frame) : -1;
     a->hist_n++;
     if (++a->since_estimate >= ESTIMATE_EVERY) {
         a->since_estimate = 0;
@@ -298,6 +379,13 @@ static void cancel(aec *a, int64_t read_at)
      * the reply to the user's words (pocketsphinx then heard "okay" as
      * three words). It learns all the same. */
     if (a->delay_frames < 0)
+        memcpy(a->words_frame, a->acc, bytes);
+    /* Subtracting an echo never makes a frame louder; a canceller that does
+     * is adding reply audio that is not there (a filter learnt on the
+     * user's voice), so that frame goes as it came. */
+    if (energy(a->cleaned, a->frame) > energy(a->acc, a->frame))
+        memcpy(a->cleaned, a->acc, bytes);
+    if (energy(a->words_frame, a->frame) > energy(a->acc, a->frame))
         memcpy(a->words_frame, a->acc, bytes);
 }
 

@@ -111,7 +111,9 @@ test('cancel stops the reply at once', async () => {
 test('barge_in.min_words ignores a short "okay" but not a question', async () => {
   const { llm, p, c } = await replyPlaying([{ text: longReply, token_ms: 20 }, { text: longReply, token_ms: 20 }, { text: 'Noon.' }], { PARLEY_BARGE_IN_MIN_WORDS: '3' });
   await c.streamAudio(makeSpeech('Okay.'));
-  await c.waitFor('info', (m) => /too short/.test(m.message), 10000);
+  await c.waitFor('info', (m) => /too short/.test(m.message), 10000).catch((e) => {
+    throw new Error(`${e.message}; heard: ${JSON.stringify(c.messages('transcript_final').map((m) => m.text))}`);
+  });
   assert(!c.messages('agent_interrupted').length, 'a one-word backchannel does not interrupt');
   assert(!c.messages('transcript_final').length, 'and is not answered');
   await c.streamAudio(makeSpeech('Wait, what time is it in London?'));
