@@ -245,6 +245,10 @@ static double energy(const int16_t *x, int n)
 
 static float level_db(const int16_t *x, int n) { return (float)(10 * log10(energy(x, n) / n + 1.0)); }
 
+/* The first microphone frame compared at lag: the last ESTIMATE_WINDOW,
+ * and none whose reference frame would lie before the envelopes began. */
+static int window_start(int end, int lag) { return end - ESTIMATE_WINDOW > lag ? end - ESTIMATE_WINDOW : lag; }
+
 /* How far the microphone strays from a fixed gain under the reference's
  * loud frames at lag (standard deviation of their level difference, dB):
  * an echo follows the reference there within a few dB, while a user who
@@ -280,7 +284,7 @@ static void estimate_delay(aec *a)
     double best = -2, current = -2; /* current: at the lag in use */
     int best_lag = -1;
     for (int lag = 0; lag <= max_lag && end - lag >= ESTIMATE_MIN_FRAMES; lag++) {
-        int from = end - ESTIMATE_WINDOW > lag ? end - ESTIMATE_WINDOW : lag, w = 0;
+        int from = window_start(end, lag), w = 0;
         double sm = 0, sf = 0, smm = 0, sff = 0, smf = 0;
         for (int k = from; k < end; k++) {
             double m = a->mic_db[k], f = a->far_db[k - lag];
@@ -304,8 +308,7 @@ static void estimate_delay(aec *a)
         a->candidate = -1;
         return;
     }
-    int from = end - ESTIMATE_WINDOW > best_lag ? end - ESTIMATE_WINDOW : best_lag;
-    if (echo_spread_db(a, best_lag, from, end) > ESTIMATE_MAX_SPREAD_DB) {
+    if (echo_spread_db(a, best_lag, window_start(end, best_lag), end) > ESTIMATE_MAX_SPREAD_DB) {
         a->candidate = -1;
         return; /* in step by chance: speech over the reply, not its echo */
     }

@@ -10,6 +10,18 @@ import { test, run, assert, startFakeLlm, startParley, Client, makeSpeech, silen
 const REPLY = 'Sure. It is sunny and mild today.';
 const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
+// n sessions opened and started one after another.
+async function startSessions(url, n) {
+  const sessions = [];
+  for (let i = 0; i < n; i++) {
+    const c = new Client(url);
+    await c.open();
+    await c.start();
+    sessions.push(c);
+  }
+  return sessions;
+}
+
 // One person: speaks, waits for the whole reply, pauses, speaks again.
 async function converse(url, clip, turns, pauseMs) {
   const c = new Client(url);
@@ -69,13 +81,7 @@ test('past capacity: BUSY with retry_after_ms before ready, the admitted session
     env: { PARLEY_LLM_URL: llm.base },
     args: ['--set', 'max_sessions=3', '--set', 'limits.busy_retry_ms=1500', '--set', 'limits.admission=fixed'],
   });
-  const admitted = [];
-  for (let i = 0; i < 3; i++) {
-    const c = new Client(p.url);
-    await c.open();
-    await c.start();
-    admitted.push(c);
-  }
+  const admitted = await startSessions(p.url, 3);
   // Two more: refused at 'start', before any 'ready', and closed.
   for (let i = 0; i < 2; i++) {
     const c = new Client(p.url);
@@ -123,13 +129,7 @@ test('past capacity: BUSY with retry_after_ms before ready, the admitted session
 test('a burst of arrivals: the first 4 all in, then limits.max_new_sessions_per_s a second', async () => {
   const p = await startParley({ args: ['--set', 'limits.admission=fixed', '--set', 'limits.max_new_sessions_per_s=1'] });
   // A household's few sessions are never paced: four back to back all start.
-  const first = [];
-  for (let i = 0; i < 4; i++) {
-    const c = new Client(p.url);
-    await c.open();
-    await c.start();
-    first.push(c);
-  }
+  const first = await startSessions(p.url, 4);
   // With four open, at most one a second: the next, right behind, waits.
   const c = new Client(p.url);
   await c.open();
