@@ -126,6 +126,11 @@ static int backchannel_passes(const struct pcm_buf *reply, const struct pcm_buf 
         return 0;
     const size_t lead = RATE * 3 / 10, total = lead + word->len + RATE;
     int16_t *mic = calloc(total, sizeof *mic);
+    CHECK(mic != NULL);
+    if (!mic) {
+        aec_free(a);
+        return 0;
+    }
     memcpy(mic + lead, word->samples, word->len * sizeof *mic);
     struct pcm_buf out = {0}, words = {0};
     const int64_t t0 = 5000000, mic0 = t0 + (int64_t)offset_ms * 1000;
@@ -144,10 +149,11 @@ static int backchannel_passes(const struct pcm_buf *reply, const struct pcm_buf 
     }
     struct aec_stats st;
     aec_get_stats(a, &st);
-    int ok = st.delay_ms == -1 && words.len == total && !memcmp(words.samples, mic, total * sizeof *mic);
+    int whole = words.len == total && !memcmp(words.samples, mic, total * sizeof *mic);
+    int ok = st.delay_ms == -1 && whole;
     if (!ok)
         printf("a word %d ms into the reply on a line without echo: delay found %d ms, the recogniser's stream %s\n",
-               offset_ms, st.delay_ms, words.len == total && !memcmp(words.samples, mic, total * sizeof *mic) ? "whole" : "changed");
+               offset_ms, st.delay_ms, whole ? "whole" : "changed");
     pcm_free(&out);
     pcm_free(&words);
     free(mic);
