@@ -28,8 +28,7 @@ static void sample(lws_sorted_usec_list_t *sul)
     struct load_state *l = &srv->load;
     int64_t now = clock_now_us(), cpu = process_cpu_us();
     if (l->at) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
-        double share = (double)(cpu - l->cpu_us) / ((double)(now - l->at) * (double)cores);
+        double share = (double)(cpu - l->cpu_us) / ((double)(now - l->at) * (double)l->cores);
         /* Smoothed over about two seconds: a burst is not a trend. */
         l->cpu = l->cpu ? l->cpu + (share - l->cpu) / 4 : share;
         /* What a session costs, on average over talking and listening:
@@ -48,6 +47,8 @@ static void sample(lws_sorted_usec_list_t *sul)
 
 void server_load_start(server *srv)
 {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    srv->load.cores = cores > 0 ? (int)cores : 1;
     lws_sul_schedule(srv->ctx, 0, &srv->load_timer, sample, SAMPLE_US);
 }
 
@@ -67,10 +68,9 @@ static int admissions_last_second(server *srv)
 
 /* limits.max_new_sessions_per_s, 0 meaning one a second per core: what
  * the recognition of a burst of first utterances can absorb. */
-static int admission_rate(const struct parley_config *cfg)
+static int admission_rate(const server *srv)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int rate = cfg->limits_max_new_sessions_per_s > 0 ? cfg->limits_max_new_sessions_per_s : (int)(cores > 0 ? cores : 1);
+    int set = srv->cfg->limits_max_new_sessions_per_s, rate = set > 0 ? set : srv->load.cores;
     return rate < ADMISSION_RATE_MAX ? rate : ADMISSION_RATE_MAX;
 }
 
@@ -130,7 +130,7 @@ static int admit(server *srv, int conversation, char *why, size_t whylen, int *r
     /* Conversations also come at a bounded rate once a few are open: what a
      * new one costs shows only once it talks, and people tend to talk as
      * soon as they connect, so a burst is let in a few at a time. */
-    int rate = admission_rate(srv->cfg), conversations = l.sessions - srv->nhttp_sessions;
+    int rate = admission_rate(srv), conversations = l.sessions - srv->nhttp_sessions;
     if (conversation && l.accepting && conversations >= MEASURED_FROM_SESSIONS && admissions_last_second(srv) >= rate) {
         snprintf(l.why, sizeof l.why,
                  "%d conversations started in the last second (limits.max_new_sessions_per_s): their load is "

@@ -54,6 +54,7 @@ struct conn {
 /* load.c: what the loop samples. */
 #define ADMISSION_RATE_MAX 64 /* limits.max_new_sessions_per_s's ceiling */
 struct load_state {
+    int cores;          /* online when the server started */
     int64_t at, cpu_us; /* the last sample */
     double cpu;         /* smoothed share of all cores, 0..1 */
     double per_session; /* smoothed CPU share per started session */
